@@ -1,0 +1,500 @@
+"""``POST $batch``: the multipart/mixed codec and the batch executor of the fake.
+
+Wire facts (``dataverse-web-api.md`` §5, https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api):
+
+* the body is ``multipart/mixed``; each part is ``application/http`` holding one request, or a
+  nested ``multipart/mixed`` *changeset* whose operations are atomic;
+* at most 1000 operations per batch; no nested batches; GET is not allowed in a changeset;
+* inside a changeset ``Content-ID: n`` names an operation and ``$n`` refers to the record it
+  created, in a later request line (``PATCH $1``) or in a body (``"x@odata.bind": "$1"``);
+* operations run in order and the response parts come back in the same order, under a
+  ``batchresponse_<guid>`` boundary (``changesetresponse_<guid>`` for changesets);
+* without ``Prefer: odata.continue-on-error`` the batch stops at the first failure and answers
+  ``400`` holding only the failing part; with it the batch answers ``200`` with every part.
+
+Each operation is dispatched straight to the fake's router (not through the outer middleware
+again) and reported to :mod:`~d365leads.fake.latency` so service protection charges its
+execution time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from . import latency
+from .errors import FakeFault, bad_request
+from .http import API_PATH, FakeRequest, FakeResponse, Handler
+
+__all__ = [
+    "BatchFormatError",
+    "BatchOperation",
+    "BatchProcessor",
+    "ChangeSet",
+    "PartResponse",
+    "content_id_missing",
+    "encode_batch_response",
+    "iter_operations",
+    "parse_batch",
+    "parse_boundary",
+]
+
+CRLF = b"\r\n"
+# Headers of the outer $batch request that every operation inherits (the caller's identity).
+_INHERITED_HEADERS = ("authorization", "callerobjectid", "mscrmcallerid")
+_REFERENCE = re.compile(r"^\$(\d+)(?=$|/)")
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+class BatchFormatError(FakeFault):
+    """The ``$batch`` body cannot be read (400 with what was wrong)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "0x80048d19", message)
+
+
+def content_id_missing(reference: str) -> FakeFault:
+    """400 for a ``$n`` reference that no earlier operation of the changeset declared."""
+    return bad_request(f"Content-ID Reference: '{reference}' does not exist in the batch context.")
+
+
+@dataclass
+class BatchOperation:
+    """One request inside a ``$batch`` (``url`` as written on the request line)."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    content_id: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """A header of the operation, matched case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass
+class ChangeSet:
+    """An atomic group of write operations."""
+
+    operations: list[BatchOperation]
+
+
+BatchItem = BatchOperation | ChangeSet
+
+
+@dataclass
+class PartResponse:
+    """The response of one operation, as it goes into the multipart answer."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    content_id: str | None = None
+
+
+ItemResponse = PartResponse | list[PartResponse]
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def parse_boundary(content_type: str | None) -> str:
+    """The ``boundary`` parameter of a ``multipart/mixed`` content type."""
+    if not content_type:
+        raise BatchFormatError(
+            "The $batch request has no Content-Type; send 'multipart/mixed; boundary=batch_<id>'."
+        )
+    media, _, params = content_type.partition(";")
+    if media.strip().lower() != "multipart/mixed":
+        raise BatchFormatError(
+            f"The $batch request must be 'multipart/mixed', not '{media.strip()}'."
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if value:
+                return value
+    raise BatchFormatError("The multipart/mixed Content-Type of the $batch has no boundary.")
+
+
+def _split_parts(body: bytes, boundary: str) -> list[bytes]:
+    # The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1); bare LF is
+    # accepted too.  The preamble before the first delimiter is ignored.
+    delimiter = re.compile(
+        rb"(?:\A|\r?\n)--" + re.escape(boundary.encode("latin-1")) + rb"(--)?[ \t]*(?:\r?\n|\Z)"
+    )
+    parts: list[bytes] = []
+    start: int | None = None
+    for match in delimiter.finditer(body):
+        if start is not None:
+            parts.append(body[start : match.start()])
+        if match.group(1):
+            return parts
+        start = match.end()
+    if start is None:
+        raise BatchFormatError(f"The $batch body has no part delimited by '--{boundary}'.")
+    raise BatchFormatError(f"The $batch body is not terminated by '--{boundary}--'.")
+
+
+def _split_head(data: bytes) -> tuple[list[bytes], bytes]:
+    """Split ``data`` into header lines and what follows the first empty line."""
+    match = re.search(rb"\r?\n\r?\n", data)
+    if match is None:
+        head, rest = data, b""
+    else:
+        head, rest = data[: match.start()], data[match.end() :]
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
+    return [line for line in lines if line], rest
+
+
+def _headers(lines: list[bytes]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.decode("latin-1").partition(":")
+        if not sep or not name.strip():
+            raise BatchFormatError(f"Malformed header line in the $batch body: '{name.strip()}'.")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _get(headers: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _parse_operation(part: bytes, *, in_changeset: bool) -> BatchOperation:
+    head, message = _split_head(part)
+    headers = _headers(head)
+    content_type = (_get(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != "application/http":
+        raise BatchFormatError(
+            "Each $batch part must have 'Content-Type: application/http' (or be a changeset); "
+            f"found '{content_type or '(none)'}'."
+        )
+    message = message.lstrip(b"\r\n")
+    line_end = message.find(b"\n")
+    request_line = (message if line_end < 0 else message[:line_end]).rstrip(b"\r")
+    line_text = request_line.decode("utf-8", errors="replace")
+    words = line_text.split()
+    if len(words) not in (2, 3) or (len(words) == 3 and not words[2].startswith("HTTP/")):
+        raise BatchFormatError(
+            "A $batch part must start with a request line such as "
+            f"'POST /api/data/v9.2/leads HTTP/1.1'; found '{line_text}'."
+        )
+    method, url = words[0].upper(), words[1]
+    rest = b"" if line_end < 0 else message[line_end + 1 :]
+    if rest[:2] == CRLF or rest[:1] == b"\n":
+        inner_lines: list[bytes] = []
+        body = rest[2:] if rest[:2] == CRLF else rest[1:]
+    else:
+        inner_lines, body = _split_head(rest)
+    body = body.rstrip(b"\r\n")
+    content_id = _get(headers, "Content-ID")
+    inner = _headers(inner_lines)
+    if content_id is None:
+        content_id = _get(inner, "Content-ID")
+    if method == "GET" and in_changeset:
+        raise BatchFormatError(
+            "GET requests are not allowed inside a changeset; put them outside it."
+        )
+    return BatchOperation(method, url, inner, body, content_id.strip() if content_id else None)
+
+
+def parse_batch(body: bytes, content_type: str | None) -> list[BatchItem]:
+    """Decode a ``$batch`` body into operations and changesets, in request order."""
+    items: list[BatchItem] = []
+    for part in _split_parts(body, parse_boundary(content_type)):
+        head, rest = _split_head(part)
+        headers = _headers(head)
+        part_type = _get(headers, "Content-Type") or ""
+        if part_type.split(";")[0].strip().lower() == "multipart/mixed":
+            operations = []
+            for inner in _split_parts(rest, parse_boundary(part_type)):
+                inner_head, _ = _split_head(inner)
+                inner_type = _get(_headers(inner_head), "Content-Type") or ""
+                if inner_type.split(";")[0].strip().lower() == "multipart/mixed":
+                    raise BatchFormatError("Changesets cannot be nested inside a changeset.")
+                operations.append(_parse_operation(inner, in_changeset=True))
+            items.append(ChangeSet(operations))
+        else:
+            items.append(_parse_operation(part, in_changeset=False))
+    return items
+
+
+# --- encoding -----------------------------------------------------------------------------
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _encode_part(part: PartResponse) -> bytes:
+    lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
+    if part.content_id is not None:
+        lines.append(f"Content-ID: {part.content_id}")
+    lines.append("")
+    lines.append(f"HTTP/1.1 {part.status} {_reason(part.status)}")
+    lines.extend(f"{name}: {value}" for name, value in part.headers.items())
+    lines.append("")
+    return "\r\n".join(lines).encode("utf-8") + CRLF + part.body
+
+
+def encode_batch_response(
+    items: list[ItemResponse], new_id: Callable[[], str] | None = None
+) -> tuple[str, bytes]:
+    """Encode response parts as Dataverse does; returns ``(content type, body)``."""
+    make_id = new_id or (lambda: str(uuid.uuid4()))
+    boundary = f"batchresponse_{make_id()}"
+    chunks: list[bytes] = []
+    for item in items:
+        chunks.append(f"--{boundary}\r\n".encode())
+        if isinstance(item, PartResponse):
+            chunks.append(_encode_part(item) + CRLF)
+            continue
+        inner = f"changesetresponse_{make_id()}"
+        chunks.append(f"Content-Type: multipart/mixed; boundary={inner}\r\n\r\n".encode())
+        for part in item:
+            chunks.append(f"--{inner}\r\n".encode() + _encode_part(part) + CRLF)
+        chunks.append(f"--{inner}--\r\n".encode())
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return f"multipart/mixed; boundary={boundary}", b"".join(chunks)
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+class SupportsSnapshot(Protocol):
+    """What the executor needs from the store: an atomic snapshot and restore."""
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, snapshot: Any) -> None: ...
+
+
+def _count(items: list[BatchItem]) -> int:
+    return sum(len(item.operations) if isinstance(item, ChangeSet) else 1 for item in items)
+
+
+def _service_root(request: FakeRequest) -> str:
+    parts = urlsplit(request.url)
+    index = parts.path.find(API_PATH)
+    prefix = parts.path[:index] if index >= 0 else ""
+    return f"{parts.scheme}://{parts.netloc}{prefix}{API_PATH}"
+
+
+def _walk_references(value: Any, resolve: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if (key.endswith("@odata.bind") or key == "@odata.id") and isinstance(item, str):
+                result[key] = resolve(item)
+            elif isinstance(key, str) and key.endswith("@odata.bind") and isinstance(item, list):
+                result[key] = [resolve(x) if isinstance(x, str) else x for x in item]
+            else:
+                result[key] = _walk_references(item, resolve)
+        return result
+    if isinstance(value, list):
+        return [_walk_references(item, resolve) for item in value]
+    return value
+
+
+class BatchProcessor:
+    """Runs a ``$batch`` request against ``dispatch`` (the fake's router).
+
+    ``store`` gives changesets their atomicity (``snapshot()`` before, ``restore()`` on the first
+    failure); ``lock`` (the store's lock, when given) is held for a whole changeset so no other
+    request interleaves with it.  ``max_operations`` is the per-batch limit and
+    ``changeset_failure`` the shape of a failed changeset in the answer (``single_error``: one
+    error part for the whole changeset; ``per_operation``: the failing part only, after the parts
+    that had succeeded before the rollback — both UNCONFIRMED, see SUPPORTED.md).
+    """
+
+    def __init__(
+        self,
+        dispatch: Handler,
+        store: SupportsSnapshot,
+        *,
+        lock: AbstractContextManager[Any] | None = None,
+        max_operations: int = 1000,
+        changeset_failure: str = "single_error",
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self._dispatch = dispatch
+        self._store = store
+        self._lock = lock
+        self.max_operations = max_operations
+        self.changeset_failure = changeset_failure
+        self._new_id = new_id
+
+    def __call__(self, request: FakeRequest) -> FakeResponse:
+        """Handle ``POST $batch``; format errors come back as a plain 400 error response."""
+        try:
+            return self._handle(request)
+        except FakeFault as fault:
+            return fault.to_response()
+
+    def _handle(self, request: FakeRequest) -> FakeResponse:
+        if request.method != "POST":
+            raise FakeFault(
+                405, "0x80060888", f"The HTTP method '{request.method}' is not allowed for $batch."
+            )
+        items = parse_batch(request.body, request.header("Content-Type"))
+        total = _count(items)
+        if total > self.max_operations:
+            raise bad_request(
+                f"The number of requests in the batch ({total}) exceeds the limit of "
+                f"{self.max_operations}. Split the operations into several $batch requests."
+            )
+        if total == 0:
+            raise BatchFormatError("The $batch request contains no operation.")
+        continue_on_error = "odata.continue-on-error" in request.prefer()
+        root = _service_root(request)
+        answers: list[ItemResponse] = []
+        failed = False
+        for item in items:
+            parts: ItemResponse
+            if isinstance(item, ChangeSet):
+                parts, ok = self._run_changeset(request, item, root)
+            else:
+                parts = self._run(request, item, root, {})
+                ok = parts.status < 400
+            if ok:
+                answers.append(parts)
+                continue
+            failed = True
+            if not continue_on_error:
+                answers = [parts]
+                break
+            answers.append(parts)
+        content_type, body = encode_batch_response(answers, self._new_id)
+        headers = {"Content-Type": content_type, "OData-Version": "4.0"}
+        if continue_on_error:
+            headers["Preference-Applied"] = "odata.continue-on-error"
+        status = 400 if failed and not continue_on_error else 200
+        return FakeResponse(status, headers, body)
+
+    def _run_changeset(
+        self, request: FakeRequest, changeset: ChangeSet, root: str
+    ) -> tuple[list[PartResponse], bool]:
+        guard = self._lock if self._lock is not None else nullcontext()
+        with guard:
+            snapshot = self._store.snapshot()
+            references: dict[str, str] = {}
+            done: list[PartResponse] = []
+            for operation in changeset.operations:
+                part = self._run(request, operation, root, references)
+                if part.status >= 400:
+                    self._store.restore(snapshot)
+                    if self.changeset_failure == "per_operation":
+                        return [*done, part], False
+                    return [part], False
+                done.append(part)
+                if operation.content_id is not None:
+                    location = _get(part.headers, "OData-EntityId") or _get(
+                        part.headers, "Location"
+                    )
+                    if location:
+                        references[operation.content_id] = location
+            return done, True
+
+    def _run(
+        self,
+        outer: FakeRequest,
+        operation: BatchOperation,
+        root: str,
+        references: dict[str, str],
+    ) -> PartResponse:
+        latency.note_operation()
+        try:
+            inner = self._inner_request(outer, operation, root, references)
+            response = self._dispatch(inner)
+        except FakeFault as fault:
+            response = fault.to_response()
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        if response.status < 400 and operation.method == "POST" and response.status == 204:
+            entity = _get(headers, "OData-EntityId")
+            if entity and _get(headers, "Location") is None:
+                headers["Location"] = entity
+        return PartResponse(response.status, headers, response.body, operation.content_id)
+
+    def _inner_request(
+        self,
+        outer: FakeRequest,
+        operation: BatchOperation,
+        root: str,
+        references: dict[str, str],
+    ) -> FakeRequest:
+        def absolute(reference: str) -> str:
+            match = _REFERENCE.match(reference)
+            if match is None:
+                return reference
+            target = references.get(match.group(1))
+            if target is None:
+                raise content_id_missing(match.group(0))
+            return target + reference[match.end() :]
+
+        def for_body(reference: str) -> str:
+            resolved = absolute(reference)
+            if resolved is reference:
+                return reference
+            # Bind values are written relative to the service root ("/accounts(<id>)").
+            return "/" + resolved[len(root) :] if resolved.startswith(root) else resolved
+
+        url = absolute(operation.url)
+        if url.startswith("$"):
+            raise content_id_missing(url.split("/")[0])
+        url = self._absolute_url(url, outer, root)
+        if urlsplit(url).path.rstrip("/").endswith("/$batch"):
+            raise BatchFormatError("A $batch request cannot contain another $batch request.")
+        body = operation.body
+        if body.strip() and operation.method in _WRITE_METHODS and b"$" in body:
+            try:
+                payload = json.loads(body.decode("utf-8"))
+            except ValueError:  # includes UnicodeDecodeError; the router reports bad JSON
+                payload = None
+            if payload is not None:
+                body = json.dumps(_walk_references(payload, for_body)).encode("utf-8")
+        headers = {
+            key: value for key, value in outer.headers.items() if key.lower() in _INHERITED_HEADERS
+        }
+        headers.update(operation.headers)
+        return FakeRequest(operation.method, url, headers, body, outer.timeout)
+
+    @staticmethod
+    def _absolute_url(url: str, outer: FakeRequest, root: str) -> str:
+        if "://" in url:
+            return url
+        parts = urlsplit(outer.url)
+        if url.startswith("/"):
+            return f"{parts.scheme}://{parts.netloc}{url}"
+        return root + url
+
+
+def iter_operations(items: list[BatchItem]) -> Iterator[BatchOperation]:
+    """Every operation of a parsed batch, in order (changesets flattened)."""
+    for item in items:
+        if isinstance(item, ChangeSet):
+            yield from item.operations
+        else:
+            yield item
