@@ -12,6 +12,7 @@
     │   ├── InactiveRecordError          edit of an inactive record without ``force=True``
     │   └── InvalidStatusError           unknown status reason for the target state
     ├── TransportError                   the request may not have reached Dataverse
+    │   ├── ConnectError                 no connection was made: nothing was sent
     │   └── RequestTimeoutError          no answer in time (the write may have happened)
     ├── HTTPError                        Dataverse answered with an error status
     │   ├── BadRequestError              400
@@ -46,6 +47,7 @@ __all__ = [
     "BatchError",
     "BulkJobError",
     "ConfigError",
+    "ConnectError",
     "DataverseError",
     "DuplicateRecordError",
     "HTTPError",
@@ -115,6 +117,10 @@ class TransportError(DataverseError):
     """The request failed below HTTP: connection refused, reset, or TLS failure."""
 
 
+class ConnectError(TransportError):
+    """No connection could be made (refused, DNS, connect timeout): nothing was sent."""
+
+
 class RequestTimeoutError(TransportError):
     """No response arrived in time; a write may or may not have been applied."""
 
@@ -163,9 +169,7 @@ class HTTPError(DataverseError):
         return (_rebuild_http_error, (type(self), self.message, kwargs))
 
 
-def _rebuild_http_error(
-    cls: type[HTTPError], message: str, kwargs: dict[str, Any]
-) -> HTTPError:
+def _rebuild_http_error(cls: type[HTTPError], message: str, kwargs: dict[str, Any]) -> HTTPError:
     return cls(message, **kwargs)
 
 

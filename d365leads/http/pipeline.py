@@ -1,0 +1,354 @@
+"""The request pipeline: every call to Dataverse goes through :class:`ApiSession`.
+
+For each request it applies, in order: the throttle gate (wait out a 429 pause), OData headers
+and ``Prefer``, the bearer token (a 401 drops the cached token and resends once), the
+transport, logging (method, URL, status, duration, Dataverse error code; never headers or
+tokens), the retry policy, and finally maps error responses to :mod:`d365leads.errors`.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from d365leads import _wire
+from d365leads._version import __version__
+from d365leads.auth import TokenProvider
+from d365leads.config import normalize_org_url
+from d365leads.errors import (
+    DataverseError,
+    InvalidInputError,
+    ThrottledError,
+    TransportError,
+    UnauthorizedError,
+    error_from_response,
+)
+from d365leads.http.retry import RetryPolicy, is_idempotent
+from d365leads.http.throttle import ThrottleState
+from d365leads.http.transport import Request, RequestsTransport, Response, Transport
+from d365leads.redaction import RedactingFilter, redact_url
+
+__all__ = ["USER_AGENT", "ApiSession", "Page", "encode_params", "logger"]
+
+USER_AGENT = f"d365leads/{__version__}"
+
+logger = logging.getLogger("d365leads.http")
+_redactor = RedactingFilter()
+logger.addFilter(_redactor)
+
+# Characters left readable in paths and query values; everything else is percent-encoded
+# (spaces as %20, never "+": OData reads "+" literally).
+_PATH_SAFE = "/(),='@$:*!;~-._"
+_QUERY_SAFE = "$'(),/:@*!;=~-._"
+
+
+def encode_params(params: Mapping[str, str]) -> str:
+    """Encode query options (``$filter`` etc.) for a URL, spaces as ``%20``."""
+    return "&".join(
+        f"{quote(str(name), safe='$@')}={quote(str(value), safe=_QUERY_SAFE)}"
+        for name, value in params.items()
+    )
+
+
+@dataclass
+class Page:
+    """One page of a collection: its rows and the links to continue."""
+
+    rows: list[dict[str, Any]]
+    next_link: str | None = None
+    delta_link: str | None = None
+    count: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class ApiSession:
+    """Sends requests to one org's Web API with auth, retry, throttling and logging.
+
+    ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests never wait.
+    """
+
+    def __init__(
+        self,
+        org_url: str,
+        *,
+        token_provider: TokenProvider,
+        transport: Transport | None = None,
+        retry: RetryPolicy | None = None,
+        throttle: ThrottleState | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float | None = 120.0,
+        page_size: int = _wire.MAX_PAGE_SIZE,
+        keep_affinity: bool = True,
+        pool_size: int = 16,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.org_url = normalize_org_url(org_url, setting="url")
+        self.base_url = self.org_url + _wire.API_PATH
+        self._origin = _origin(self.org_url)
+        self._token_provider = token_provider
+        self.transport: Transport = transport or RequestsTransport(
+            pool_size=pool_size, keep_affinity=keep_affinity
+        )
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self.throttle = throttle or ThrottleState(clock=clock)
+        self.timeout = timeout
+        self.page_size = page_size
+        self.user_agent = user_agent
+
+    # -- URLs -------------------------------------------------------------------------------
+
+    def build_url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        """Absolute URL for ``path`` (relative to :attr:`base_url`, unencoded) or a nextLink.
+
+        Absolute URLs must point at this org: the bearer token is never sent elsewhere.
+        """
+        if path.startswith(("https://", "http://")):
+            if _origin(path) != self._origin:
+                raise InvalidInputError(
+                    f"refusing to send a request for {self.org_url} to {_origin(path)}"
+                )
+            url = path
+        else:
+            url = self.base_url + quote(path.lstrip("/"), safe=_PATH_SAFE)
+        if params:
+            url += ("&" if "?" in url else "?") + encode_params(params)
+        return url
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        prefer: Sequence[str] = (),
+        idempotent: bool | None = None,
+        retry: bool = True,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send one request and return a successful (< 400) response.
+
+        Raises the matching :class:`~d365leads.errors.HTTPError` subclass for error statuses
+        and :class:`~d365leads.errors.TransportError` when no response arrived.
+        """
+        method = method.upper()
+        url = self.build_url(path, params)
+        final_headers = self._headers(method, headers, prefer)
+        if json is not None:
+            if content is not None:
+                raise InvalidInputError("pass either json= or content=, not both")
+            content = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            final_headers.setdefault("Content-Type", "application/json")
+        if idempotent is None:
+            idempotent = is_idempotent(method, final_headers)
+        policy = self.retry
+        start = self._clock()
+        retry_number = 0
+        refreshed = False
+        force_refresh = False
+        while True:
+            self.throttle.wait(self._sleep)
+            token = self._token_provider.get_token(force_refresh=force_refresh)
+            force_refresh = False
+            _redactor.add_secret(token.token)
+            request = Request(
+                method,
+                url,
+                {**final_headers, "Authorization": f"Bearer {token.token}"},
+                content,
+                self.timeout if timeout is None else timeout,
+            )
+            sent_at = self._clock()
+            try:
+                response = self.transport.send(request)
+            except TransportError as exc:
+                elapsed_ms = (self._clock() - sent_at) * 1000
+                logger.warning(
+                    "%s %s failed after %.0fms: %s", method, redact_url(url), elapsed_ms, exc
+                )
+                if retry and policy.can_retry_error(exc, idempotent=idempotent):
+                    retry_number += 1
+                    delay = policy.backoff(retry_number)
+                    if policy.allows(retry_number, elapsed=self._clock() - start, delay=delay):
+                        self._before_retry(
+                            method, url, retry_number, delay, reason=type(exc).__name__
+                        )
+                        self._sleep(delay)
+                        continue
+                raise
+            self.throttle.observe(response.headers)
+            elapsed_ms = (self._clock() - sent_at) * 1000
+            if response.status < 400:
+                logger.debug(
+                    "%s %s -> %d in %.0fms", method, redact_url(url), response.status, elapsed_ms
+                )
+                return response
+            error = error_from_response(
+                response.status, response.headers, response.content, method=method, url=url
+            )
+            logger.info(
+                "%s %s -> %d in %.0fms code=%s request_id=%s",
+                method,
+                redact_url(url),
+                response.status,
+                elapsed_ms,
+                error.code or "-",
+                error.request_id or "-",
+            )
+            if response.status == 401 and not refreshed:
+                # The token may have been revoked or expired early: get a new one, resend once.
+                refreshed = force_refresh = True
+                continue
+            if isinstance(error, UnauthorizedError):
+                raise error
+            throttled = response.status == 429 or isinstance(error, ThrottledError)
+            retry_number += 1
+            delay = policy.delay(retry_number, error.retry_after)
+            may_retry = (
+                retry
+                and policy.can_retry_status(response.status, idempotent=idempotent)
+                and policy.allows(retry_number, elapsed=self._clock() - start, delay=delay)
+            )
+            pause_target = 0.0
+            if throttled:
+                # Every worker on this identity pauses: for Retry-After, or our own backoff.
+                pause = error.retry_after if error.retry_after is not None else None
+                if pause is None and may_retry:
+                    pause = delay
+                pause_target = self.throttle.record_throttle(pause)
+            if not may_retry:
+                raise error
+            self._before_retry(method, url, retry_number, delay, reason=f"HTTP {response.status}")
+            self._sleep(delay)
+            if throttled:
+                self.throttle.mark_served(pause_target, delay)
+            continue
+
+    def _before_retry(
+        self, method: str, url: str, number: int, delay: float, *, reason: str
+    ) -> None:
+        self.throttle.record_retry()
+        logger.warning(
+            "%s %s: %s, retry %d/%d in %.2fs",
+            method,
+            redact_url(url),
+            reason,
+            number,
+            self.retry.max_retries,
+            delay,
+        )
+
+    def _headers(
+        self, method: str, headers: Mapping[str, str] | None, prefer: Sequence[str]
+    ) -> dict[str, str]:
+        result = dict(_wire.ODATA_HEADERS)
+        result["User-Agent"] = self.user_agent
+        if method == "GET":
+            # Keeps caches from serving stale expanded collections (Dataverse docs, "HTTP headers").
+            result["If-None-Match"] = "null"
+        for name, value in (headers or {}).items():
+            for existing in [k for k in result if k.lower() == name.lower()]:
+                del result[existing]
+            if name.lower() == "authorization":
+                raise InvalidInputError("do not pass Authorization: the token provider sets it")
+            result[name] = value
+        preferences = [p for p in prefer if p]
+        if preferences:
+            existing_prefer = next((k for k in result if k.lower() == "prefer"), None)
+            if existing_prefer is not None:
+                preferences.insert(0, result.pop(existing_prefer))
+            result["Prefer"] = ",".join(dict.fromkeys(preferences))
+        return result
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        prefer: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """GET ``path`` and return its JSON object."""
+        response = self.request("GET", path, params=params, headers=headers, prefer=prefer)
+        return _json_object(response)
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        page_size: int | None = None,
+        prefer: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Page]:
+        """Yield the pages of a collection, following ``@odata.nextLink`` one page at a time.
+
+        Sends ``Prefer: odata.maxpagesize`` on every page (Dataverse wants the same size on
+        each request of a paged query); the nextLink is used exactly as returned.
+        """
+        size = page_size or self.page_size
+        if not 1 <= size <= _wire.MAX_PAGE_SIZE:
+            raise InvalidInputError(f"page_size must be 1 to {_wire.MAX_PAGE_SIZE}, got {size}")
+        preferences = [_wire.prefer_max_page_size(size), *prefer]
+        target: str | None = path
+        query: Mapping[str, str] | None = params
+        seen: set[str] = set()
+        while target is not None:
+            body = self.get_json(target, params=query, headers=headers, prefer=preferences)
+            rows = body.get("value")
+            if not isinstance(rows, list):
+                raise DataverseError(f"GET {target}: the response has no 'value' collection")
+            next_link = body.get(_wire.ODATA_NEXT_LINK)
+            count = body.get(_wire.ODATA_COUNT)
+            yield Page(
+                rows=rows,
+                next_link=next_link,
+                delta_link=body.get(_wire.ODATA_DELTA_LINK),
+                count=count if isinstance(count, int) else None,
+                raw={k: v for k, v in body.items() if k != "value"},
+            )
+            if next_link is not None:
+                if next_link in seen:
+                    raise DataverseError(f"the server repeated the nextLink {next_link}")
+                seen.add(next_link)
+            target, query = next_link, None
+
+    def close(self) -> None:
+        """Close the transport's connections."""
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"ApiSession({self.org_url!r}, throttle={self.throttle!r})"
+
+
+def _json_object(response: Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise DataverseError(
+            f"{response.url}: expected JSON, got {response.headers.get('Content-Type', '?')}"
+        ) from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise DataverseError(f"{response.url}: expected a JSON object")
+    return body
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"

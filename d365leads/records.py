@@ -1,0 +1,268 @@
+"""Dict-level record operations on any entity set (create, get, update, upsert, delete, query).
+
+Record ids are validated as GUIDs before anything is sent. Updates send ``If-Match`` (the
+record's ETag, or ``*`` so an update can never create a record); upserts address a record by id
+or by alternate key (``accounts(accountnumber='ABC')``).
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api)
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, overload
+
+from d365leads import _wire
+from d365leads.errors import DataverseError, InvalidInputError
+from d365leads.http.pipeline import ApiSession
+from d365leads.http.transport import Response
+from d365leads.odata.literals import literal, normalize_guid
+from d365leads.odata.query import Query
+
+__all__ = [
+    "RecordKey",
+    "RecordsAPI",
+    "WhoAmI",
+    "entity_path",
+    "id_from_entity_url",
+    "odata_bind",
+]
+
+RecordKey = str | uuid.UUID | Mapping[str, Any]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENTITY_ID = re.compile(
+    r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    """The caller's identity, from the ``WhoAmI`` function."""
+
+    user_id: str
+    business_unit_id: str
+    organization_id: str
+
+
+def _check_entity_set(entity_set: str) -> str:
+    if not isinstance(entity_set, str) or not _IDENT.match(entity_set):
+        raise InvalidInputError(
+            f"entity set {entity_set!r} is not a valid name (for example 'leads', 'accounts')"
+        )
+    return entity_set
+
+
+def entity_path(entity_set: str, key: RecordKey) -> str:
+    """The path of one record: ``leads(<guid>)`` or ``accounts(accountnumber='ABC')``."""
+    _check_entity_set(entity_set)
+    if isinstance(key, Mapping):
+        if not key:
+            raise InvalidInputError("an alternate key needs at least one column")
+        parts = []
+        for name, value in key.items():
+            if not isinstance(name, str) or not _IDENT.match(name):
+                raise InvalidInputError(f"alternate key column {name!r} is not a valid name")
+            if value is None:
+                raise InvalidInputError(f"alternate key column {name!r} has no value")
+            parts.append(f"{name}={literal(value)}")
+        return f"{entity_set}({','.join(parts)})"
+    return f"{entity_set}({normalize_guid(key)})"
+
+
+def odata_bind(entity_set: str, record_id: str | uuid.UUID) -> str:
+    """The ``@odata.bind`` value for a lookup: ``/accounts(<guid>)``.
+
+    Use it as ``{"parentaccountid@odata.bind": odata_bind("accounts", account_id)}``.
+    """
+    return "/" + entity_path(entity_set, record_id)
+
+
+def id_from_entity_url(url: str) -> str:
+    """Extract the GUID from an ``OData-EntityId`` URL such as ``.../leads(<guid>)``."""
+    match = _ENTITY_ID.search(url)
+    if match is None:
+        raise DataverseError(f"cannot find a record id in {url!r}")
+    return match.group(1).lower()
+
+
+def _select_params(select: Any = None, expand: Any = None) -> dict[str, str]:
+    query = Query()
+    if select:
+        query = query.select(*([select] if isinstance(select, str) else select))
+    if expand:
+        for item in [expand] if isinstance(expand, str) else expand:
+            query = query.expand(item)
+    return query.to_params()
+
+
+class RecordsAPI:
+    """CRUD on any entity set with plain dicts; the typed resources build on it."""
+
+    def __init__(self, session: ApiSession) -> None:
+        self.session = session
+
+    @overload
+    def create(
+        self,
+        entity_set: str,
+        data: Mapping[str, Any],
+        *,
+        return_representation: Literal[False] = ...,
+        select: Any = None,
+    ) -> str: ...
+
+    @overload
+    def create(
+        self,
+        entity_set: str,
+        data: Mapping[str, Any],
+        *,
+        return_representation: Literal[True],
+        select: Any = None,
+    ) -> dict[str, Any]: ...
+
+    def create(
+        self,
+        entity_set: str,
+        data: Mapping[str, Any],
+        *,
+        return_representation: bool = False,
+        select: Any = None,
+    ) -> str | dict[str, Any]:
+        """Create a record; return its id, or the created row with ``return_representation``."""
+        _check_entity_set(entity_set)
+        _check_data(data)
+        prefer = [_wire.PREFER_RETURN_REPRESENTATION] if return_representation else []
+        params = _select_params(select) if return_representation else {}
+        response = self.session.request(
+            "POST", entity_set, params=params, json=dict(data), prefer=prefer
+        )
+        if return_representation:
+            body = response.json()
+            if not isinstance(body, dict):
+                raise DataverseError(f"POST {entity_set}: expected the created row in the response")
+            return body
+        return _entity_id(response, f"POST {entity_set}")
+
+    def get(
+        self,
+        entity_set: str,
+        record_id: RecordKey,
+        *,
+        select: Any = None,
+        expand: Any = None,
+        annotations: bool = False,
+    ) -> dict[str, Any]:
+        """Read one record by id or alternate key (``{"accountnumber": "A-1"}``);
+        ``annotations=True`` adds formatted values and lookup names."""
+        path = entity_path(entity_set, record_id)
+        prefer = [_wire.PREFER_INCLUDE_ALL_ANNOTATIONS] if annotations else []
+        return self.session.get_json(path, params=_select_params(select, expand), prefer=prefer)
+
+    def update(
+        self,
+        entity_set: str,
+        record_id: str | uuid.UUID,
+        data: Mapping[str, Any],
+        *,
+        etag: str | None = None,
+    ) -> None:
+        """Update columns of an existing record.
+
+        Sends ``If-Match: <etag>`` (fails with ``PreconditionFailedError`` if the record changed)
+        or ``If-Match: *`` (fails with ``NotFoundError`` rather than creating a record).
+        """
+        path = entity_path(entity_set, record_id)
+        _check_data(data)
+        self.session.request("PATCH", path, json=dict(data), headers={"If-Match": etag or "*"})
+
+    def upsert(
+        self,
+        entity_set: str,
+        key: RecordKey,
+        data: Mapping[str, Any],
+        *,
+        create_only: bool = False,
+        update_only: bool = False,
+    ) -> str | None:
+        """Create or update the record at ``key`` (a GUID or an alternate-key dict).
+
+        ``create_only`` sends ``If-None-Match: *`` (``DuplicateRecordError`` if it exists);
+        ``update_only`` sends ``If-Match: *`` (``NotFoundError`` if missing). Returns the
+        record id when Dataverse reports it (or the key is a GUID), else ``None``.
+        """
+        if create_only and update_only:
+            raise InvalidInputError("upsert: create_only and update_only cannot both be set")
+        path = entity_path(entity_set, key)
+        _check_data(data)
+        headers: dict[str, str] = {}
+        if create_only:
+            headers["If-None-Match"] = "*"
+        if update_only:
+            headers["If-Match"] = "*"
+        response = self.session.request("PATCH", path, json=dict(data), headers=headers)
+        location = response.headers.get(_wire.HEADER_ENTITY_ID)
+        if location:
+            return id_from_entity_url(location)
+        if not isinstance(key, Mapping):
+            return normalize_guid(key)
+        return None
+
+    def delete(
+        self, entity_set: str, record_id: str | uuid.UUID, *, etag: str | None = None
+    ) -> None:
+        """Delete a record; with ``etag`` only if it has not changed since it was read."""
+        path = entity_path(entity_set, record_id)
+        headers = {"If-Match": etag} if etag else None
+        self.session.request("DELETE", path, headers=headers)
+
+    def query(
+        self,
+        entity_set: str,
+        query: Query | None = None,
+        *,
+        page_size: int | None = None,
+        annotations: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every row matching ``query``, fetching one page at a time."""
+        _check_entity_set(entity_set)
+        if query is not None and query.entity_set and query.entity_set != entity_set:
+            raise InvalidInputError(
+                f"the query is for {query.entity_set!r} but was run on {entity_set!r}"
+            )
+        prefer = [_wire.PREFER_INCLUDE_ALL_ANNOTATIONS] if annotations else []
+        params = query.to_params() if query is not None else {}
+        for page in self.session.iter_pages(
+            entity_set, params=params, page_size=page_size, prefer=prefer
+        ):
+            yield from page.rows
+
+    def whoami(self) -> WhoAmI:
+        """Call ``WhoAmI`` (also records the org's ``x-ms-dop-hint`` in the throttle state)."""
+        body = self.session.get_json("WhoAmI")
+        try:
+            return WhoAmI(
+                user_id=normalize_guid(body["UserId"], what="UserId"),
+                business_unit_id=normalize_guid(body["BusinessUnitId"], what="BusinessUnitId"),
+                organization_id=normalize_guid(body["OrganizationId"], what="OrganizationId"),
+            )
+        except (KeyError, InvalidInputError) as exc:
+            raise DataverseError(f"WhoAmI returned an unexpected body: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"RecordsAPI({self.session.org_url!r})"
+
+
+def _check_data(data: Mapping[str, Any]) -> None:
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"record data must be a mapping, got {type(data).__name__}")
+
+
+def _entity_id(response: Response, what: str) -> str:
+    location = response.headers.get(_wire.HEADER_ENTITY_ID) or response.headers.get("Location")
+    if not location:
+        raise DataverseError(f"{what}: the response has no {_wire.HEADER_ENTITY_ID} header")
+    return id_from_entity_url(location)
