@@ -1,0 +1,356 @@
+"""client.leads: typed lead operations plus the lifecycle (qualify, disqualify, reactivate).
+
+- qualify: ``POST leads(<id>)/Microsoft.Dynamics.CRM.QualifyLead`` with entity parameters as
+  ``{"@odata.type": "Microsoft.Dynamics.CRM.<table>", "<table>id": id}``
+  (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-actions);
+- disqualify / reactivate: ``PATCH leads(<id>)`` of ``statecode`` and ``statuscode`` together
+  (``SetState`` is deprecated in favour of an update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from uuid import UUID
+
+from d365leads.errors import (
+    DataverseError,
+    InactiveRecordError,
+    InvalidInputError,
+    InvalidStatusError,
+    LeadClosedError,
+    NoCustomerError,
+)
+from d365leads.models.account import Account
+from d365leads.models.base import DataverseModel, Lookup, entity_set_of, parse_id
+from d365leads.models.contact import Contact
+from d365leads.models.enums import DisqualifyReason, LeadState, LeadStatus
+from d365leads.models.lead import Lead
+from d365leads.models.opportunity import Opportunity
+from d365leads.odata.query import Expr, Query, col
+from d365leads.resources.base import EntitySet, RecordRef
+
+__all__ = ["Leads", "QualifyResult", "parse_qualify_response"]
+
+_ODATA_TYPE = "@odata.type"
+_TYPE_PREFIX = "Microsoft.Dynamics.CRM."
+#: Columns the qualification checks need (rule 7 and rule 9).
+_QUALIFY_COLUMNS = (
+    "leadid",
+    "statecode",
+    "statuscode",
+    "subject",
+    "companyname",
+    "firstname",
+    "lastname",
+    "_parentaccountid_value",
+    "_parentcontactid_value",
+)
+
+
+@dataclass(frozen=True)
+class QualifyResult:
+    """What qualification produced: the closed lead and the records created from it."""
+
+    lead: Lead
+    account: Account | None = None
+    contact: Contact | None = None
+    opportunity: Opportunity | None = None
+    created: tuple[Lookup, ...] = field(default=())
+    """References exactly as QualifyLead returned them (table and id)."""
+
+
+def _entity_parameter(ref: Lookup) -> dict[str, str]:
+    assert ref.table is not None
+    return {_ODATA_TYPE: _TYPE_PREFIX + ref.table, f"{ref.table}id": str(ref.id)}
+
+
+def parse_qualify_response(body: Mapping[str, Any]) -> list[tuple[str, UUID | None]]:
+    """Parse QualifyLead's ``Collection(crmbaseentity)`` into ``(table, id)`` pairs.
+
+    Each element carries ``@odata.type`` (``#Microsoft.Dynamics.CRM.account``) and, as far as
+    is known, its primary key (``accountid``); the element content is not documented, so an
+    element without its key gives ``(table, None)``.
+    """
+    value = body.get("value")
+    if not isinstance(value, list):
+        raise DataverseError("QualifyLead returned no 'value' collection")
+    created: list[tuple[str, UUID | None]] = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise DataverseError(f"QualifyLead returned an unexpected element: {item!r}")
+        odata_type = str(item.get(_ODATA_TYPE) or "")
+        table = odata_type.lstrip("#").removeprefix(_TYPE_PREFIX)
+        if not table:
+            raise DataverseError(f"QualifyLead returned an element without @odata.type: {item!r}")
+        raw_id = item.get(f"{table}id")
+        created.append((table, parse_id(raw_id, what=f"{table}id") if raw_id else None))
+    return created
+
+
+def _reference(value: Any, table: str, what: str) -> Lookup | None:
+    if value is None:
+        return None
+    if isinstance(value, DataverseModel):
+        if value.logical_name != table or value.id is None:
+            raise InvalidInputError(f"{what} must be a saved {table} or its id")
+        return Lookup(id=value.id, table=table)
+    if isinstance(value, Lookup):
+        if value.table not in (None, table):
+            raise InvalidInputError(f"{what} must reference a {table}, not a {value.table}")
+        return Lookup(id=value.id, table=table)
+    return Lookup(id=parse_id(value, what=f"{what} id"), table=table)
+
+
+def _customer_reference(value: Any) -> Lookup | None:
+    if value is None:
+        return None
+    if isinstance(value, (Account, Contact)):
+        if value.id is None:
+            raise InvalidInputError(f"the customer {value.logical_name} has no id; create it first")
+        return Lookup(id=value.id, table=value.logical_name)
+    if isinstance(value, Lookup) and value.table in ("account", "contact"):
+        return value
+    raise InvalidInputError(
+        "customer must be an Account or Contact, or Lookup.to('account'|'contact', id): "
+        f"a bare id does not say which table it is in (got {value!r})"
+    )
+
+
+def _status_value(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidStatusError(
+            f"{what} must be an int or a status enum (e.g. DisqualifyReason.LOST), got {value!r}"
+        )
+    return int(value)
+
+
+class Leads(EntitySet[Lead]):
+    """``client.leads``: CRUD on leads and the lead lifecycle."""
+
+    model: ClassVar[type[DataverseModel]] = Lead
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _scoped(self, query: Query | Expr | str | None, condition: Expr) -> Query:
+        return self._query(query).where(condition)
+
+    def closed(
+        self, query: Query | Expr | str | None = None, *, page_size: int | None = None
+    ) -> Iterator[Lead]:
+        """The Closed Leads view: every qualified or disqualified lead (rule 4)."""
+        condition = col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
+        return self.list(self._scoped(query, condition), page_size=page_size)
+
+    def my_open(
+        self, query: Query | Expr | str | None = None, *, page_size: int | None = None
+    ) -> Iterator[Lead]:
+        """The My Open Leads view: open leads owned by the calling user (``WhoAmI``)."""
+        me = self._records.whoami()
+        condition = (col("statecode") == LeadState.OPEN) & (
+            col("_ownerid_value") == UUID(me.user_id)
+        )
+        return self.list(self._scoped(query, condition), page_size=page_size)
+
+    def open(
+        self, query: Query | Expr | str | None = None, *, page_size: int | None = None
+    ) -> Iterator[Lead]:
+        """Every open lead, whoever owns it."""
+        return self.list(
+            self._scoped(query, col("statecode") == LeadState.OPEN), page_size=page_size
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def qualify(
+        self,
+        lead: RecordRef,
+        *,
+        create_account: bool = True,
+        create_contact: bool = True,
+        create_opportunity: bool = True,
+        currency: RecordRef | None = None,
+        customer: Account | Contact | Lookup | None = None,
+        campaign: RecordRef | None = None,
+        status: LeadStatus | int = LeadStatus.QUALIFIED,
+    ) -> QualifyResult:
+        """Qualify an open lead: close it as Qualified and create account/contact/opportunity.
+
+        Checks are made before anything is written: the lead must exist and be open
+        (:class:`LeadClosedError`, rule 9), ``status`` must be a Qualified reason
+        (:class:`InvalidStatusError`), and an opportunity must get a customer
+        (:class:`NoCustomerError`, rule 7): the given ``customer``, the lead's existing parent
+        account/contact, a new account (needs ``companyname``) or a new contact (needs a name).
+
+        :returns: the closed lead and the created records, read back after the call.
+        """
+        lead_id = self.id_of(lead)
+        status_value = _status_value(status, "status")
+        currency_ref = _reference(currency, "transactioncurrency", "currency")
+        campaign_ref = _reference(campaign, "campaign", "campaign")
+        customer_ref = _customer_reference(customer)
+        flags = {
+            "create_account": create_account,
+            "create_contact": create_contact,
+            "create_opportunity": create_opportunity,
+        }
+        for name, flag in flags.items():
+            if not isinstance(flag, bool):
+                raise InvalidInputError(f"{name} must be True or False, got {flag!r}")
+
+        current = self.get(lead_id, select=_QUALIFY_COLUMNS)
+        if current.statecode is not LeadState.OPEN:
+            state = current.formatted("statecode") or (
+                current.statecode.name.title() if current.statecode is not None else "closed"
+            )
+            raise LeadClosedError(
+                f"lead {lead_id} is closed ({state}): a lead that is already qualified or "
+                "disqualified cannot be qualified; reactivate it first"
+            )
+        self._check_status(status_value, LeadState.QUALIFIED)
+        if create_opportunity and customer_ref is None:
+            self._require_customer(current, create_account, create_contact)
+
+        body: dict[str, Any] = {
+            "CreateAccount": create_account,
+            "CreateContact": create_contact,
+            "CreateOpportunity": create_opportunity,
+            "Status": status_value,
+        }
+        if currency_ref is not None:
+            body["OpportunityCurrencyId"] = _entity_parameter(currency_ref)
+        if customer_ref is not None:
+            body["OpportunityCustomerId"] = _entity_parameter(customer_ref)
+        if campaign_ref is not None:
+            body["SourceCampaignId"] = _entity_parameter(campaign_ref)
+        response = self._session.request(
+            "POST", f"leads({lead_id})/Microsoft.Dynamics.CRM.QualifyLead", json=body
+        )
+        payload = response.json() if response.content else {"value": []}
+        refs: list[Lookup] = []
+        found: dict[str, DataverseModel] = {}
+        for table, created_id in parse_qualify_response(
+            payload if isinstance(payload, Mapping) else {}
+        ):
+            model = _MODELS.get(table)
+            if model is None or table in found:
+                if created_id is not None:
+                    refs.append(Lookup(id=created_id, table=table))
+                continue
+            record = self._read_created(model, created_id, lead_id)
+            if record is not None and record.id is not None:
+                found[table] = record
+                refs.append(Lookup(id=record.id, table=table))
+        closed = self.get(lead_id)
+        if isinstance(lead, Lead):
+            self._refresh_version(lead, lead_id)
+        account = found.get("account")
+        contact = found.get("contact")
+        opportunity = found.get("opportunity")
+        return QualifyResult(
+            lead=closed,
+            account=account if isinstance(account, Account) else None,
+            contact=contact if isinstance(contact, Contact) else None,
+            opportunity=opportunity if isinstance(opportunity, Opportunity) else None,
+            created=tuple(refs),
+        )
+
+    def _read_created(
+        self, model: type[DataverseModel], record_id: UUID | None, lead_id: UUID
+    ) -> DataverseModel | None:
+        entity_set = entity_set_of(model.logical_name)
+        if record_id is not None:
+            return model.from_wire(self._records.get(entity_set, record_id, annotations=True))
+        # The action named the table but not the key: the newest record of that table that
+        # points back to this lead is the one it just created.
+        query = (
+            Query(entity_set)
+            .where(col("_originatingleadid_value") == lead_id)
+            .order_by("createdon desc")
+            .top(1)
+        )
+        for row in self._records.query(entity_set, query, annotations=True):
+            return model.from_wire(row)
+        return None
+
+    @staticmethod
+    def _require_customer(lead: Lead, create_account: bool, create_contact: bool) -> None:
+        if lead.parentaccountid is not None or lead.parentcontactid is not None:
+            return
+        has_company = bool((lead.companyname or "").strip())
+        has_name = bool((lead.firstname or "").strip() or (lead.lastname or "").strip())
+        if create_account and has_company:
+            return
+        if create_contact and has_name:
+            return
+        reasons = []
+        if not create_account:
+            reasons.append("create_account is False")
+        elif not has_company:
+            reasons.append("the lead has no company name (so no account can be created)")
+        if not create_contact:
+            reasons.append("create_contact is False")
+        elif not has_name:
+            reasons.append("the lead has no first or last name (so no contact can be created)")
+        raise NoCustomerError(
+            f"qualifying lead {lead.id} would create an opportunity with no customer: "
+            f"{'; '.join(reasons)}, and it has no existing parent account or contact. "
+            "Set the lead's company or name, pass customer=<Account or Contact>, "
+            "or pass create_opportunity=False"
+        )
+
+    def disqualify(self, lead: RecordRef, reason: DisqualifyReason | int) -> Lead:
+        """Close an open lead as Disqualified with ``reason`` (rule 1); the record is kept.
+
+        ``reason`` is a :class:`DisqualifyReason` or a tenant-defined Disqualified reason (an
+        int, checked against the org's status metadata).
+
+        :raises LeadClosedError: the lead is already qualified or disqualified.
+        :raises InvalidStatusError: ``reason`` is not a Disqualified reason.
+        """
+        lead_id = self.id_of(lead)
+        reason_value = _status_value(reason, "reason")
+        self._check_status(reason_value, LeadState.DISQUALIFIED)
+        state = self._known_state(lead, lead_id)
+        if state != LeadState.OPEN:
+            raise LeadClosedError(
+                f"lead {lead_id} is already closed ({LeadState(state).name.title()}); "
+                "reactivate it before disqualifying it"
+            )
+        self._set_state(lead, LeadState.DISQUALIFIED, reason_value)
+        return lead if isinstance(lead, Lead) else self.get(lead_id)
+
+    def reactivate(self, lead: RecordRef, status: LeadStatus | int = LeadStatus.NEW) -> Lead:
+        """Reopen a qualified or disqualified lead (rule 5); the owner is kept.
+
+        Only ``statecode`` and ``statuscode`` are sent, never ``ownerid``. An open lead is
+        left as it is.
+
+        :raises InvalidStatusError: ``status`` is not an Open reason.
+        """
+        lead_id = self.id_of(lead)
+        status_value = _status_value(status, "status")
+        self._check_status(status_value, LeadState.OPEN)
+        state = self._known_state(lead, lead_id)
+        if state != LeadState.OPEN:
+            self._set_state(lead, LeadState.OPEN, status_value)
+        return lead if isinstance(lead, Lead) else self.get(lead_id)
+
+    def _check_delete(self, record: RecordRef, record_id: UUID, *, force: bool) -> None:
+        # Rule 2: closed leads are kept for history; deleting one needs an explicit override.
+        if force:
+            return
+        state = self._known_state(record, record_id)
+        if state != LeadState.OPEN:
+            raise InactiveRecordError(
+                f"lead {record_id} is closed ({LeadState(state).name.title()}); closed leads "
+                "are kept for history. Pass force=True to delete it anyway"
+            )
+
+
+_MODELS: dict[str, type[DataverseModel]] = {
+    "account": Account,
+    "contact": Contact,
+    "opportunity": Opportunity,
+}
