@@ -1,0 +1,346 @@
+"""The bulk job journal: a SQLite file that makes a job durable and resumable.
+
+One row per job (org, spec, selection) and one row per selected lead with its planned transition
+and its outcome.  Items move ``pending -> inflight -> done | failed`` (or start as ``skipped``);
+an item is marked ``inflight`` and committed *before* its request is sent, and its outcome is
+committed as soon as it arrives.  The database runs in WAL mode, so a process killed at any
+moment (``kill -9`` included) leaves every committed transition intact; on resume the
+``inflight`` items are the only ones whose outcome is unknown, and they are re-read from
+Dataverse before anything is re-sent.
+
+The default file is ``jobs.sqlite`` in the platform's user data directory (``platformdirs``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from d365leads.bulk.planner import JobSpec, Plan
+from d365leads.bulk.selection import Selection
+from d365leads.errors import BulkJobError
+
+__all__ = [
+    "ItemOutcome",
+    "ItemRow",
+    "JobInfo",
+    "Journal",
+    "default_journal_path",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id      TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    org_url     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    spec_hash   TEXT NOT NULL,
+    selection   TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    total       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    job_id        TEXT NOT NULL REFERENCES jobs(job_id),
+    seq           INTEGER NOT NULL,
+    lead_id       TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    before_state  INTEGER,
+    before_status INTEGER,
+    target_state  INTEGER NOT NULL,
+    target_status INTEGER NOT NULL,
+    status        TEXT NOT NULL,
+    skip_reason   TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    http_status   INTEGER,
+    error_code    TEXT,
+    error_message TEXT,
+    after_state   INTEGER,
+    after_status  INTEGER,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (job_id, lead_id)
+);
+CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status);
+"""
+
+ITEM_STATUSES = ("pending", "inflight", "done", "failed", "skipped")
+
+
+def default_journal_path() -> Path:
+    """``<user data dir>/d365leads/jobs.sqlite``."""
+    return Path(platformdirs.user_data_dir("d365leads", appauthor=False)) / "jobs.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A job's header row."""
+
+    job_id: str
+    created_at: str
+    org_url: str
+    spec: JobSpec
+    selection: Selection
+    state: str
+    total: int
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One journal item."""
+
+    seq: int
+    lead_id: str
+    name: str
+    before_state: int | None
+    before_status: int | None
+    target_state: int
+    target_status: int
+    status: str
+    skip_reason: str | None
+    attempts: int
+    http_status: int | None
+    error_code: str | None
+    error_message: str | None
+    after_state: int | None
+    after_status: int | None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """A final or intermediate outcome to record for one item.
+
+    ``status`` is ``done``, ``failed`` or ``pending`` (a transient failure: sent again later).
+    """
+
+    lead_id: str
+    status: str
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    after_state: int | None = None
+    after_status: int | None = None
+
+
+class Journal:
+    """Access to one journal file; safe to share between the job's threads."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_journal_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only an OS crash can lose the
+            # last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise BulkJobError(f"cannot open the job journal {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # jobs
+
+    def create_job(self, org_url: str, plan: Plan, selection: Selection) -> str:
+        """Store a planned job and all its items; return the new job id."""
+        job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        now = _now()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        job_id,
+                        now,
+                        now,
+                        org_url.rstrip("/"),
+                        plan.spec.action.value,
+                        json.dumps(plan.spec.to_json()),
+                        plan.spec.digest(),
+                        json.dumps(selection.to_json()),
+                        "planned",
+                        len(plan.items),
+                    ),
+                )
+                self._db.executemany(
+                    "INSERT INTO items (job_id, seq, lead_id, name, before_state, before_status,"
+                    " target_state, target_status, status, skip_reason, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        (
+                            job_id,
+                            seq,
+                            item.lead_id,
+                            item.name,
+                            item.before_state,
+                            item.before_status,
+                            item.target_state,
+                            item.target_status,
+                            "pending" if item.skip_reason is None else "skipped",
+                            item.skip_reason,
+                            now,
+                        )
+                        for seq, item in enumerate(plan.items)
+                    ),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return job_id
+
+    def job(self, job_id: str) -> JobInfo:
+        """Load a job's header; :class:`BulkJobError` if there is no such job."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT job_id, created_at, org_url, spec, selection, state, total"
+                " FROM jobs WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+        if row is None:
+            raise BulkJobError(f"no job {job_id!r} in the journal {self.path}")
+        return self._job_info(row)
+
+    @staticmethod
+    def _job_info(row: Sequence[Any]) -> JobInfo:
+        try:
+            spec = JobSpec.from_json(json.loads(row[3]))
+            selection = Selection.from_json(json.loads(row[4]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BulkJobError(f"job {row[0]} in the journal is corrupt: {exc}") from exc
+        return JobInfo(row[0], row[1], row[2], spec, selection, row[5], int(row[6]))
+
+    def jobs(self) -> list[JobInfo]:
+        """Every job, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, created_at, org_url, spec, selection, state, total"
+                " FROM jobs ORDER BY created_at DESC, rowid DESC"
+            ).fetchall()
+        return [self._job_info(r) for r in rows]
+
+    def last_unfinished(self, org_url: str | None = None) -> JobInfo:
+        """The newest job that has not finished (optionally for one org)."""
+        for info in self.jobs():
+            if info.state != "finished" and (
+                org_url is None or info.org_url == org_url.rstrip("/")
+            ):
+                return info
+        where = f" for {org_url}" if org_url else ""
+        raise BulkJobError(f"no unfinished job{where} in the journal {self.path}")
+
+    def set_state(self, job_id: str, state: str) -> None:
+        """Set the job state (``planned``, ``running``, ``finished``)."""
+        self._write(
+            "UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ?",
+            [(state, _now(), job_id)],
+        )
+
+    # items
+
+    def items(self, job_id: str, statuses: Sequence[str] | None = None) -> list[ItemRow]:
+        """Items of a job in selection order, optionally only those in ``statuses``."""
+        sql = (
+            "SELECT seq, lead_id, name, before_state, before_status, target_state, target_status,"
+            " status, skip_reason, attempts, http_status, error_code, error_message,"
+            " after_state, after_status FROM items WHERE job_id = ?"
+        )
+        args: list[Any] = [job_id]
+        if statuses is not None:
+            sql += f" AND status IN ({','.join('?' for _ in statuses)})"
+            args.extend(statuses)
+        sql += " ORDER BY seq"
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [ItemRow(*row) for row in rows]
+
+    def iter_items(self, job_id: str) -> Iterator[ItemRow]:
+        """All items of a job, in selection order."""
+        yield from self.items(job_id)
+
+    def counts(self, job_id: str) -> dict[str, int]:
+        """Number of items per status."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT status, COUNT(*) FROM items WHERE job_id = ? GROUP BY status", (job_id,)
+            ).fetchall()
+        counts = dict.fromkeys(ITEM_STATUSES, 0)
+        counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    def mark_inflight(self, job_id: str, lead_ids: Sequence[str]) -> None:
+        """Commit that these items are about to be sent (and count the attempt)."""
+        now = _now()
+        self._write(
+            "UPDATE items SET status = 'inflight', attempts = attempts + 1, updated_at = ?"
+            " WHERE job_id = ? AND lead_id = ?",
+            [(now, job_id, lead_id) for lead_id in lead_ids],
+        )
+
+    def record(self, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
+        """Commit outcomes (one transaction for the whole list)."""
+        if not outcomes:
+            return
+        now = _now()
+        for outcome in outcomes:
+            if outcome.status not in ("pending", "done", "failed", "inflight"):
+                raise ValueError(f"cannot record item status {outcome.status!r}")
+        self._write(
+            "UPDATE items SET status = ?, http_status = ?, error_code = ?, error_message = ?,"
+            " after_state = COALESCE(?, after_state), after_status = COALESCE(?, after_status),"
+            " updated_at = ? WHERE job_id = ? AND lead_id = ?",
+            [
+                (
+                    o.status,
+                    o.http_status,
+                    o.error_code,
+                    o.error_message,
+                    o.after_state,
+                    o.after_status,
+                    now,
+                    job_id,
+                    o.lead_id,
+                )
+                for o in outcomes
+            ],
+        )

@@ -1,0 +1,299 @@
+"""Plan a bulk job: decide, for every selected lead, its transition or why it is skipped.
+
+Rules (see ``lead-lifecycle.md``): a lead already in the target state is skipped (so a job is
+idempotent); qualified and disqualified leads only change state through Open; a closed lead
+cannot be qualified; qualification needs a customer for the opportunity (an existing parent
+account/contact, or a company name for a new account, or a name for a new contact).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from d365leads.bulk.selection import LeadSnapshot
+from d365leads.errors import InvalidInputError, InvalidStatusError
+from d365leads.models.enums import LeadState, LeadStatus
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "BulkAction",
+    "JobSpec",
+    "Plan",
+    "PlannedItem",
+    "plan_job",
+    "state_label",
+]
+
+DEFAULT_BATCH_SIZE = 50
+"""Operations per ``$batch``; chosen by ``bench/bench_bulk.py`` (see bench/results/bulk.md)."""
+
+_STATE_NAMES = {0: "Open", 1: "Qualified", 2: "Disqualified"}
+_STATUS_NAMES = {s.value: s.name.replace("_", " ").title() for s in LeadStatus}
+
+
+def state_label(statecode: int | None, statuscode: int | None) -> str:
+    """``Disqualified/No Longer Interested`` style label (numbers for unknown values)."""
+    if statecode is None:
+        return ""
+    state = _STATE_NAMES.get(statecode, str(statecode))
+    status = _STATUS_NAMES.get(statuscode, str(statuscode)) if statuscode is not None else "?"
+    return f"{state}/{status}"
+
+
+class BulkAction(str, enum.Enum):
+    """What a bulk job does to each lead."""
+
+    REACTIVATE = "reactivate"
+    DISQUALIFY = "disqualify"
+    QUALIFY = "qualify"
+
+    @property
+    def target_state(self) -> int:
+        """The ``statecode`` every planned lead ends in."""
+        return {
+            BulkAction.REACTIVATE: LeadState.OPEN,
+            BulkAction.DISQUALIFY: LeadState.DISQUALIFIED,
+            BulkAction.QUALIFY: LeadState.QUALIFIED,
+        }[self].value
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """The job's action and its parameters (frozen into the journal; hashed for resume).
+
+    ``status`` is the target status reason: New/Contacted for reactivate, a Disqualified reason
+    for disqualify, Qualified (3) for qualify.  Tenant-defined reasons are accepted as ints.
+    """
+
+    action: BulkAction
+    status: int
+    create_account: bool = True
+    create_contact: bool = True
+    create_opportunity: bool = True
+    currency_id: str | None = None
+
+    def __post_init__(self) -> None:
+        state = self.action.target_state
+        known = {s.value: s for s in LeadStatus}
+        if self.status in known and known[self.status].state.value != state:
+            raise InvalidStatusError(
+                f"status reason {self.status} ({_STATUS_NAMES[self.status]}) does not belong to "
+                f"the {_STATE_NAMES[state]} state that {self.action.value} sets"
+            )
+        if self.action is not BulkAction.QUALIFY and (self.currency_id is not None):
+            raise InvalidInputError("a currency only applies to qualify")
+
+    @classmethod
+    def reactivate(cls, status: int = LeadStatus.NEW) -> JobSpec:
+        """Reactivate closed leads (Open with ``status``, New by default)."""
+        return cls(BulkAction.REACTIVATE, int(status))
+
+    @classmethod
+    def disqualify(cls, reason: int) -> JobSpec:
+        """Disqualify open leads with ``reason`` (a Disqualified status reason)."""
+        return cls(BulkAction.DISQUALIFY, int(reason))
+
+    @classmethod
+    def qualify(
+        cls,
+        *,
+        create_account: bool = True,
+        create_contact: bool = True,
+        create_opportunity: bool = True,
+        currency_id: str | None = None,
+        status: int = LeadStatus.QUALIFIED,
+    ) -> JobSpec:
+        """Qualify open leads with QualifyLead and the given creation flags."""
+        return cls(
+            BulkAction.QUALIFY,
+            int(status),
+            create_account=create_account,
+            create_contact=create_contact,
+            create_opportunity=create_opportunity,
+            currency_id=currency_id,
+        )
+
+    @property
+    def target_state(self) -> int:
+        """The target ``statecode``."""
+        return self.action.target_state
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {
+            "action": self.action.value,
+            "status": self.status,
+            "create_account": self.create_account,
+            "create_contact": self.create_contact,
+            "create_opportunity": self.create_opportunity,
+            "currency_id": self.currency_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobSpec:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            BulkAction(data["action"]),
+            int(data["status"]),
+            create_account=bool(data.get("create_account", True)),
+            create_contact=bool(data.get("create_contact", True)),
+            create_opportunity=bool(data.get("create_opportunity", True)),
+            currency_id=data.get("currency_id"),
+        )
+
+    def digest(self) -> str:
+        """A stable hash of the spec (a resumed job must have the same one)."""
+        text = json.dumps(self.to_json(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def skip_reason(self, lead: LeadSnapshot) -> str | None:
+        """Why ``lead`` must not be written by this job, or None when it should be."""
+        state = lead.statecode
+        if self.action is BulkAction.REACTIVATE:
+            if state == LeadState.OPEN:
+                return "already open (target state)"
+            return None
+        if self.action is BulkAction.DISQUALIFY:
+            if state == LeadState.DISQUALIFIED:
+                return "already disqualified (target state); reactivate it to change the reason"
+            if state == LeadState.QUALIFIED:
+                return "qualified lead: reactivate it before disqualifying"
+            return None
+        if state == LeadState.QUALIFIED:
+            return "already qualified (target state)"
+        if state == LeadState.DISQUALIFIED:
+            return "closed lead (disqualified): reactivate it before qualifying"
+        if self.create_opportunity and not self._customer_possible(lead):
+            return (
+                "no customer possible: the lead has no parent account or contact, and no "
+                "company name (for a new account) or person name (for a new contact)"
+            )
+        return None
+
+    def _customer_possible(self, lead: LeadSnapshot) -> bool:
+        if lead.parent_account_id or lead.parent_contact_id:
+            return True
+        if self.create_account and lead.companyname:
+            return True
+        return bool(self.create_contact and (lead.firstname or lead.lastname))
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    """One selected lead and what the job will do with it."""
+
+    lead_id: str
+    name: str
+    before_state: int | None
+    before_status: int | None
+    target_state: int
+    target_status: int
+    skip_reason: str | None = None
+
+    @property
+    def transition(self) -> str:
+        """``from -> to`` label."""
+        return (
+            f"{state_label(self.before_state, self.before_status)} -> "
+            f"{state_label(self.target_state, self.target_status)}"
+        )
+
+
+@dataclass
+class Plan:
+    """The outcome of planning: every item, plus the figures a dry run prints."""
+
+    spec: JobSpec
+    items: list[PlannedItem]
+    batch_size: int = DEFAULT_BATCH_SIZE
+    transitions: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        for item in self.items:
+            if item.skip_reason is None:
+                self.transitions[item.transition] += 1
+            else:
+                self.skipped[item.skip_reason] += 1
+
+    @property
+    def to_write(self) -> list[PlannedItem]:
+        """Items the job will write."""
+        return [i for i in self.items if i.skip_reason is None]
+
+    @property
+    def requests(self) -> int:
+        """``$batch`` requests the writes need at the planned batch size (no retries)."""
+        return math.ceil(len(self.to_write) / self.batch_size) if self.to_write else 0
+
+    def estimate_seconds(
+        self, *, round_trip_s: float, workers: int, op_cost_s: float | None = None
+    ) -> float:
+        """Rough wall time: batches spread over ``workers``, each costing a round trip plus the
+        server time of its operations (``op_cost_s`` per operation; 15 ms for a state update and
+        60 ms for QualifyLead when not given, Microsoft's typical figures)."""
+        if op_cost_s is None:
+            op_cost_s = 0.06 if self.spec.action is BulkAction.QUALIFY else 0.015
+        writes = len(self.to_write)
+        if not writes:
+            return 0.0
+        per_batch = round_trip_s + min(writes, self.batch_size) * op_cost_s
+        return math.ceil(self.requests / max(1, workers)) * per_batch
+
+    def sample(self, n: int = 5) -> list[PlannedItem]:
+        """The first ``n`` items that will be written."""
+        return self.to_write[:n]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly dry-run summary."""
+        return {
+            "action": self.spec.action.value,
+            "selected": len(self.items),
+            "to_write": len(self.to_write),
+            "transitions": dict(self.transitions),
+            "skipped": dict(self.skipped),
+            "requests": self.requests,
+            "batch_size": self.batch_size,
+        }
+
+
+def plan_job(
+    spec: JobSpec,
+    leads: Sequence[LeadSnapshot],
+    *,
+    missing_ids: Sequence[str] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Plan:
+    """Plan ``spec`` over ``leads`` (and mark ``missing_ids`` as skipped: not found)."""
+    items = [
+        PlannedItem(
+            lead_id=lead.lead_id,
+            name=lead.name,
+            before_state=lead.statecode,
+            before_status=lead.statuscode,
+            target_state=spec.target_state,
+            target_status=spec.status,
+            skip_reason=spec.skip_reason(lead),
+        )
+        for lead in leads
+    ]
+    items.extend(
+        PlannedItem(
+            lead_id=lead_id,
+            name="",
+            before_state=None,
+            before_status=None,
+            target_state=spec.target_state,
+            target_status=spec.status,
+            skip_reason="not found",
+        )
+        for lead_id in missing_ids
+    )
+    return Plan(spec, items, batch_size=batch_size)
