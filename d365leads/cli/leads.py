@@ -1,0 +1,418 @@
+"""``d365leads whoami`` and ``d365leads leads ...``: the lead lifecycle from the shell."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from d365leads.cli.context import State, pass_state
+from d365leads.cli.errors import UsageProblem
+from d365leads.cli.output import Output
+from d365leads.cli.present import LIST_COLUMNS, lead_row, link_rows, record_dict
+from d365leads.models import DisqualifyReason, Lead, LeadStatus, Lookup, parse_id
+from d365leads.odata.query import Query
+
+__all__ = ["leads", "whoami"]
+
+_DEFAULT_TOP = 100
+_NAMED_LOOKUP_COLUMNS = {"owner": "ownerid"}
+
+if TYPE_CHECKING:
+    _IntParamType = click.ParamType[int]
+else:  # click < 8.2 has no generic ParamType at runtime
+    _IntParamType = click.ParamType
+
+
+class StatusChoice(_IntParamType):
+    """A status reason by name (``cannot-contact``) or by number (tenant-defined reasons)."""
+
+    name = "reason"
+
+    def __init__(self, members: Sequence[IntEnum]) -> None:
+        self.by_name = {m.name.lower().replace("_", "-"): int(m.value) for m in members}
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.by_name) + "|NUMBER]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace("_", "-").replace(" ", "-")
+        if text in self.by_name:
+            return self.by_name[text]
+        if text.isdigit():
+            return int(text)
+        self.fail(
+            f"{value!r} is not a known reason; use one of {', '.join(self.by_name)} "
+            "or the number of a reason defined in your org",
+            param,
+            ctx,
+        )
+
+
+def _guid(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Reject a malformed id before any request is sent (exit 2)."""
+    return str(parse_id(value, what="lead id"))
+
+
+def _parse_assignments(items: Sequence[str]) -> dict[str, Any]:
+    """``col=value`` (text; empty clears the column) or ``col:=JSON`` (typed value)."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        eq = item.find("=")
+        if eq > 0 and item[eq - 1] == ":":
+            column, _, raw = item.partition(":=")
+            try:
+                value: Any = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UsageProblem(
+                    f"--set {item!r}: the value after ':=' must be JSON ({exc.msg})",
+                    hint='e.g. --set leadsourcecode:=8 or --set description:="text"',
+                ) from None
+        elif "=" in item:
+            column, _, text = item.partition("=")
+            value = text if text != "" else None
+        else:
+            raise UsageProblem(
+                f"--set {item!r} is not column=value",
+                hint="e.g. --set jobtitle=CTO, --set leadsourcecode:=8, --set telephone1= (clears)",
+            )
+        column = column.strip()
+        if not column.isidentifier():
+            raise UsageProblem(f"--set {item!r}: {column!r} is not a column name")
+        if column in changes:
+            raise UsageProblem(f"--set gives {column!r} twice")
+        changes[column] = value
+    return changes
+
+
+def _owner(value: str) -> Lookup:
+    table, sep, raw = value.partition(":")
+    if not sep:
+        table, raw = "systemuser", value
+    if table not in ("systemuser", "team"):
+        raise UsageProblem(
+            f"--owner {value!r}: the owner is a user or a team",
+            hint="use --owner USER_ID, --owner systemuser:ID or --owner team:ID",
+        )
+    return Lookup.to(table, parse_id(raw, what="owner id"))
+
+
+def _customer(value: str) -> Lookup:
+    table, sep, raw = value.partition(":")
+    if not sep or table not in ("account", "contact"):
+        raise UsageProblem(
+            f"--customer {value!r} must say which table the customer is in",
+            hint="use --customer account:ID or --customer contact:ID",
+        )
+    return Lookup.to(table, parse_id(raw, what="customer id"))
+
+
+@click.command()
+@pass_state
+def whoami(state: State) -> None:
+    """Show the signed-in user, business unit and organization."""
+    client = state.client()
+    me = client.whoami()
+    state.out.record(
+        {
+            "url": client.url,
+            "user_id": str(me.user_id),
+            "business_unit_id": str(me.business_unit_id),
+            "organization_id": str(me.organization_id),
+        }
+    )
+
+
+@click.group()
+def leads() -> None:
+    """List, create and update leads; qualify, disqualify, reactivate."""
+
+
+def _limited(items: Iterator[Lead], limit: int | None, out: Output) -> Iterator[Lead]:
+    for count, item in enumerate(items):
+        if limit is not None and count >= limit:
+            out.info(f"Showing the first {limit} leads; use --top N or --all for more.")
+            return
+        yield item
+
+
+@leads.command("list")
+@click.option("--open", "open_view", is_flag=True, help="Only open leads.")
+@click.option("--closed", "closed_view", is_flag=True, help="The Closed Leads view.")
+@click.option("--mine", "mine_view", is_flag=True, help="My Open Leads (owned by you).")
+@click.option(
+    "--filter",
+    "filter_text",
+    metavar="EXPR",
+    help="OData $filter, e.g. \"companyname eq 'Contoso'\".",
+)
+@click.option("--select", "select", metavar="COLS", help="Comma-separated columns to show.")
+@click.option(
+    "--order-by",
+    metavar="COL",
+    default="createdon desc",
+    show_default=True,
+    help="Sort order: 'col [asc|desc]', comma-separated.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help=f"At most N leads (default {_DEFAULT_TOP}).",
+)
+@click.option("--all", "all_rows", is_flag=True, help="Every matching lead (pages through).")
+@pass_state
+def list_leads(
+    state: State,
+    open_view: bool,
+    closed_view: bool,
+    mine_view: bool,
+    filter_text: str | None,
+    select: str | None,
+    order_by: str,
+    top: int | None,
+    all_rows: bool,
+) -> None:
+    """List leads (all, --open, --closed or --mine), newest first."""
+    views_chosen = [
+        name
+        for name, on in (("open", open_view), ("closed", closed_view), ("mine", mine_view))
+        if on
+    ]
+    if len(views_chosen) > 1:
+        raise UsageProblem(
+            f"choose one view, not --{' and --'.join(views_chosen)}",
+            hint="--open (all open), --closed (Closed Leads) or --mine (My Open Leads)",
+        )
+    view = views_chosen[0] if views_chosen else None
+    if top is not None and all_rows:
+        raise UsageProblem("--top and --all cannot be combined")
+    columns: tuple[str, ...] = LIST_COLUMNS
+    query = Query("leads")
+    if select:
+        columns = tuple(c.strip() for c in select.split(",") if c.strip())
+        if not columns:
+            raise UsageProblem("--select needs at least one column")
+        wire: list[str] = ["leadid"]
+        for column in columns:
+            column = _NAMED_LOOKUP_COLUMNS.get(column, column)
+            if column == "status":
+                wire += ["statecode", "statuscode"]
+            elif column in Lead.lookups:
+                wire.append(f"_{column}_value")
+            else:
+                wire.append(column)
+        query = query.select(*dict.fromkeys(wire))
+    if filter_text:
+        query = query.where(filter_text)
+    query = query.order_by(*[o.strip() for o in order_by.split(",") if o.strip()])
+    limit = None if all_rows else (top or _DEFAULT_TOP)
+    if limit is not None:
+        query = query.top(limit + 1)
+    client = state.client()
+    views = {
+        "open": client.leads.open,
+        "closed": client.leads.closed,
+        "mine": client.leads.my_open,
+    }
+    found = views[view](query) if view else client.leads.list(query)
+    out = state.out
+    titles = {"open": "Open leads", "closed": "Closed leads", "mine": "My open leads"}
+    out.rows(
+        (lead_row(lead, columns) for lead in _limited(found, limit, out)),
+        columns,
+        title=titles.get(view or "", "Leads"),
+    )
+
+
+@leads.command("show")
+@click.argument("lead_id", metavar="ID", callback=_guid)
+@pass_state
+def show(state: State, lead_id: str) -> None:
+    """Show every column of one lead."""
+    lead = state.client().leads.get(lead_id)
+    state.out.record(record_dict(lead), title=f"Lead {lead_id}")
+
+
+@leads.command("create")
+@click.option("--subject", required=True, help="Topic of the lead (becomes the opportunity name).")
+@click.option("--firstname", help="First name.")
+@click.option("--lastname", help="Last name.")
+@click.option("--company", help="Company name (qualify creates an account from it).")
+@click.option("--email", help="Email address.")
+@click.option("--phone", help="Business phone.")
+@click.option("--jobtitle", help="Job title.")
+@click.option("--owner", metavar="ID", help="Owner: USER_ID, systemuser:ID or team:ID.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="COL=VALUE",
+    help="Any other column (repeatable).",
+)
+@pass_state
+def create(
+    state: State,
+    subject: str,
+    firstname: str | None,
+    lastname: str | None,
+    company: str | None,
+    email: str | None,
+    phone: str | None,
+    jobtitle: str | None,
+    owner: str | None,
+    assignments: tuple[str, ...],
+) -> None:
+    """Create an open lead and print it."""
+    data: dict[str, Any] = _parse_assignments(assignments)
+    named = {
+        "subject": subject,
+        "firstname": firstname,
+        "lastname": lastname,
+        "companyname": company,
+        "emailaddress1": email,
+        "telephone1": phone,
+        "jobtitle": jobtitle,
+    }
+    for column, value in named.items():
+        if value is not None:
+            if column in data:
+                raise UsageProblem(f"{column} is given both as an option and with --set")
+            data[column] = value
+    if not subject.strip():
+        raise UsageProblem("--subject cannot be empty")
+    if owner:
+        data["ownerid"] = _owner(owner)
+    lead = state.client().leads.create(data)
+    state.out.info(f"Created lead {lead.id}.")
+    state.out.record(record_dict(lead), title="New lead")
+
+
+@leads.command("update")
+@click.argument("lead_id", metavar="ID", callback=_guid)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    required=True,
+    metavar="COL=VALUE",
+    help="col=text, col:=JSON, or col= to clear (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Edit a qualified/disqualified lead anyway.")
+@pass_state
+def update(state: State, lead_id: str, assignments: tuple[str, ...], force: bool) -> None:
+    """Change columns of a lead (closed leads are read-only unless --force)."""
+    changes = _parse_assignments(assignments)
+    if {"statecode", "statuscode"} & set(changes):
+        raise UsageProblem(
+            "use qualify, disqualify or reactivate to change a lead's state or status",
+            hint="d365leads leads disqualify ID --reason lost",
+        )
+    client = state.client()
+    client.leads.update(lead_id, changes, force=force)
+    state.out.info(f"Updated lead {lead_id}.")
+    state.out.record(record_dict(client.leads.get(lead_id)), title=f"Lead {lead_id}")
+
+
+@leads.command("qualify")
+@click.argument("lead_id", metavar="ID", callback=_guid)
+@click.option("--no-account", is_flag=True, help="Do not create an account from the company.")
+@click.option("--no-contact", is_flag=True, help="Do not create a contact from the name.")
+@click.option("--no-opportunity", is_flag=True, help="Do not create an opportunity.")
+@click.option("--currency", metavar="ID", help="Transaction currency id for the opportunity.")
+@click.option(
+    "--customer",
+    metavar="account:ID|contact:ID",
+    help="Existing customer for the opportunity.",
+)
+@pass_state
+def qualify(
+    state: State,
+    lead_id: str,
+    no_account: bool,
+    no_contact: bool,
+    no_opportunity: bool,
+    currency: str | None,
+    customer: str | None,
+) -> None:
+    """Qualify an open lead: create account, contact and opportunity and link them."""
+    customer_ref = _customer(customer) if customer else None
+    currency_id = str(parse_id(currency, what="currency id")) if currency else None
+    result = state.client().leads.qualify(
+        lead_id,
+        create_account=not no_account,
+        create_contact=not no_contact,
+        create_opportunity=not no_opportunity,
+        currency=currency_id,
+        customer=customer_ref,
+    )
+    records = {
+        "account": result.account,
+        "contact": result.contact,
+        "opportunity": result.opportunity,
+    }
+    links = link_rows(records, result.lead.id)
+    out = state.out
+    created = [
+        {
+            "table": table,
+            "id": record.id,
+            "name": getattr(record, record.primary_name, None),
+        }
+        for table, record in records.items()
+        if record is not None
+    ]
+    out.info(
+        f"Qualified lead {lead_id}: created "
+        + (", ".join(str(r["table"]) for r in created) or "nothing")
+        + "."
+    )
+    if out.format == "table":
+        out.rows(created, ["table", "id", "name"], title="Created records")
+        out.rows(links, ["from", "column", "to", "to_id", "to_name"], title="Links")
+        return
+    out.data(
+        {
+            "lead": record_dict(result.lead),
+            **{t: (record_dict(r) if r is not None else None) for t, r in records.items()},
+            "links": links,
+        }
+    )
+
+
+@leads.command("disqualify")
+@click.argument("lead_id", metavar="ID", callback=_guid)
+@click.option(
+    "--reason",
+    required=True,
+    type=StatusChoice(list(DisqualifyReason)),
+    help="lost, cannot-contact, no-longer-interested, canceled, or a tenant reason number.",
+)
+@pass_state
+def disqualify(state: State, lead_id: str, reason: int) -> None:
+    """Close an open lead as Disqualified with a reason (the lead is kept)."""
+    lead = state.client().leads.disqualify(lead_id, reason)
+    state.out.info(f"Disqualified lead {lead_id}.")
+    state.out.record(record_dict(lead), title=f"Lead {lead_id}")
+
+
+@leads.command("reactivate")
+@click.argument("lead_id", metavar="ID", callback=_guid)
+@click.option(
+    "--status",
+    type=StatusChoice([LeadStatus.NEW, LeadStatus.CONTACTED]),
+    default="new",
+    show_default=True,
+    help="Open status reason: new, contacted, or a tenant reason number.",
+)
+@pass_state
+def reactivate(state: State, lead_id: str, status: int) -> None:
+    """Reopen a qualified or disqualified lead (it keeps its owner)."""
+    lead = state.client().leads.reactivate(lead_id, status)
+    state.out.info(f"Lead {lead_id} is open again.")
+    state.out.record(record_dict(lead), title=f"Lead {lead_id}")
