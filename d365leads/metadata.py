@@ -6,6 +6,12 @@ The options come from
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api);
 each ``StatusOptionMetadata`` carries ``Value``, ``State`` and ``Label``. They are cached per
 client: call :meth:`StatusMetadata.clear` after changing the org's customisations.
+
+The columns of a table (tenant columns included) come from
+``EntityDefinitions(LogicalName='<table>')/Attributes?$select=LogicalName,AttributeType,``
+``IsValidForCreate,IsValidForUpdate``: one ``AttributeMetadata`` per column, ``AttributeType``
+being the ``AttributeTypeCode`` name (``String``, ``Integer``, ``Money``, ``Lookup``, ...).
+:meth:`StatusMetadata.attributes` reads and caches them as :class:`TableAttributes`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Literal
 
 from d365leads.errors import (
     BadRequestError,
+    InvalidInputError,
     InvalidStatusError,
     NotFoundError,
     NotSupportedError,
@@ -31,10 +38,14 @@ from d365leads.models.enums import (
 )
 
 __all__ = [
+    "AttributeInfo",
     "StatusMetadata",
     "StatusReason",
     "StatusReasons",
+    "TableAttributes",
+    "attributes_metadata_path",
     "default_status_reasons",
+    "parse_attribute_metadata",
     "parse_status_metadata",
     "status_metadata_path",
 ]
@@ -53,6 +64,82 @@ def status_metadata_path(table: str) -> str:
         f"EntityDefinitions(LogicalName='{table}')/Attributes(LogicalName='statuscode')"
         "/Microsoft.Dynamics.CRM.StatusAttributeMetadata"
     )
+
+
+def attributes_metadata_path(table: str) -> str:
+    """The request path (relative to the API base) of ``table``'s column definitions."""
+    return f"EntityDefinitions(LogicalName='{table}')/Attributes"
+
+
+_ATTRIBUTE_SELECT = "LogicalName,AttributeType,IsValidForCreate,IsValidForUpdate"
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    """One column of a table as the org defines it.
+
+    ``type`` is the ``AttributeTypeCode`` name Dataverse reports (``String``, ``Memo``,
+    ``Integer``, ``BigInt``, ``Decimal``, ``Double``, ``Money``, ``Boolean``, ``DateTime``,
+    ``Lookup``, ``Customer``, ``Owner``, ``Picklist``, ``State``, ``Status``,
+    ``Uniqueidentifier``, ``Virtual``, ...).
+    """
+
+    name: str
+    type: str
+    valid_for_create: bool
+    valid_for_update: bool
+
+    @property
+    def writable(self) -> bool:
+        """True when the column can be set on create or on update."""
+        return self.valid_for_create or self.valid_for_update
+
+
+@dataclass(frozen=True)
+class TableAttributes:
+    """Every column of one table, as read from the org's metadata."""
+
+    table: str
+    attributes: tuple[AttributeInfo, ...]
+
+    def get(self, name: str) -> AttributeInfo | None:
+        """The column ``name`` (logical name, case-insensitive), or ``None``."""
+        wanted = name.lower()
+        return next((a for a in self.attributes if a.name == wanted), None)
+
+    @property
+    def names(self) -> list[str]:
+        """The logical names of every column."""
+        return [a.name for a in self.attributes]
+
+
+def parse_attribute_metadata(table: str, body: Mapping[str, Any]) -> TableAttributes:
+    """Parse the ``{"value": [AttributeMetadata, ...]}`` answer of the ``Attributes`` query.
+
+    Entries without a ``LogicalName`` are skipped; a missing ``AttributeType`` reads as
+    ``"Virtual"`` and missing ``IsValidFor*`` flags as False (nothing is assumed writable).
+
+    :raises InvalidInputError: when the body has no ``value`` list of attributes.
+    """
+    rows = body.get("value")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInputError(
+            f"the org returned no column definitions for {table}; check the table name"
+        )
+    out: list[AttributeInfo] = []
+    for row in rows:
+        if not isinstance(row, Mapping) or not isinstance(row.get("LogicalName"), str):
+            continue
+        kind = row.get("AttributeType")
+        out.append(
+            AttributeInfo(
+                name=str(row["LogicalName"]).lower(),
+                type=str(kind) if isinstance(kind, str) and kind else "Virtual",
+                valid_for_create=row.get("IsValidForCreate") is True,
+                valid_for_update=row.get("IsValidForUpdate") is True,
+            )
+        )
+    return TableAttributes(table, tuple(out))
 
 
 @dataclass(frozen=True)
@@ -159,7 +246,7 @@ def default_status_reasons(table: str) -> StatusReasons:
 
 
 class StatusMetadata:
-    """Reads and caches status reasons per table for one client.
+    """Reads and caches status reasons and column definitions per table for one client.
 
     :param session: the client's API session.
     :param use_org_metadata: set False to skip the metadata request and use only the
@@ -170,7 +257,27 @@ class StatusMetadata:
         self._session = session
         self._use_org = use_org_metadata
         self._cache: dict[str, StatusReasons] = {}
+        self._attributes: dict[str, TableAttributes] = {}
         self._lock = threading.Lock()
+
+    def attributes(self, table: str) -> TableAttributes:
+        """The columns of ``table`` as the org defines them (one request per table per client).
+
+        Unlike :meth:`status_reasons` there is no fallback: an org that does not serve the
+        route raises (``NotFoundError``, ``NotSupportedError``, ``BadRequestError``), and the
+        caller decides what an unchecked column means. Failures are not cached.
+        """
+        with self._lock:
+            cached = self._attributes.get(table)
+        if cached is not None:
+            return cached
+        body = self._session.get_json(
+            attributes_metadata_path(table), params={"$select": _ATTRIBUTE_SELECT}
+        )
+        found = parse_attribute_metadata(table, body)
+        with self._lock:
+            self._attributes.setdefault(table, found)
+            return self._attributes[table]
 
     def status_reasons(self, table: str) -> StatusReasons:
         """The status reasons of ``table`` (one request per table per client).
@@ -202,6 +309,7 @@ class StatusMetadata:
         return parse_status_metadata(table, body)
 
     def clear(self) -> None:
-        """Forget the cached reasons (after the org's customisations changed)."""
+        """Forget the cached reasons and columns (after the org's customisations changed)."""
         with self._lock:
             self._cache.clear()
+            self._attributes.clear()

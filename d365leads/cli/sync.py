@@ -254,8 +254,10 @@ def push_command(
 ) -> None:
     """Create or update leads from CSV_FILE (header = lead column names).
 
-    The whole file is validated before the first write; any invalid row (reported by line)
-    means nothing is written, unless --skip-invalid.
+    Columns the library does not model (tenant columns such as new_score) are checked against
+    the org's column definitions and converted by their type. The whole file is validated
+    before the first write; any invalid row (reported by line) means nothing is written,
+    unless --skip-invalid.
     """
     out = state.out
     client = state.client()
@@ -280,7 +282,7 @@ def push_command(
             out.info(f"{done}/{total} rows written")
 
     result = push_csv(
-        client.session,
+        client,
         csv_file,
         match_on=match_on,
         alternate_key=alternate_key,

@@ -16,6 +16,7 @@ segments ``404`` as Dataverse does):
 ``POST /<set>(<key>)/Microsoft.Dynamics.CRM.<Action>``  bound actions (``QualifyLead``)
 ``POST /<Action>``                                      unbound actions (``WinOpportunity``)
 ``GET /EntityDefinitions(…)/Attributes(…)/…``           status metadata (``rules``)
+``GET /EntityDefinitions(…)/Attributes[(…)]``          column definitions (``attribute_metadata``)
 =====================================================  ========================================
 """
 
@@ -25,7 +26,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from . import crud, delta, query, rules
+from . import attribute_metadata, crud, delta, query, rules
 from .errors import (
     CODE_BAD_QUERY,
     FakeFault,
@@ -188,6 +189,8 @@ def _route(fake: FakeDataverse, request: FakeRequest) -> FakeResponse:
         return fake.batch(request)
     if first in ("WhoAmI", "WhoAmI()"):
         return _whoami(fake, request)
+    if attribute_metadata.is_attributes_path(request.path):
+        return attribute_metadata.handle_attributes(request, fake.schema)
     if rules.is_metadata_path("/".join(segments)):
         return rules.handle_metadata(request, fake.options)
     match = _SEGMENT_RE.match(first)

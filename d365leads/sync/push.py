@@ -4,6 +4,12 @@
    addresses, bad numbers, dates or GUIDs, unknown status reasons or lead sources, values that
    are too long, missing or repeated match values, and updates of closed leads are reported by
    line number. A file with any invalid row writes nothing (unless ``skip_invalid``).
+   Columns the library does not model (tenant columns such as ``new_score``) are checked
+   against the org's column definitions, read once per push and only when the header has
+   such columns: a writable ``String``/``Memo``/``Integer``/``BigInt``/``Decimal``/``Double``/
+   ``Money``/``Boolean``/``DateTime`` column is converted by its type and validated per line
+   like the modelled ones; when the org does not serve the definitions the column is refused,
+   saying it could not be checked.
 2. **Match** each row to an existing lead: by ``leadid`` when the row has one; by an alternate
    key (``PATCH leads(key='v')``, Dataverse decides create or update) when ``alternate_key`` is
    set; otherwise by looking the match column up (``$filter=emailaddress1 eq ...``).
@@ -21,17 +27,26 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
 from d365leads.batch import BatchRequest, OperationResult
-from d365leads.errors import DataverseError, InvalidIdError, InvalidInputError
+from d365leads.errors import (
+    BadRequestError,
+    DataverseError,
+    InvalidIdError,
+    InvalidInputError,
+    NotFoundError,
+    NotSupportedError,
+    PermissionDeniedError,
+)
 from d365leads.http.pipeline import ApiSession
+from d365leads.metadata import AttributeInfo, StatusMetadata, TableAttributes
 from d365leads.odata.literals import literal, normalize_guid
 from d365leads.records import entity_path, odata_bind
 from d365leads.sync._session import SessionSource, session_of
@@ -108,6 +123,19 @@ _LEAD_SOURCES = {
     10: "Other",
 }
 _STATE_LABELS = {0: "Open", 1: "Qualified", 2: "Disqualified"}
+# AttributeType codes of org columns a CSV cell can be converted to.
+_TENANT_TYPES = (
+    "String",
+    "Memo",
+    "Integer",
+    "BigInt",
+    "Decimal",
+    "Double",
+    "Money",
+    "Boolean",
+    "DateTime",
+)
+_INT_RANGES = {"Integer": (-(2**31), 2**31 - 1), "BigInt": (-(2**63), 2**63 - 1)}
 
 
 @dataclass(frozen=True)
@@ -227,6 +255,8 @@ class _Row:
     action: Action = "create"
     reopen: bool = False
     """The row reactivates a closed lead and edits it: two PATCHes in one changeset."""
+    tenant: list[str] = field(default_factory=list)
+    """The org (tenant) columns this row sets."""
 
 
 def read_csv(source: str | Path | io.TextIOBase) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -262,9 +292,40 @@ def read_csv(source: str | Path | io.TextIOBase) -> tuple[list[str], list[tuple[
     return header, rows
 
 
-def _check_header(header: list[str], match_on: str) -> list[RowError]:
+def _unmodelled(header: list[str]) -> list[str]:
+    """Header names that are neither modelled lead columns nor known read-only ones."""
+    return [n for n in header if n and n not in _READ_ONLY and LEAD.column(n) is None]
+
+
+def _org_columns(
+    client: SessionSource, session: ApiSession
+) -> tuple[TableAttributes | None, str | None]:
+    """The org's lead columns, or ``(None, why they could not be read)``."""
+    metadata = getattr(client, "metadata", None)
+    if not isinstance(metadata, StatusMetadata):
+        metadata = StatusMetadata(session)
+    try:
+        return metadata.attributes("lead"), None
+    except (NotFoundError, NotSupportedError, BadRequestError, PermissionDeniedError) as exc:
+        # Older orgs, some proxies and restricted users get no EntityDefinitions: keep the
+        # modelled columns only, and say so instead of guessing what the column is.
+        return None, f"the org did not serve its lead column definitions (HTTP {exc.status})"
+    except InvalidInputError as exc:
+        return None, str(exc)
+
+
+def _check_header(
+    header: list[str],
+    match_on: str,
+    org: TableAttributes | None = None,
+    org_problem: str | None = None,
+) -> tuple[list[RowError], dict[str, AttributeInfo]]:
+    """Header errors, and the org columns (not modelled) the file may write."""
     errors: list[RowError] = []
+    tenant: dict[str, AttributeInfo] = {}
     writable = {c.name for c in LEAD.columns}
+    if org is not None:
+        writable |= {a.name for a in org.attributes if a.writable}
     seen: set[str] = set()
     for name in header:
         if not name:
@@ -275,13 +336,46 @@ def _check_header(header: list[str], match_on: str) -> list[RowError]:
         seen.add(name)
         if name in _READ_ONLY:
             errors.append(RowError(1, name, f"cannot be written: {_READ_ONLY[name]}"))
-        elif name not in writable:
+            continue
+        if LEAD.column(name) is not None:
+            continue
+        attr = org.get(name) if org is not None else None
+        if attr is None:
             hint = difflib.get_close_matches(name, sorted(writable), n=1)
             tip = f"; did you mean {hint[0]!r}?" if hint else ""
-            errors.append(RowError(1, name, f"unknown lead column{tip}"))
+            if org is None:
+                why = org_problem or "the org's column definitions were not read"
+                message = (
+                    f"unknown lead column: it could not be checked against the org ({why}), "
+                    f"so only the modelled lead columns can be written{tip}"
+                )
+            else:
+                message = f"unknown lead column{tip}" + (
+                    "" if hint else "; the org's lead table has no such column either"
+                )
+            errors.append(RowError(1, name, message))
+        elif not attr.writable:
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    "cannot be written: the org marks it valid for neither create nor update",
+                )
+            )
+        elif attr.type not in _TENANT_TYPES:
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    f"is a {attr.type} column of the org; a CSV push writes org columns of type "
+                    f"{', '.join(_TENANT_TYPES)} (set it another way)",
+                )
+            )
+        else:
+            tenant[name] = attr
     if match_on not in header and "leadid" not in header:
         errors.append(RowError(1, match_on, f"the match column {match_on!r} is not in the header"))
-    return errors
+    return errors, tenant
 
 
 def _parse_status(text: str) -> int | None:
@@ -293,6 +387,74 @@ def _parse_status(text: str) -> int | None:
         if label.lower() == stripped.lower():
             return value
     return None
+
+
+def _parse_int(value: str, low: int | None = None, high: int | None = None) -> int:
+    if not _INTEGER.match(value):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = int(value)
+    if low is not None and high is not None and not low <= number <= high:
+        raise ValueError(f"{value} is out of range ({low} to {high})")
+    return number
+
+
+def _parse_number(value: str) -> float:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number (use '.' for decimals)") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return float(number)
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not true/false (or yes/no, 1/0)")
+
+
+def _parse_datetime(value: str) -> str:
+    """A date (``YYYY-MM-DD``, sent as is) or a date and time with a zone (sent in UTC)."""
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                raise ValueError(
+                    f"{value!r} has no time zone; add Z (UTC) or an offset such as +02:00"
+                )
+            return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise ValueError(
+        f"{value!r} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SSZ)"
+    )
+
+
+def _parse_org_cell(attr: AttributeInfo, text: str) -> Any:
+    """The value of one cell of an org (tenant) column, by its ``AttributeType``."""
+    value = text.strip()
+    kind = attr.type
+    if kind in ("String", "Memo"):
+        return value
+    if kind in _INT_RANGES:
+        return _parse_int(value, *_INT_RANGES[kind])
+    if kind in ("Decimal", "Double", "Money"):
+        return _parse_number(value)
+    if kind == "Boolean":
+        return _parse_bool(value)
+    if kind == "DateTime":
+        return _parse_datetime(value)
+    raise ValueError(f"cannot be written from a CSV file (a {kind} column)")
 
 
 def _parse_cell(name: str, text: str) -> tuple[str, Any]:
@@ -315,24 +477,11 @@ def _parse_cell(name: str, text: str) -> tuple[str, Any]:
             raise ValueError(f"{value!r} is not an e-mail address")
         return name, value
     if kind in ("int", "bigint"):
-        if not _INTEGER.match(value):
-            raise ValueError(f"{value!r} is not a whole number")
-        return name, int(value)
+        return name, _parse_int(value)
     if kind in ("money", "decimal", "float"):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a number (use '.' for decimals)") from None
-        if not number.is_finite():
-            raise ValueError(f"{value!r} is not a finite number")
-        return name, float(number)
+        return name, _parse_number(value)
     if kind == "bool":
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return name, True
-        if lowered in _FALSE:
-            return name, False
-        raise ValueError(f"{value!r} is not true/false (or yes/no, 1/0)")
+        return name, _parse_bool(value)
     if kind == "date":
         try:
             return name, date.fromisoformat(value).isoformat()
@@ -350,7 +499,13 @@ def _parse_cell(name: str, text: str) -> tuple[str, Any]:
     raise ValueError("cannot be written from a CSV file")
 
 
-def _validate(header: list[str], rows: list[tuple[int, list[str]]], match_on: str) -> list[_Row]:
+def _validate(
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    match_on: str,
+    tenant: Mapping[str, AttributeInfo] | None = None,
+) -> list[_Row]:
+    org = tenant or {}
     out: list[_Row] = []
     first_seen: dict[str, int] = {}
     for line, cells in rows:
@@ -363,7 +518,17 @@ def _validate(header: list[str], rows: list[tuple[int, list[str]]], match_on: st
         lead_id: str | None = None
         status: int | None = None
         match_value: str | None = None
+        tenant_set: list[str] = []
         for name, text in zip(header, cells, strict=False):
+            attr = org.get(name)
+            if attr is not None and text.strip():
+                try:
+                    body[name] = _parse_org_cell(attr, text)
+                except ValueError as exc:
+                    errors.append(RowError(line, name, str(exc)))
+                else:
+                    tenant_set.append(name)
+                continue
             if not text.strip() or name in _READ_ONLY or LEAD.column(name) is None:
                 if name == match_on and not text.strip():
                     match_value = None
@@ -423,6 +588,7 @@ def _validate(header: list[str], rows: list[tuple[int, list[str]]], match_on: st
                 status_only,
                 status,
                 errors,
+                tenant=tenant_set,
             )
         )
     return out
@@ -463,7 +629,38 @@ def _states_by_id(session: ApiSession, ids: list[str]) -> dict[str, int]:
     return out
 
 
-def _plan(session: ApiSession, rows: list[_Row], match_on: str, alternate_key: bool) -> None:
+def _check_org_columns(row: _Row, tenant: Mapping[str, AttributeInfo]) -> None:
+    """Flag org columns the org does not let this row's create or update set."""
+    creating = row.action == "create" or (row.action == "upsert" and row.lead_id is None)
+    for name in row.tenant:
+        attr = tenant[name]
+        if creating and not attr.valid_for_create:
+            row.errors.append(
+                RowError(
+                    row.line,
+                    name,
+                    "the org does not allow setting it when a lead is created; leave it empty "
+                    "for new leads and set it in a second push",
+                )
+            )
+        elif not creating and not attr.valid_for_update:
+            row.errors.append(
+                RowError(
+                    row.line,
+                    name,
+                    "the org does not allow changing it on an existing lead; leave it empty "
+                    "for rows that update",
+                )
+            )
+
+
+def _plan(
+    session: ApiSession,
+    rows: list[_Row],
+    match_on: str,
+    alternate_key: bool,
+    tenant: Mapping[str, AttributeInfo] | None = None,
+) -> None:
     """Decide create/update per valid row and flag what cannot be written."""
     valid = [r for r in rows if not r.errors]
     by_id = _states_by_id(session, [r.lead_id for r in valid if r.lead_id])
@@ -495,6 +692,8 @@ def _plan(session: ApiSession, rows: list[_Row], match_on: str, alternate_key: b
                 row.action = "upsert"
             else:
                 row.action = "update" if hits else "create"
+        if row.tenant and tenant:
+            _check_org_columns(row, tenant)
         if state is None and row.new_status is not None and LEAD.statuses[row.new_status][0]:
             label = LEAD.statuses[row.new_status][1]
             row.errors.append(
@@ -547,6 +746,9 @@ def push_csv(
 
     ``client`` is a :class:`~d365leads.client.DataverseClient` (or its ``session``);
     ``source`` the CSV file (a path or an open text stream).
+    Header names that are not modelled lead columns are looked up in the org's column
+    definitions (one request, only then; cached on a client's ``metadata``, so call
+    ``client.metadata.clear()`` after adding columns to the org) and written by their type.
 
     Raises :class:`CsvValidationError` (nothing written) when any row is invalid, unless
     ``skip_invalid``; then invalid rows are reported with action ``invalid``. ``dry_run``
@@ -564,13 +766,16 @@ def push_csv(
     if not 1 <= batch_size <= 1000:
         raise InvalidInputError(f"batch size must be 1 to 1000, got {batch_size}")
     header, raw_rows = read_csv(source)
-    header_errors = _check_header(header, name)
-    rows = _validate(header, raw_rows, name)
+    org, org_problem = (None, None)
+    if _unmodelled(header):
+        org, org_problem = _org_columns(client, session)
+    header_errors, tenant = _check_header(header, name, org, org_problem)
+    rows = _validate(header, raw_rows, name, tenant)
     if header_errors:
         raise CsvValidationError(header_errors, total_rows=len(rows))
     if alternate_key and name not in header:
         raise InvalidInputError(f"--alternate-key needs the key column {name!r} in the file")
-    _plan(session, [r for r in rows if not r.errors], name, alternate_key)
+    _plan(session, [r for r in rows if not r.errors], name, alternate_key, tenant)
     errors = [e for r in rows for e in r.errors]
     if errors and not skip_invalid:
         raise CsvValidationError(errors, total_rows=len(rows))
