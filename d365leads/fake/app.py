@@ -112,6 +112,8 @@ class FakeDataverse:
             new_id=self.store.new_id,
         )
         self._journal_lock = threading.Lock()
+        self._refs: dict[str, str] = {}
+        """Symbolic seed names (``"$ref"``) -> logical name of the row they name."""
         self._install_actions()
         self._seed_identity()
 
@@ -398,8 +400,9 @@ class FakeDataverse:
         where = f"{meta.logical_name} row {position}"
         if not isinstance(data, Mapping):
             raise SeedError(f"{where}: expected an object of column values, got {data!r}")
+        data, symbol = self._resolve_refs(meta, data, where)
         try:
-            row = crud.attributes_from_body(self, meta, dict(data), allow_readonly=True)
+            row = crud.attributes_from_body(self, meta, data, allow_readonly=True)
         except FakeFault as fault:
             raise SeedError(f"{where}: {fault.message}") from None
         for column in meta.columns:
@@ -442,7 +445,50 @@ class FakeDataverse:
             stored = self.store.insert(meta.logical_name, row, actor=actor)
         except FakeFault as fault:
             raise SeedError(f"{where}: {fault.message}") from None
+        if symbol is not None:
+            self._refs[symbol] = meta.logical_name
         return str(stored[meta.primary_key])
+
+    def ref(self, name: str) -> str:
+        """The GUID of the seeded row named ``name`` (``"$ref": name``), the same on every run.
+
+        Seed rows name themselves with ``"$ref": "acme"`` and point at each other with
+        ``"parentcustomerid": "$acme"`` in any lookup column, so seed files need no GUIDs and
+        tests can find the rows again with ``fake.ref("acme")``.
+        """
+        return str(uuid.uuid5(_NAMESPACE, f"{self.org_url.lower()}|ref|{name}"))
+
+    def _resolve_refs(
+        self, meta: Table, data: Mapping[str, Any], where: str
+    ) -> tuple[dict[str, Any], str | None]:
+        row = dict(data)
+        symbol = row.pop("$ref", None)
+        if symbol is not None:
+            if not isinstance(symbol, str) or not symbol.strip() or symbol.startswith("$"):
+                raise SeedError(f'{where}: "$ref" must be a name such as "acme", not {symbol!r}')
+            if symbol in self._refs:
+                raise SeedError(
+                    f'{where}: "$ref": {symbol!r} already names a {self._refs[symbol]} row'
+                )
+            given = row.get(meta.primary_key)
+            wanted = self.ref(symbol)
+            if given is not None and str(given).lower() != wanted:
+                raise SeedError(
+                    f'{where}: give either "$ref" or {meta.primary_key}, not both '
+                    f"({meta.primary_key} of ${symbol} is {wanted})"
+                )
+            row[meta.primary_key] = wanted
+        for column in meta.columns:
+            value = row.get(column.name)
+            if column.is_lookup and isinstance(value, str) and value.startswith("$"):
+                name = value[1:]
+                if name not in self._refs:
+                    raise SeedError(
+                        f'{where}: {column.name} is "{value}", but no earlier row has '
+                        f'"$ref": "{name}" (seed the row it points to first)'
+                    )
+                row[column.name] = self.ref(name)
+        return row, symbol
 
     def seed(
         self, table_name: str, rows: Iterable[Mapping[str, Any]] | Mapping[str, Any]
@@ -453,12 +499,18 @@ class FakeDataverse:
         attribute names; lookups take the target GUID (``"parentaccountid": id``, polymorphic
         ones also ``"customeridtype": "account"`` unless the target already exists) or the Web
         API form ``"parentaccountid@odata.bind": "/accounts(id)"``.  System columns
-        (``createdon``, ``statecode``, …) may be set.
+        (``createdon``, ``statecode``, …) may be set.  ``"$ref": "name"`` names a row with a
+        deterministic GUID and ``"$name"`` in a lookup column points at it (see :meth:`ref`).
         """
         meta = self._table(table_name)
         items = [rows] if isinstance(rows, Mapping) else list(rows)
-        with self.store.transaction():
-            return [self._seed_row(meta, row, i) for i, row in enumerate(items)]
+        refs = dict(self._refs)
+        try:
+            with self.store.transaction():
+                return [self._seed_row(meta, row, i) for i, row in enumerate(items)]
+        except BaseException:
+            self._refs = refs  # all or nothing, names included
+            raise
 
     def seed_file(self, path: str | Path) -> dict[str, list[str]]:
         """Seed from a JSON or YAML file ``{table: [rows…]}`` (logical or entity set names).
@@ -485,7 +537,7 @@ class FakeDataverse:
         if not isinstance(data, dict):
             raise SeedError(f"{file}: expected an object mapping table names to lists of rows")
         ids: dict[str, list[str]] = {}
-        saved = (self.options.custom_columns, self.options.alternate_keys)
+        saved = (self.options.custom_columns, self.options.alternate_keys, dict(self._refs))
         with self.store.transaction(), self._restore_schema_on_error(saved):
             if "$schema" in data:
                 self.apply_schema(data.pop("$schema"), source=f"{file}: $schema")
@@ -497,11 +549,11 @@ class FakeDataverse:
         return ids
 
     @contextmanager
-    def _restore_schema_on_error(self, saved: tuple[Any, Any]) -> Iterator[None]:
+    def _restore_schema_on_error(self, saved: tuple[Any, Any, dict[str, str]]) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            self.options.custom_columns, self.options.alternate_keys = saved
+            self.options.custom_columns, self.options.alternate_keys, self._refs = saved
             raise
 
     def seed_demo_data(self, *, seed: int = 7) -> dict[str, list[str]]:
@@ -553,6 +605,7 @@ class FakeDataverse:
         """Forget all data, the journal, faults and throttling state; re-seed the identity."""
         with self.store.lock:
             self.store.clear()
+            self._refs.clear()
             self._seed_identity()
         with self._journal_lock:
             self.journal.clear()
