@@ -213,6 +213,7 @@ def test_update_closed_lead_needs_force(
     result = run("leads", "update", seeded["quiet"], "--set", "jobtitle=CEO")
     assert result.exit_code == 2
     assert "--force" in result.stderr
+    assert "force=True" not in result.stderr  # the library's keyword, not a CLI word
     assert fake_dataverse.get("lead", seeded["quiet"]).get("jobtitle") is None
     result = run("leads", "update", seeded["quiet"], "--set", "jobtitle=CEO", "--force")
     assert result.exit_code == 0, result.stderr
