@@ -28,6 +28,7 @@ import ssl
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,8 +159,11 @@ class CredentialTokenProvider:
         return f"CredentialTokenProvider(credential={kind}, scope={self._scope!r})"
 
 
-class _MsalProvider:
-    """Shared MSAL plumbing: one application (built on first use), its cache and a lock."""
+class _MsalProvider(ABC):
+    """Shared MSAL plumbing: one application (built on first use), its cache and a lock.
+
+    Subclasses say how to build the MSAL application and how to ask it for a token.
+    """
 
     def __init__(
         self, org_url: str, *, authority: str, timeout: float, scope: str | None = None
@@ -178,8 +182,9 @@ class _MsalProvider:
             self._app_instance = self._build_app()
         return self._app_instance
 
+    @abstractmethod
     def _build_app(self) -> Any:
-        raise NotImplementedError
+        """Create the MSAL application (called once, on first use)."""
 
     def _secrets(self) -> list[str]:
         """Secret values that must be scrubbed from any error text."""
@@ -203,8 +208,9 @@ class _MsalProvider:
             self._cached = _token_from_result(result, self._scope, self._secrets())
             return self._cached
 
+    @abstractmethod
     def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
-        raise NotImplementedError
+        """Ask MSAL for a token; return its result mapping."""
 
     def _drop_access_tokens(self) -> None:
         cache = self._app.token_cache
@@ -240,6 +246,33 @@ def _authority_url(host: str, tenant: str) -> str:
 class _ClientCredentialsProvider(_MsalProvider):
     """A confidential client (application user): the client-credentials grant."""
 
+    def __init__(
+        self,
+        org_url: str,
+        *,
+        tenant_id: str,
+        client_id: str,
+        authority_host: str,
+        timeout: float,
+        scope: str | None,
+    ) -> None:
+        super().__init__(
+            org_url,
+            authority=_authority_url(authority_host, tenant_id),
+            timeout=timeout,
+            scope=scope,
+        )
+        self._client_id = client_id
+
+    def _confidential_app(self, credential: str | Mapping[str, str]) -> Any:
+        return _msal().ConfidentialClientApplication(
+            self._client_id,
+            authority=self._authority,
+            client_credential=credential,
+            timeout=self._timeout,
+            instance_discovery=False,
+        )
+
     def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
         if force_refresh:
             self._drop_access_tokens()
@@ -263,7 +296,9 @@ class ClientSecretTokenProvider(_ClientCredentialsProvider):
     ) -> None:
         super().__init__(
             org_url,
-            authority=_authority_url(authority_host, tenant_id),
+            tenant_id=tenant_id,
+            client_id=client_id,
+            authority_host=authority_host,
             timeout=timeout,
             scope=scope,
         )
@@ -273,20 +308,13 @@ class ClientSecretTokenProvider(_ClientCredentialsProvider):
                 "AZURE_CLIENT_SECRET is empty: set the app registration's client secret",
                 setting="AZURE_CLIENT_SECRET",
             )
-        self._client_id = client_id
         self._secret = Secret(secret)
 
     def _secrets(self) -> list[str]:
         return [self._secret.reveal()]
 
     def _build_app(self) -> Any:
-        return _msal().ConfidentialClientApplication(
-            self._client_id,
-            authority=self._authority,
-            client_credential=self._secret.reveal(),
-            timeout=self._timeout,
-            instance_discovery=False,
-        )
+        return self._confidential_app(self._secret.reveal())
 
     def __repr__(self) -> str:
         return (
@@ -352,7 +380,9 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
     ) -> None:
         super().__init__(
             org_url,
-            authority=_authority_url(authority_host, tenant_id),
+            tenant_id=tenant_id,
+            client_id=client_id,
+            authority_host=authority_host,
             timeout=timeout,
             scope=scope,
         )
@@ -361,7 +391,6 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
         self._passphrase = (
             password if isinstance(password, Secret) else Secret(password) if password else None
         )
-        self._client_id = client_id
         self.thumbprint = thumbprint
 
     def _build_app(self) -> Any:
@@ -369,13 +398,7 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
         if self._passphrase:
             credential["passphrase"] = self._passphrase.reveal()
         try:
-            return _msal().ConfidentialClientApplication(
-                self._client_id,
-                authority=self._authority,
-                client_credential=credential,
-                timeout=self._timeout,
-                instance_discovery=False,
-            )
+            return self._confidential_app(credential)
         except ValueError as exc:  # MSAL cannot load the key (wrong password, bad format)
             raise ConfigError(
                 f"the certificate key could not be used: {redact_text(str(exc))}",

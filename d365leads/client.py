@@ -20,12 +20,12 @@ from typing import Any
 
 from d365leads.auth import TokenProvider, token_provider_from_settings
 from d365leads.batch import BatchRequest
-from d365leads.config import Settings
+from d365leads.config import Settings, normalize_org_url
 from d365leads.errors import ConfigError
 from d365leads.http.pipeline import ApiSession
 from d365leads.http.retry import RetryPolicy
 from d365leads.http.throttle import ThrottleState
-from d365leads.http.transport import RequestsTransport, Transport
+from d365leads.http.transport import Transport
 from d365leads.metadata import StatusMetadata
 from d365leads.records import RecordsAPI, WhoAmI
 from d365leads.resources import Accounts, Contacts, Leads, Opportunities
@@ -65,7 +65,7 @@ class DataverseClient:
             "pool_size": pool_size,
         }
         base = settings if settings is not None else Settings(url=url)
-        if settings is not None and url and Settings(url=url).url != settings.url:
+        if settings is not None and url and normalize_org_url(url) != settings.url:
             raise ConfigError(
                 f"url {url!r} does not match settings.url {settings.url!r}", setting="D365_URL"
             )
@@ -86,16 +86,14 @@ class DataverseClient:
         self.session = ApiSession(
             self.settings.url,
             token_provider=token_provider,
-            transport=transport
-            or RequestsTransport(
-                pool_size=self.settings.pool_size, keep_affinity=self.settings.keep_affinity
-            ),
+            transport=transport,
             retry=retry,
-            throttle=ThrottleState(clock=clock),
             sleep=sleep,
             clock=clock,
             timeout=self.settings.timeout,
             page_size=self.settings.page_size,
+            keep_affinity=self.settings.keep_affinity,
+            pool_size=self.settings.pool_size,
         )
         self.records = RecordsAPI(self.session)
         self.metadata = StatusMetadata(self.session)

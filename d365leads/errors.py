@@ -301,5 +301,5 @@ def error_from_response(
         request_id=lowered.get(_wire.HEADER_REQUEST_ID.lower()) or lowered.get("req_id"),
         method=method,
         url=url,
-        retry_after=parse_retry_after(lowered.get("retry-after")),
+        retry_after=parse_retry_after(lowered.get(_wire.HEADER_RETRY_AFTER.lower())),
     )

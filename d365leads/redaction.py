@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -139,12 +140,15 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, name: str = "") -> None:
         super().__init__(name)
-        self._secrets: set[str] = set()
+        # Replaced, never mutated: filter() may iterate it while another thread adds a token.
+        self._secrets: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
 
     def add_secret(self, value: str) -> None:
         """Remember ``value`` so that it is replaced wherever it appears."""
-        if value:
-            self._secrets.add(value)
+        if value and value not in self._secrets:  # the common case (same token again): no lock
+            with self._lock:
+                self._secrets = self._secrets | {value}
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from d365leads import _wire
 from d365leads._version import __version__
@@ -30,7 +30,7 @@ from d365leads.errors import (
 )
 from d365leads.http.retry import RetryPolicy, is_idempotent
 from d365leads.http.throttle import ThrottleState
-from d365leads.http.transport import Request, RequestsTransport, Response, Transport
+from d365leads.http.transport import Request, RequestsTransport, Response, Transport, _origin
 from d365leads.redaction import RedactingFilter, redact_url
 
 __all__ = ["USER_AGENT", "ApiSession", "Page", "encode_params", "logger"]
@@ -191,9 +191,14 @@ class ApiSession:
             self.throttle.observe(response.headers)
             elapsed_ms = (self._clock() - sent_at) * 1000
             if response.status < 400:
-                logger.debug(
-                    "%s %s -> %d in %.0fms", method, redact_url(url), response.status, elapsed_ms
-                )
+                if logger.isEnabledFor(logging.DEBUG):  # skip redact_url on the hot path
+                    logger.debug(
+                        "%s %s -> %d in %.0fms",
+                        method,
+                        redact_url(url),
+                        response.status,
+                        elapsed_ms,
+                    )
                 return response
             error = error_from_response(
                 response.status, response.headers, response.content, method=method, url=url
@@ -224,7 +229,7 @@ class ApiSession:
             pause_target = 0.0
             if throttled:
                 # Every worker on this identity pauses: for Retry-After, or our own backoff.
-                pause = error.retry_after if error.retry_after is not None else None
+                pause = error.retry_after
                 if pause is None and may_retry:
                     pause = delay
                 pause_target = self.throttle.record_throttle(pause)
@@ -347,8 +352,3 @@ def _json_object(response: Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise DataverseError(f"{response.url}: expected a JSON object")
     return body
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"

@@ -16,7 +16,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from d365leads.errors import ConnectError, RequestTimeoutError, TransportError
+from d365leads.errors import ConnectError, TransportError
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "RetryPolicy", "is_idempotent"]
 
@@ -58,11 +58,8 @@ class RetryPolicy:
 
     def can_retry_error(self, error: TransportError, *, idempotent: bool) -> bool:
         """True when a request that failed below HTTP may be resent."""
-        if isinstance(error, ConnectError):
-            return True
-        if isinstance(error, RequestTimeoutError):
-            return idempotent
-        return idempotent
+        # Only a failed connect proves nothing was sent; a timeout or reset may have been applied.
+        return idempotent or isinstance(error, ConnectError)
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter exponential backoff before resend number ``retry_number`` (1-based)."""

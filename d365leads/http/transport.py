@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 from urllib.request import Request as _UrlRequest
 
 import requests
@@ -210,7 +211,7 @@ class RequestsTransport:
             self._drop_affinity_cookies()
         return Response(
             status=raw.status_code,
-            headers=CaseInsensitiveDict(dict(raw.headers)),
+            headers=CaseInsensitiveDict(raw.headers),
             content=content,
             url=request.url,
         )
@@ -224,10 +225,9 @@ class RequestsTransport:
 
 
 def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
+    """``scheme://host[:port]`` of ``url``, lower-cased (the unit of trust and of proxying)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def _never_connected(exc: BaseException) -> bool:

@@ -39,7 +39,9 @@ def normalize_guid(value: object, *, what: str = "record id") -> str:
         match = _GUID.match(value.strip())
         if match:
             return match.group(1).lower()
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
     raise InvalidIdError(
         f"{what} {shown} is not a GUID: expected the form 00000000-0000-0000-0000-000000000000"
     )

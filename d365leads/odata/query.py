@@ -19,6 +19,7 @@ of a query. Experts may still pass raw filter text (``where("statecode eq 0")``)
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,14 +50,14 @@ def _check_name(name: str, what: str = "column") -> str:
     return name
 
 
-class Expr:
+class Expr(ABC):
     """A boolean ``$filter`` expression; combine with ``&``, ``|`` and ``~``."""
 
     _precedence = 3  # 1 = or, 2 = and, 3 = atom/not
 
+    @abstractmethod
     def to_odata(self) -> str:
         """Return the filter text."""
-        raise NotImplementedError
 
     def _wrapped(self, parent: int) -> str:
         text = self.to_odata()

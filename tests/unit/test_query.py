@@ -157,3 +157,10 @@ def test_no_values_escape_a_combined_filter_or_its_url_encoding(left: str, right
     decoded = dict(p.split("=", 1) for p in pairs)
     assert unquote(decoded["$filter"]) == params["$filter"]
     assert not set(" +#&?") & set(decoded["$filter"])
+
+
+def test_expr_is_abstract() -> None:
+    from d365leads.odata import Expr
+
+    with pytest.raises(TypeError):
+        Expr()  # type: ignore[abstract]

@@ -301,3 +301,20 @@ def test_second_401_raises_unauthorized() -> None:
         make_session(script, t, provider=provider).request("GET", "leads")
     assert info.value.status == 401
     assert len(script.sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "idempotent", "expected"),
+    [
+        (ConnectError("refused"), False, True),
+        (ConnectError("refused"), True, True),
+        (RequestTimeoutError("no answer"), False, False),
+        (RequestTimeoutError("no answer"), True, True),
+        (TransportError("reset"), False, False),
+        (TransportError("reset"), True, True),
+    ],
+)
+def test_can_retry_error_resends_writes_only_when_nothing_was_sent(
+    error: TransportError, idempotent: bool, expected: bool
+) -> None:
+    assert RetryPolicy().can_retry_error(error, idempotent=idempotent) is expected
