@@ -393,6 +393,12 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
         )
         self.thumbprint = thumbprint
 
+    def _secrets(self) -> list[str]:
+        secrets = [self._private_key.reveal()]
+        if self._passphrase:
+            secrets.append(self._passphrase.reveal())
+        return secrets
+
     def _build_app(self) -> Any:
         credential = {"private_key": self._private_key.reveal(), "thumbprint": self.thumbprint}
         if self._passphrase:
@@ -401,7 +407,7 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
             return self._confidential_app(credential)
         except ValueError as exc:  # MSAL cannot load the key (wrong password, bad format)
             raise ConfigError(
-                f"the certificate key could not be used: {redact_text(str(exc))}",
+                f"the certificate key could not be used: {redact_text(str(exc), self._secrets())}",
                 setting="AZURE_CLIENT_CERTIFICATE_PATH",
             ) from None
 

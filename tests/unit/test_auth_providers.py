@@ -228,6 +228,30 @@ def test_certificate_provider_signs_an_assertion_with_the_thumbprint(
     assert "PRIVATE" not in repr(provider)
 
 
+def test_certificate_password_never_reaches_error_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_cert(tmp_path / "app.pem")
+    password = "cert-pass-7f3a9c2e"
+    provider = CertificateTokenProvider(
+        ORG,
+        tenant_id="tenant-2",
+        client_id="app-id",
+        certificate_path=tmp_path / "app.pem",
+        password=password,
+    )
+
+    def fail(*, force_refresh: bool) -> Any:
+        raise RuntimeError(f"could not decrypt the key with passphrase {password}")
+
+    monkeypatch.setattr(provider, "_acquire", fail)
+    with pytest.raises(AuthError) as info:
+        provider.get_token()
+    assert "could not decrypt" in str(info.value)
+    assert password not in str(info.value)
+    assert password not in repr(provider)
+
+
 def test_certificate_file_problems_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found") as info:
         load_certificate(tmp_path / "missing.pem")
