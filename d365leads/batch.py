@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -82,8 +83,8 @@ class OperationResult:
     """The answer to one :class:`BatchOperation`.
 
     ``executed`` is False when Dataverse returned no response for the operation (it stopped at
-    an earlier failure); ``status`` is then 0.  For a failed changeset every operation of the
-    changeset carries the changeset's error.
+    an earlier failure, or the answer was cut short); ``status`` is then 0.  For a failed
+    changeset every operation of the changeset carries the changeset's error.
     """
 
     index: int
@@ -105,11 +106,7 @@ class OperationResult:
 
     def header(self, name: str) -> str | None:
         """Return a response header, matched case-insensitively."""
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
+        return _header(self.headers, name)
 
     def json(self) -> Any:
         """The response body parsed as JSON (``None`` when empty)."""
@@ -204,9 +201,10 @@ class EncodedBatch:
 _T = TypeVar("_T")
 
 
-class _Writes(Generic[_T]):
+class _Writes(ABC, Generic[_T]):
     """``post``/``patch``/``delete`` on top of ``add``, shared by batches and changesets."""
 
+    @abstractmethod
     def add(
         self,
         method: str,
@@ -216,7 +214,7 @@ class _Writes(Generic[_T]):
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> _T:
-        raise NotImplementedError
+        """Add one operation; what it returns depends on the subclass."""
 
     def post(self, path: str, json: Any = None, *, headers: Mapping[str, str] | None = None) -> _T:
         """Add a POST: a create, or a bound action such as QualifyLead."""
@@ -462,7 +460,7 @@ def _inner_error(exc: HTTPError) -> tuple[str, str]:
 
 def _with_if_match(headers: Mapping[str, str] | None, if_match: str | None) -> dict[str, str]:
     merged = dict(headers or {})
-    if if_match is not None and not any(k.lower() == "if-match" for k in merged):
+    if if_match is not None and _header(merged, "If-Match") is None:
         merged["If-Match"] = if_match
     return merged
 
@@ -488,9 +486,9 @@ def _encode_operation(op: BatchOperation) -> bytes:
     headers = dict(op.headers)
     if op.body is not None:
         body = json.dumps(op.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        if not any(k.lower() == "content-type" for k in headers):
+        if _header(headers, "Content-Type") is None:
             headers["Content-Type"] = "application/json; type=entry"
-    if not any(k.lower() == "accept" for k in headers):
+    if _header(headers, "Accept") is None:
         headers["Accept"] = "application/json"
     for key, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in key or "\n" in key:

@@ -13,6 +13,7 @@ The default file is ``jobs.sqlite`` in the platform's user data directory (``pla
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -168,15 +169,21 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, rolled back if anything inside it fails."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(sql, rows)
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     # jobs
 
@@ -184,49 +191,43 @@ class Journal:
         """Store a planned job and all its items; return the new job id."""
         job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = _now()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job_id,
+                    now,
+                    now,
+                    org_url.rstrip("/"),
+                    plan.spec.action.value,
+                    json.dumps(plan.spec.to_json()),
+                    plan.spec.digest(),
+                    json.dumps(selection.to_json()),
+                    "planned",
+                    len(plan.items),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO items (job_id, seq, lead_id, name, before_state, before_status,"
+                " target_state, target_status, status, skip_reason, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
                     (
                         job_id,
+                        seq,
+                        item.lead_id,
+                        item.name,
+                        item.before_state,
+                        item.before_status,
+                        item.target_state,
+                        item.target_status,
+                        "pending" if item.skip_reason is None else "skipped",
+                        item.skip_reason,
                         now,
-                        now,
-                        org_url.rstrip("/"),
-                        plan.spec.action.value,
-                        json.dumps(plan.spec.to_json()),
-                        plan.spec.digest(),
-                        json.dumps(selection.to_json()),
-                        "planned",
-                        len(plan.items),
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO items (job_id, seq, lead_id, name, before_state, before_status,"
-                    " target_state, target_status, status, skip_reason, updated_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        (
-                            job_id,
-                            seq,
-                            item.lead_id,
-                            item.name,
-                            item.before_state,
-                            item.before_status,
-                            item.target_state,
-                            item.target_status,
-                            "pending" if item.skip_reason is None else "skipped",
-                            item.skip_reason,
-                            now,
-                        )
-                        for seq, item in enumerate(plan.items)
-                    ),
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                    )
+                    for seq, item in enumerate(plan.items)
+                ),
+            )
         return job_id
 
     def job(self, job_id: str) -> JobInfo:

@@ -34,7 +34,7 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 50
 """Operations per ``$batch``; chosen by ``bench/bench_bulk.py`` (see bench/results/bulk.md)."""
 
-_STATE_NAMES = {0: "Open", 1: "Qualified", 2: "Disqualified"}
+_STATE_NAMES = {s.value: s.name.title() for s in LeadState}
 _STATUS_NAMES = {s.value: s.name.replace("_", " ").title() for s in LeadStatus}
 
 
