@@ -14,15 +14,16 @@ How it behaves:
   do not all fire at the moment the pause ends.
 * Every item is committed to the journal as ``inflight`` before its batch is sent and its
   outcome is committed when the answer arrives.  Items whose outcome is unknown (a timeout, a
-  lost response, a 5xx, or a crash) are re-read before anything is re-sent; a qualify is
-  counted as done when the lead is already qualified or an opportunity originates from it, so
-  QualifyLead never runs twice for a lead.
+  lost or incomplete response, a 5xx, or a crash) are re-read before anything is re-sent; a
+  qualify is counted as done when the lead is already qualified or an opportunity originates
+  from it, so QualifyLead never runs twice for a lead.
 * Business failures (invalid transition, record gone) are recorded and the job goes on;
   transient failures are retried up to ``max_attempts`` sends per item.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -277,10 +278,9 @@ class BulkRunner:
     def _worker_count(self) -> int:
         hint = self._session.throttle.dop_hint
         if hint is None and (self._pending or self._verify):
-            try:
+            # Any answer carries x-ms-dop-hint; without one the fallback below applies.
+            with contextlib.suppress(HTTPError, TransportError):
                 self._session.get_json("WhoAmI")
-            except (HTTPError, TransportError):
-                hint = None
             hint = self._session.throttle.dop_hint
         wanted = self._options.concurrency
         if hint is not None and wanted is not None:
@@ -412,12 +412,13 @@ class BulkRunner:
             # the batch goes back to the queue so the workers restart one at a time.
             result = batch.execute(idempotent=False, retry=False)
         except ThrottledError as exc:
-            # A 429 proves nothing was processed; the send does not count as an attempt.
+            # A 429 proves nothing was processed, so the batch is sent again without a re-read;
+            # the send does not count as an attempt.
             self._count_error(exc)
             self._adapt(epoch, congested=True)
             for row in rows:
                 self._attempts[row.lead_id] -= 1
-            self._retry_or_fail(rows, exc, verify=False)
+            self._retry_or_fail(rows, exc)
             return
         except (TransportError, ServerError, BatchError) as exc:
             self._count_error(exc)
@@ -429,7 +430,6 @@ class BulkRunner:
         resend: list[ItemRow] = []
         refused: list[tuple[ItemRow, OperationResult]] = []
         congested = False
-        by_id = {r.lead_id: r for r in rows}
         for row, part in zip(rows, result, strict=True):
             if part.ok:
                 outcomes.append(
@@ -441,9 +441,14 @@ class BulkRunner:
                         after_status=row.target_status,
                     )
                 )
-            elif not part.executed or part.status == 429:
-                congested = congested or part.status == 429
+            elif part.status == 429:
+                # Refused by service protection: not applied, so sent again without a re-read.
+                congested = True
                 resend.append(row)
+            elif not part.executed:
+                # With continue-on-error every operation is answered: a missing answer means the
+                # response was incomplete, not that the operation was skipped.
+                unknown.append(row)
             elif part.status in _TRANSIENT_STATUSES:
                 congested = True
                 unknown.append(row)
@@ -456,7 +461,7 @@ class BulkRunner:
         if unknown:
             self._requeue(unknown, verify=True)
         if resend:
-            self._retry_or_fail([by_id[r.lead_id] for r in resend], None, verify=False)
+            self._retry_or_fail(resend, None)
 
     def _settle_refusals(
         self, refused: Sequence[tuple[ItemRow, OperationResult]]
@@ -516,16 +521,18 @@ class BulkRunner:
         with self._cond:
             self._errors[key] = self._errors.get(key, 0) + 1
 
-    def _retry_or_fail(
-        self, rows: Sequence[ItemRow], exc: BaseException | None, *, verify: bool
-    ) -> None:
-        """Put rows back for another send, failing those out of attempts."""
+    def _retry_or_fail(self, rows: Sequence[ItemRow], exc: BaseException | None) -> None:
+        """Put rows back for another send, failing those out of attempts.
+
+        Only for rows known not to be applied (throttled, or found unchanged by a re-read):
+        an unknown outcome goes to :meth:`_check` first.
+        """
         again: list[ItemRow] = []
         failed: list[ItemOutcome] = []
         pending: list[ItemOutcome] = []
         for row in rows:
             if self._attempts.get(row.lead_id, 0) >= self._options.max_attempts:
-                reason = str(exc) if exc is not None else "throttled or not executed"
+                reason = str(exc) if exc is not None else "throttled, or not applied"
                 failed.append(
                     ItemOutcome(
                         row.lead_id,
@@ -542,7 +549,7 @@ class BulkRunner:
         self._journal.record(self._job.job_id, failed + pending)
         self._tally(failed)
         if again:
-            self._requeue(again, verify=verify)
+            self._requeue(again, verify=False)
 
     # verifying unknown outcomes
 
@@ -602,8 +609,8 @@ class BulkRunner:
                 resend.append(row)
         self._journal.record(self._job.job_id, outcomes)
         self._tally(outcomes)
-        if resend:
-            self._retry_or_fail(resend, None, verify=False)
+        if resend:  # just re-read: not applied
+            self._retry_or_fail(resend, None)
 
     # progress
 

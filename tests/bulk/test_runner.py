@@ -23,6 +23,7 @@ from d365leads.bulk import (
 from d365leads.client import DataverseClient
 from d365leads.errors import BulkJobError, InvalidStatusError
 from d365leads.fake.app import FakeDataverse
+from d365leads.fake.http import FakeRequest, FakeResponse, Handler
 from d365leads.fake.options import FakeOptions
 
 from .conftest import make_client, no_wait, seed_leads
@@ -114,6 +115,37 @@ def test_qualify_never_runs_twice_for_a_lead(fake: FakeDataverse, journal: Journ
     origins = Counter(o["originatingleadid"] for o in fake.rows("opportunity"))
     assert all(origins[i] == 1 for i in ids), origins
     assert all(fake.get("lead", i)["statecode"] == 1 for i in ids)  # type: ignore[index]
+
+
+def test_parts_missing_from_an_answer_are_re_read_not_re_sent(
+    fake: FakeDataverse, journal: Journal
+) -> None:
+    # With continue-on-error Dataverse answers every part, so an operation without an answer
+    # means the answer was incomplete, not that the operation was skipped: it may be applied.
+    ids = seed_leads(fake, 20, state=0, status=1)
+    client, job_id = _start(
+        fake, journal, JobSpec.qualify(), Selection(ids=tuple(ids)), batch_size=10
+    )
+    cut: list[bool] = []
+
+    def drop_last_part(request: FakeRequest, handler: Handler) -> FakeResponse:
+        response = handler(request)
+        if request.path != "$batch" or cut:
+            return response
+        cut.append(True)
+        boundary = response.headers["Content-Type"].split("boundary=")[1].strip('"')
+        delimiter = b"--" + boundary.encode()
+        chunks = response.body.split(delimiter)  # preamble, parts..., closing "--"
+        body = delimiter.join(chunks[:-2] + chunks[-1:])
+        return FakeResponse(response.status, dict(response.headers), body)
+
+    fake.hooks.append(drop_last_part)
+    summary = run_bulk_job(
+        client.session, journal, job_id, options=RunOptions(batch_size=10, concurrency=1)
+    )
+    assert cut and summary.counts["done"] == 20 and summary.ok
+    assert summary.verified == 1
+    assert set(_sends_per_lead(fake, ids).values()) == {1}  # QualifyLead sent once per lead
 
 
 def test_business_failures_are_recorded_and_the_job_goes_on(
