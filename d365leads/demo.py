@@ -240,8 +240,8 @@ def _disqualify(console: Console, client: DataverseClient, result: DemoResult) -
     table.add_column("reason")
     table.add_column("status now")
     for lead, reason in zip(candidates, _DISQUALIFY, strict=False):
-        assert lead.id is not None
-        after = client.leads.disqualify(lead.id, reason)
+        # the listed lead is passed whole: its state is known, so it is not read again
+        after = client.leads.disqualify(lead, reason)
         result.disqualified[str(lead.id)] = int(reason)
         table.add_row(lead.fullname or str(lead.id), _title(reason.name), status_label(after))
     console.print(table)

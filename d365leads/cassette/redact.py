@@ -54,11 +54,9 @@ __all__ = [
 
 REDACTED = "<redacted>"
 
-DEFAULT_PII_FIELDS: frozenset[str] = frozenset(
+#: Columns that hold a phone number (pseudonyms for them look like phone numbers).
+_PHONE_FIELDS = frozenset(
     {
-        "emailaddress1",
-        "emailaddress2",
-        "emailaddress3",
         "telephone1",
         "telephone2",
         "telephone3",
@@ -66,6 +64,14 @@ DEFAULT_PII_FIELDS: frozenset[str] = frozenset(
         "fax",
         "address1_telephone1",
         "managerphone",
+    }
+)
+
+DEFAULT_PII_FIELDS: frozenset[str] = _PHONE_FIELDS | frozenset(
+    {
+        "emailaddress1",
+        "emailaddress2",
+        "emailaddress3",
         "firstname",
         "lastname",
         "middlename",
@@ -248,15 +254,7 @@ class Redactor:
             if is_synthetic_email(value):
                 return value
             return f"person-{self._digest('email', value)[:10]}@example.com"
-        if field.lower() in {
-            "telephone1",
-            "telephone2",
-            "telephone3",
-            "mobilephone",
-            "fax",
-            "address1_telephone1",
-            "managerphone",
-        } or _is_phone(value):
+        if field.lower() in _PHONE_FIELDS or _is_phone(value):
             if is_synthetic_phone(value):
                 return value
             n = int(self._digest("phone", value)[:8], 16) % 100

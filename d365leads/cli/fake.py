@@ -124,12 +124,11 @@ def serve(
     for name, value in (
         ("latency_ms", latency_ms),
         ("op_cost_ms", op_cost_ms),
+        ("window_s", window_s),
         ("change_retention_days", change_retention_days),
     ):
         if value is not None:
             changes[name] = value
-    if window_s is not None:
-        changes["window_s"] = window_s
     for name, raw in (
         ("max_requests", max_requests),
         ("max_exec_ms", max_exec_ms),

@@ -21,7 +21,7 @@ from d365leads.errors import (
 from d365leads.http.pipeline import ApiSession
 from d365leads.metadata import StatusMetadata
 from d365leads.models.base import DataverseModel, Lookup, parse_id
-from d365leads.odata.query import Expr, Query, col
+from d365leads.odata.query import Expr, Query
 from d365leads.records import RecordsAPI
 
 __all__ = ["EntitySet", "RecordRef"]
@@ -247,8 +247,12 @@ class EntitySet(Generic[M]):
             )
         except NotFoundError:
             return
-        fresh = self.model.from_wire(row)
-        names = [name for name in ("statecode", "statuscode") if name in row]
+        self._take_version(record, self.model.from_wire(row))
+
+    @staticmethod
+    def _take_version(record: DataverseModel, fresh: DataverseModel) -> None:
+        """Give ``record`` the etag, ``statecode`` and ``statuscode`` of ``fresh`` (just read)."""
+        names = [name for name in ("statecode", "statuscode") if name in fresh.model_fields_set]
         record.apply_saved(
             fresh.etag,
             {name: getattr(fresh, name) for name in names},
@@ -311,13 +315,17 @@ class EntitySet(Generic[M]):
 
     def _check_status(self, status: int, state: int) -> None:
         reasons = self._metadata.status_reasons(self.model.logical_name)
-        label = None
+        name = self._state_name(state)
+        reasons.check(status, state, state_label=None if name is None else f"{name} ({state})")
+
+    def _state_name(self, state: int) -> str | None:
+        """The title-cased name of ``state`` in the model's state enum, if it has one."""
         if self.model.state_enum is not None:
             try:
-                label = f"{self.model.state_enum(state).name.title()} ({state})"
+                return self.model.state_enum(state).name.title()
             except ValueError:
-                label = None
-        reasons.check(status, state, state_label=label)
+                pass
+        return None
 
     def _check_state_change(self, record: RecordRef | None, body: Mapping[str, Any]) -> None:
         if body.get("statuscode") is None:
@@ -335,11 +343,6 @@ class EntitySet(Generic[M]):
                 found = self._metadata.status_reasons(self.model.logical_name).find(status)
                 state = found.state if found is not None else 0
         self._check_status(status, int(state))
-
-    def _current_state(self, record_id: UUID) -> int | None:
-        """The record's statecode read from Dataverse, or None if it does not exist."""
-        found = self._current(record_id)
-        return found[1] if found is not None else None
 
     def _current(self, key: UUID | Mapping[str, Any]) -> tuple[UUID, int | None] | None:
         """``(id, statecode)`` of the record at ``key`` (id or alternate key), or None if it
@@ -379,12 +382,7 @@ class EntitySet(Generic[M]):
             raise self._inactive_error(record_id, state)
 
     def _inactive_error(self, record_id: UUID, state: int) -> InactiveRecordError:
-        name = str(state)
-        if self.model.state_enum is not None:
-            try:
-                name = self.model.state_enum(state).name.title()
-            except ValueError:
-                pass
+        name = self._state_name(state) or str(state)
         return InactiveRecordError(
             f"{self.model.logical_name} {record_id} is inactive ({name}); inactive records are "
             "read-only: reactivate it first, or pass force=True to edit it anyway"
@@ -406,6 +404,3 @@ class EntitySet(Generic[M]):
         )
         if isinstance(record, self.model):
             self._refresh_version(record, record_id)
-
-    def _state_filter(self, *states: int) -> Expr:
-        return col("statecode").in_(list(states))

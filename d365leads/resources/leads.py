@@ -244,7 +244,8 @@ class Leads(EntitySet[Lead]):
                 refs.append(Lookup(id=record.id, table=table))
         closed = self.get(lead_id)
         if isinstance(lead, Lead):
-            self._refresh_version(lead, lead_id)
+            # the lead just read holds the new etag and state: no second read
+            self._take_version(lead, closed)
         account = found.get("account")
         contact = found.get("contact")
         opportunity = found.get("opportunity")

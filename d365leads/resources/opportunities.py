@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from d365leads.models.base import DataverseModel
 from d365leads.models.enums import OpportunityState, OpportunityStatus
 from d365leads.models.opportunity import Opportunity
+from d365leads.records import odata_bind
 from d365leads.resources.base import EntitySet, RecordRef
 
 __all__ = ["Opportunities"]
@@ -91,7 +92,7 @@ class Opportunities(EntitySet[Opportunity]):
         self._ensure_active(opportunity, record_id)
         close: dict[str, Any] = {
             "subject": subject,
-            "opportunityid@odata.bind": f"/opportunities({record_id})",
+            "opportunityid@odata.bind": odata_bind(self.entity_set, record_id),
         }
         if actual_revenue is not None:
             close["actualrevenue"] = float(actual_revenue)

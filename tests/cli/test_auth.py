@@ -10,25 +10,37 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import Cli
+from click.testing import Result
+
+_CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 
 
 def _profiles_file(config: Path) -> dict[str, object]:
     return json.loads((config / "profiles.json").read_text())
 
 
+def _app_login(
+    run: Cli,
+    *args: str,
+    client_id: str = _CLIENT_ID,
+    tenant: str = "contoso",
+    env: dict[str, str | None] | None = None,
+    input: str | None = None,
+) -> Result:
+    """``auth login`` as an application (client id and tenant), with no token variable set."""
+    login = ("auth", "login", "--client-id", client_id, "--tenant", tenant)
+    return Cli(run.url, token=None)(*login, *args, env=env, input=input)
+
+
 def test_login_with_secret_env_saves_only_the_variable_name(run: Cli, isolated_env: Path) -> None:
     secret = "s3cr3t-value-never-on-disk"
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
+    result = _app_login(
+        run,
         "--profile",
         "app",
-        "--client-id",
-        "11111111-1111-1111-1111-111111111111",
-        "--tenant",
-        "contoso.onmicrosoft.com",
         "--secret-env",
         "MY_APP_SECRET",
+        tenant="contoso.onmicrosoft.com",
         env={"MY_APP_SECRET": secret},
     )
     assert result.exit_code == 0, result.stderr
@@ -52,31 +64,13 @@ def test_login_with_secret_env_saves_only_the_variable_name(run: Cli, isolated_e
 
 
 def test_login_secret_env_missing_variable(run: Cli) -> None:
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
-        "--client-id",
-        "11111111-1111-1111-1111-111111111111",
-        "--tenant",
-        "contoso",
-        "--secret-env",
-        "NOT_EXPORTED_VAR",
-    )
+    result = _app_login(run, "--secret-env", "NOT_EXPORTED_VAR")
     assert result.exit_code == 2
     assert "NOT_EXPORTED_VAR" in result.stderr
 
 
 def test_login_secret_env_rejects_a_secret_value(run: Cli) -> None:
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
-        "--client-id",
-        "11111111-1111-1111-1111-111111111111",
-        "--tenant",
-        "contoso",
-        "--secret-env",
-        "abc~def.secret-looking",
-    )
+    result = _app_login(run, "--secret-env", "abc~def.secret-looking")
     assert result.exit_code == 2
     assert "NAME of a variable" in result.stderr
     assert "abc~def.secret-looking" not in result.stderr
@@ -102,7 +96,7 @@ def test_login_secret_stdin_without_keyring(run: Cli) -> None:
         "auth",
         "login",
         "--client-id",
-        "11111111-1111-1111-1111-111111111111",
+        _CLIENT_ID,
         "--tenant",
         "contoso",
         "--secret-stdin",
@@ -115,16 +109,7 @@ def test_login_secret_stdin_without_keyring(run: Cli) -> None:
 def test_login_bad_certificate(run: Cli, tmp_path: Path) -> None:
     pem = tmp_path / "app.pem"
     pem.write_text("not a pem")
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
-        "--client-id",
-        "11111111-1111-1111-1111-111111111111",
-        "--tenant",
-        "contoso",
-        "--certificate",
-        str(pem),
-    )
+    result = _app_login(run, "--certificate", str(pem))
     assert result.exit_code == 2
     assert "AZURE_CLIENT_CERTIFICATE_PATH" in result.stderr or "PEM" in result.stderr
 
@@ -209,16 +194,12 @@ def test_secret_stdin_goes_to_the_keyring(
     keyring = MemoryKeyring()
     monkeypatch.setitem(sys.modules, "keyring", keyring)
     secret = "kept-in-the-keyring-only"
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
+    result = _app_login(
+        run,
         "--profile",
         "kr",
-        "--client-id",
-        "22222222-2222-2222-2222-222222222222",
-        "--tenant",
-        "contoso",
         "--secret-stdin",
+        client_id="22222222-2222-2222-2222-222222222222",
         input=secret + "\n",
     )
     assert result.exit_code == 0, result.stderr
@@ -270,17 +251,13 @@ def _self_signed_pem(path: Path) -> None:
 def test_login_with_certificate(run: Cli, isolated_env: Path, tmp_path: Path) -> None:
     pem = tmp_path / "app.pem"
     _self_signed_pem(pem)
-    result = Cli(run.url, token=None)(
-        "auth",
-        "login",
+    result = _app_login(
+        run,
         "--profile",
         "cert",
-        "--client-id",
-        "33333333-3333-3333-3333-333333333333",
-        "--tenant",
-        "contoso",
         "--certificate",
         str(pem),
+        client_id="33333333-3333-3333-3333-333333333333",
     )
     assert result.exit_code == 0, result.stderr
     saved = _profiles_file(isolated_env)["profiles"]["cert"]  # type: ignore[index]

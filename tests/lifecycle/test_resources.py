@@ -14,6 +14,7 @@ from d365leads import (
     InactiveRecordError,
     InvalidInputError,
     Lead,
+    LeadState,
     Lookup,
     Query,
     col,
@@ -97,3 +98,27 @@ def test_create_with_a_chosen_id(
     created = client.leads.create(Lead(leadid=lead_id, subject="Chosen id", lastname="Lee"))
     assert created.id == lead_id
     assert created.formatted("statuscode") == "New"
+
+
+def test_qualify_of_a_model_takes_the_new_version_without_reading_the_lead_again(
+    fake_dataverse: FakeDataverseFixture, client: DataverseClient
+) -> None:
+    lead_id = fake_dataverse.seed(
+        "lead", {"subject": "Deal", "companyname": "Fabrikam", "lastname": "Lee"}
+    )[0]
+    lead = client.leads.get(lead_id)
+    before = len(fake_dataverse.journal)
+
+    result = client.leads.qualify(lead)
+
+    lead_reads = [
+        r.path
+        for r, _ in fake_dataverse.journal[before:]
+        if r.method == "GET" and r.path == f"leads({lead_id})"
+    ]
+    assert len(lead_reads) == 2  # the open check, then the closed lead read back once
+    assert lead.statecode is LeadState.QUALIFIED
+    assert lead.etag == result.lead.etag
+    assert lead.formatted("statecode") == result.lead.formatted("statecode")
+    assert not lead.changed_fields
+    assert lead.etag == client.leads.get(lead_id).etag  # current: the next write gets no 412
