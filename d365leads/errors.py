@@ -106,7 +106,24 @@ class NoCustomerError(InvalidInputError):
 
 
 class InactiveRecordError(InvalidInputError):
-    """The record is inactive; edits are refused unless ``force=True``."""
+    """The record is inactive; edits are refused unless ``force=True``.
+
+    The message may name the override as ``{override}``; it reads ``force=True`` here, and a
+    front end words it its own way with :meth:`message_for` (the CLI says ``--force``).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.template = message
+        super().__init__(self.message_for("force=True"))
+
+    @property
+    def names_override(self) -> bool:
+        """True when the message itself tells how to override the refusal."""
+        return "{override}" in self.template
+
+    def message_for(self, override: str) -> str:
+        """The message with the override spelled ``override``."""
+        return self.template.replace("{override}", override)
 
 
 class InvalidStatusError(InvalidInputError):

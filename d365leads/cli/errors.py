@@ -233,10 +233,10 @@ def describe(exc: BaseException) -> tuple[int, str]:
         if isinstance(exc, cls):
             message = _http_message(exc) if isinstance(exc, e.HTTPError) else str(exc)
             hint = rule.hint
-            if "force=True" in message:
-                # The library's advice names its keyword; on the command line it is a flag.
-                message = message.replace("force=True", "--force")
-                hint = None
+            if isinstance(exc, e.InactiveRecordError):
+                message = exc.message_for("--force")
+                if exc.names_override:
+                    hint = None
             if isinstance(exc, e.ConfigError) and hint is None and exc.setting:
                 hint = f"set {exc.setting}, pass the matching option, or use a saved profile"
             return rule.exit_code, _format(message, hint)

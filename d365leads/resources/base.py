@@ -385,7 +385,7 @@ class EntitySet(Generic[M]):
         name = self._state_name(state) or str(state)
         return InactiveRecordError(
             f"{self.model.logical_name} {record_id} is inactive ({name}); inactive records are "
-            "read-only: reactivate it first, or pass force=True to edit it anyway"
+            "read-only: reactivate it first, or pass {override} to edit it anyway"
         )
 
     def _set_state(

@@ -346,7 +346,7 @@ class Leads(EntitySet[Lead]):
         if state != LeadState.OPEN:
             raise InactiveRecordError(
                 f"lead {record_id} is closed ({LeadState(state).name.title()}); closed leads "
-                "are kept for history. Pass force=True to delete it anyway"
+                "are kept for history. Pass {override} to delete it anyway"
             )
 
 

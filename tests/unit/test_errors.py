@@ -79,3 +79,16 @@ def test_tree_shape() -> None:
         assert hasattr(errors, name)
         if name[0].isupper():
             assert name in (errors.__doc__ or ""), f"{name} missing from the docstring tree"
+
+
+def test_inactive_record_error_words_its_override_per_front_end() -> None:
+    from d365leads.errors import InactiveRecordError
+
+    exc = InactiveRecordError("lead 1 is inactive: reactivate it, or pass {override} to edit it")
+    assert str(exc) == "lead 1 is inactive: reactivate it, or pass force=True to edit it"
+    assert (
+        exc.message_for("--force")
+        == "lead 1 is inactive: reactivate it, or pass --force to edit it"
+    )
+    assert exc.names_override
+    assert not InactiveRecordError("lead is closed").names_override
