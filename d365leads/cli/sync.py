@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from d365leads import _wire
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import ConfirmationRequired, PartialFailure, StoppedWithCheckpoint
 from d365leads.sync.pull import DEFAULT_OVERLAP, DeltaTokenExpiredError, PageDone
@@ -105,8 +106,8 @@ def sync() -> None:
 )
 @click.option(
     "--page-size",
-    type=click.IntRange(1, 5000),
-    default=5000,
+    type=click.IntRange(1, _wire.MAX_PAGE_SIZE),
+    default=_wire.MAX_PAGE_SIZE,
     show_default=True,
     help="Rows per page (Prefer: odata.maxpagesize).",
 )

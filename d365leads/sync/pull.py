@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from sqlalchemy.engine import Connection
+
 from d365leads import _wire
 from d365leads.errors import BadRequestError, HTTPError, NotFoundError, SyncError
 from d365leads.http.pipeline import ApiSession, Page
@@ -44,7 +46,6 @@ from d365leads.sync.tables import (
     ColumnSpec,
     TableSpec,
     deleted_id,
-    parse_datetime,
     row_builder,
     table_spec,
 )
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 DeleteMode = Literal["tombstone", "remove"]
+_Pass = Literal["full", "delta", "watermark"]
 DEFAULT_OVERLAP = timedelta(minutes=5)
 """Watermark mode re-reads this much before the watermark to absorb late commits."""
 
@@ -306,9 +308,87 @@ class _TablePull:
                 live.append(row)
         return live, gone
 
-    def _modified(self, row: dict[str, Any]) -> datetime | None:
-        value = row.get(self.spec.modified_column)
-        return parse_datetime(value) if isinstance(value, str) else None
+    def _track_newest(self, pos: SyncPosition, rows: Iterable[dict[str, Any]]) -> None:
+        """Raise ``pos.pass_watermark`` to the newest ``modifiedon`` among stored ``rows``."""
+        mod = self.spec.modified_column
+        for row in rows:
+            when = row.get(mod)
+            if isinstance(when, datetime) and (
+                pos.pass_watermark is None or when > pos.pass_watermark
+            ):
+                pos.pass_watermark = when
+
+    def _unchanged_dropped(
+        self, conn: Connection, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``rows`` less those stored (not deleted) with the same ``modifiedon``."""
+        mod = self.spec.modified_column
+        pk = self.spec.primary_key
+        stored = self.target.stored_values(conn, self.table, mod, [r[pk] for r in rows])
+        changed = []
+        for row in rows:
+            seen = stored.get(row[pk], _MISSING)
+            if seen is _MISSING or _as_utc(seen) != row.get(mod):
+                changed.append(row)
+        return changed
+
+    def _commit_page(
+        self, pos: SyncPosition, page: Page, pass_kind: _Pass, *, track: bool = False
+    ) -> None:
+        """Store one page and the position after it in one transaction; count and report it.
+
+        ``track``: a full pass asked for change tracking (its last page may carry a delta link).
+        """
+        assert self.result is not None
+        remove = self.delete_mode == "remove"
+        now = self.clock()
+        live, gone = self._split(page.rows)
+        rows = [self._db_row(r, pos.generation, now) for r in live]
+        removed = 0
+        with self.target.begin() as conn:
+            # Watermark mode re-reads the overlap: rows whose modifiedon is unchanged are skipped.
+            changed = self._unchanged_dropped(conn, rows) if pass_kind == "watermark" else rows
+            if pass_kind != "delta":
+                self._track_newest(pos, changed)
+            self.target.upsert(conn, self.table, changed)
+            if pass_kind != "watermark":
+                removed += self.target.delete_ids(conn, self.table, gone, at=now, remove=remove)
+            pos.pass_rows += len(changed)
+            if page.next_link:
+                pos.phase = "full" if pass_kind == "full" else "incremental"
+                pos.next_link = page.next_link
+            else:
+                pos.phase = "idle"
+                pos.next_link = None
+                if pass_kind == "full":
+                    removed += self.target.sweep_unseen(
+                        conn, self.table, pos.generation, at=now, remove=remove
+                    )
+                    if page.delta_link and track:
+                        pos.mode = "delta"
+                        pos.delta_link = page.delta_link
+                        pos.watermark = pos.pass_watermark
+                    else:
+                        pos.mode = "watermark"
+                        pos.delta_link = None
+                        pos.watermark = pos.pass_watermark or pos.watermark
+                    pos.last_full_sync_at = now
+                elif pass_kind == "delta":
+                    if page.delta_link:
+                        pos.delta_link = page.delta_link
+                else:
+                    if pos.pass_watermark is not None and (
+                        pos.watermark is None or pos.pass_watermark > pos.watermark
+                    ):
+                        pos.watermark = pos.pass_watermark
+                    pos.pass_watermark = None
+                pos.last_sync_at = now
+                pos.last_error = None
+            save_position(conn, pos)
+        self.result.upserted += len(changed)
+        self.result.deleted += removed
+        self.result.unchanged += len(rows) - len(changed)
+        self._report("full" if pass_kind == "full" else "incremental", len(changed), removed)
 
     def _report(self, kind: Literal["full", "incremental"], up: int, gone: int) -> None:
         assert self.result is not None
@@ -442,7 +522,7 @@ class _TablePull:
             )
         try:
             for page in pages:
-                self._commit_full_page(pos, page, track)
+                self._commit_page(pos, page, "full", track=track)
         except HTTPError as exc:
             if track and pos.next_link is None and _is_no_tracking_error(exc):
                 # The server refused odata.track-changes for this table: plain full load.
@@ -450,47 +530,6 @@ class _TablePull:
                 self._full_pass(pos)
                 return
             raise
-
-    def _commit_full_page(self, pos: SyncPosition, page: Page, track: bool) -> None:
-        assert self.result is not None
-        now = self.clock()
-        live, gone = self._split(page.rows)
-        rows = [self._db_row(r, pos.generation, now) for r in live]
-        for row in live:
-            mod = self._modified(row)
-            if mod is not None and (pos.pass_watermark is None or mod > pos.pass_watermark):
-                pos.pass_watermark = mod
-        removed = 0
-        with self.target.begin() as conn:
-            self.target.upsert(conn, self.table, rows)
-            if gone:
-                removed += self.target.delete_ids(
-                    conn, self.table, gone, at=now, remove=self.delete_mode == "remove"
-                )
-            pos.pass_rows += len(rows)
-            if page.next_link:
-                pos.next_link = page.next_link
-            else:
-                removed += self.target.sweep_unseen(
-                    conn, self.table, pos.generation, at=now, remove=self.delete_mode == "remove"
-                )
-                pos.next_link = None
-                pos.phase = "idle"
-                if page.delta_link and track:
-                    pos.mode = "delta"
-                    pos.delta_link = page.delta_link
-                    pos.watermark = pos.pass_watermark
-                else:
-                    pos.mode = "watermark"
-                    pos.delta_link = None
-                    pos.watermark = pos.pass_watermark or pos.watermark
-                pos.last_sync_at = now
-                pos.last_full_sync_at = now
-                pos.last_error = None
-            save_position(conn, pos)
-        self.result.upserted += len(rows)
-        self.result.deleted += removed
-        self._report("full", len(rows), removed)
 
     def _delta_pass(self, pos: SyncPosition) -> None:
         assert self.result is not None
@@ -504,29 +543,7 @@ class _TablePull:
             pos.pass_rows = 0
         pages = self._pages(link, page_size=self.page_size, prefer=self._prefer(track=True))
         for page in pages:
-            now = self.clock()
-            live, gone = self._split(page.rows)
-            rows = [self._db_row(r, pos.generation, now) for r in live]
-            with self.target.begin() as conn:
-                self.target.upsert(conn, self.table, rows)
-                removed = self.target.delete_ids(
-                    conn, self.table, gone, at=now, remove=self.delete_mode == "remove"
-                )
-                pos.pass_rows += len(rows)
-                if page.next_link:
-                    pos.phase = "incremental"
-                    pos.next_link = page.next_link
-                else:
-                    pos.phase = "idle"
-                    pos.next_link = None
-                    if page.delta_link:
-                        pos.delta_link = page.delta_link
-                    pos.last_sync_at = now
-                    pos.last_error = None
-                save_position(conn, pos)
-            self.result.upserted += len(rows)
-            self.result.deleted += removed
-            self._report("incremental", len(rows), removed)
+            self._commit_page(pos, page, "delta")
 
     def _watermark_pass(self, pos: SyncPosition) -> None:
         assert self.result is not None
@@ -555,45 +572,8 @@ class _TablePull:
                 page_size=self.page_size,
                 prefer=self._prefer(track=False),
             )
-        mod_col = self.spec.modified_column
         for page in pages:
-            now = self.clock()
-            live, _ = self._split(page.rows)
-            rows = [self._db_row(r, pos.generation, now) for r in live]
-            with self.target.begin() as conn:
-                stored = self.target.stored_values(
-                    conn, self.table, mod_col, [r[self.spec.primary_key] for r in rows]
-                )
-                changed = []
-                for row in rows:
-                    seen = stored.get(row[self.spec.primary_key], _MISSING)
-                    if seen is not _MISSING and _as_utc(seen) == row.get(mod_col):
-                        continue
-                    changed.append(row)
-                    when = row.get(mod_col)
-                    if isinstance(when, datetime) and (
-                        pos.pass_watermark is None or when > pos.pass_watermark
-                    ):
-                        pos.pass_watermark = when
-                self.target.upsert(conn, self.table, changed)
-                pos.pass_rows += len(changed)
-                if page.next_link:
-                    pos.phase = "incremental"
-                    pos.next_link = page.next_link
-                else:
-                    pos.phase = "idle"
-                    pos.next_link = None
-                    if pos.pass_watermark is not None and (
-                        pos.watermark is None or pos.pass_watermark > pos.watermark
-                    ):
-                        pos.watermark = pos.pass_watermark
-                    pos.pass_watermark = None
-                    pos.last_sync_at = now
-                    pos.last_error = None
-                save_position(conn, pos)
-            self.result.upserted += len(changed)
-            self.result.unchanged += len(rows) - len(changed)
-            self._report("incremental", len(changed), 0)
+            self._commit_page(pos, page, "watermark")
 
 
 _MISSING: Any = object()

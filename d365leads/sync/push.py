@@ -27,13 +27,14 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 from d365leads.batch import BatchRequest, OperationResult
 from d365leads.errors import (
@@ -47,6 +48,7 @@ from d365leads.errors import (
 )
 from d365leads.http.pipeline import ApiSession
 from d365leads.metadata import AttributeInfo, StatusMetadata, TableAttributes
+from d365leads.models import Lead, LeadState, entity_set_of
 from d365leads.odata.literals import literal, normalize_guid
 from d365leads.records import entity_path, odata_bind
 from d365leads.sync._session import SessionSource, session_of
@@ -92,13 +94,12 @@ _MAX_LENGTH = {
     "description": 2000,
     "qualificationcomments": 2000,
 }
+# Writable single-target lookups of the Lead model -> entity set bound to (an owner is bound
+# to its first target, a user).
 _LOOKUP_SETS = {
-    "parentaccountid": "accounts",
-    "parentcontactid": "contacts",
-    "campaignid": "campaigns",
-    "transactioncurrencyid": "transactioncurrencies",
-    "qualifyingopportunityid": "opportunities",
-    "ownerid": "systemusers",
+    name: entity_set_of(spec.targets[0])
+    for name, spec in Lead.lookups.items()
+    if not spec.read_only and not spec.polymorphic
 }
 _READ_ONLY = {
     "fullname": "it is computed from firstname and lastname",
@@ -122,7 +123,7 @@ _LEAD_SOURCES = {
     9: "Word of Mouth",
     10: "Other",
 }
-_STATE_LABELS = {0: "Open", 1: "Qualified", 2: "Disqualified"}
+_STATE_LABELS = {s.value: s.name.title() for s in LeadState}
 # AttributeType codes of org columns a CSV cell can be converted to.
 _TENANT_TYPES = (
     "String",
@@ -594,39 +595,35 @@ def _validate(
     return out
 
 
+def _leads_where(
+    session: ApiSession, column: str, values: Iterable[Any], select: str
+) -> Iterator[dict[str, Any]]:
+    """The leads whose ``column`` equals one of ``values`` (25 values per request)."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), 25):
+        flt = " or ".join(f"{column} eq {literal(v)}" for v in unique[start : start + 25])
+        for page in session.iter_pages("leads", params={"$select": select, "$filter": flt}):
+            yield from page.rows
+
+
 def _lookup(
     session: ApiSession, match_on: str, values: list[str]
 ) -> dict[str, list[tuple[str, int]]]:
     """``{lower-case value: [(leadid, statecode), ...]}`` for the leads matching ``values``."""
     found: dict[str, list[tuple[str, int]]] = {}
-    unique = list(dict.fromkeys(values))
-    for start in range(0, len(unique), 25):
-        chunk = unique[start : start + 25]
-        flt = " or ".join(f"{match_on} eq {literal(v)}" for v in chunk)
-        for page in session.iter_pages(
-            "leads", params={"$select": f"leadid,statecode,{match_on}", "$filter": flt}
-        ):
-            for row in page.rows:
-                value = row.get(match_on)
-                if value is None:
-                    continue
-                found.setdefault(str(value).lower(), []).append(
-                    (str(row["leadid"]).lower(), int(row.get("statecode") or 0))
-                )
+    for row in _leads_where(session, match_on, values, f"leadid,statecode,{match_on}"):
+        value = row.get(match_on)
+        if value is None:
+            continue
+        found.setdefault(str(value).lower(), []).append(
+            (str(row["leadid"]).lower(), int(row.get("statecode") or 0))
+        )
     return found
 
 
 def _states_by_id(session: ApiSession, ids: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for start in range(0, len(ids), 25):
-        chunk = ids[start : start + 25]
-        flt = " or ".join(f"leadid eq {i}" for i in chunk)
-        for page in session.iter_pages(
-            "leads", params={"$select": "leadid,statecode", "$filter": flt}
-        ):
-            for row in page.rows:
-                out[str(row["leadid"]).lower()] = int(row.get("statecode") or 0)
-    return out
+    rows = _leads_where(session, "leadid", [UUID(i) for i in ids], "leadid,statecode")
+    return {str(row["leadid"]).lower(): int(row.get("statecode") or 0) for row in rows}
 
 
 def _check_org_columns(row: _Row, tenant: Mapping[str, AttributeInfo]) -> None:

@@ -19,11 +19,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from d365leads import _wire
 from d365leads.errors import SyncError
+from d365leads.metadata import default_status_reasons
 
 __all__ = [
     "ACCOUNT",
@@ -136,12 +137,14 @@ class TableSpec:
     alternate_keys: tuple[tuple[str, ...], ...] = ()
     modified_column: str = "modifiedon"
 
+    @cached_property
+    def _by_name(self) -> Mapping[str, ColumnSpec]:
+        # column() runs per CSV cell on a push: index the columns once per spec.
+        return {c.name: c for c in reversed(self.columns)}
+
     def column(self, name: str) -> ColumnSpec | None:
         """The modelled column ``name``, or ``None``."""
-        for col in self.columns:
-            if col.name == name:
-                return col
-        return None
+        return self._by_name.get(name)
 
     def with_extras(self, names: Iterable[str]) -> tuple[ColumnSpec, ...]:
         """The modelled columns plus ``names`` (checked; unknown ones become extra columns).
@@ -352,7 +355,12 @@ _SYSTEM: list[tuple[str, ColumnKind]] = [
     ("ownerid", "owner"),
     ("versionnumber", "bigint"),
 ]
-_ACTIVE_STATUSES = {1: (0, "Active"), 2: (1, "Inactive")}
+
+
+def _statuses(table: str) -> dict[int, tuple[int, str]]:
+    """statuscode -> (statecode, label) of the out-of-the-box reasons (the models' enums)."""
+    return {r.value: (r.state, r.label) for r in default_status_reasons(table).options}
+
 
 LEAD = TableSpec(
     "lead",
@@ -391,15 +399,7 @@ LEAD = TableSpec(
             *_SYSTEM,
         ]
     ),
-    {
-        1: (0, "New"),
-        2: (0, "Contacted"),
-        3: (1, "Qualified"),
-        4: (2, "Lost"),
-        5: (2, "Cannot Contact"),
-        6: (2, "No Longer Interested"),
-        7: (2, "Canceled"),
-    },
+    _statuses("lead"),
 )
 
 ACCOUNT = TableSpec(
@@ -426,7 +426,7 @@ ACCOUNT = TableSpec(
             *_SYSTEM,
         ]
     ),
-    _ACTIVE_STATUSES,
+    _statuses("account"),
     alternate_keys=(("accountnumber",),),
 )
 
@@ -454,7 +454,7 @@ CONTACT = TableSpec(
             *_SYSTEM,
         ]
     ),
-    _ACTIVE_STATUSES,
+    _statuses("contact"),
 )
 
 OPPORTUNITY = TableSpec(
@@ -480,6 +480,7 @@ OPPORTUNITY = TableSpec(
             *_SYSTEM,
         ]
     ),
+    # Spelled out: the product's label of 5 is "Out-Sold", which the enum name cannot give.
     {
         1: (0, "In Progress"),
         2: (0, "On Hold"),

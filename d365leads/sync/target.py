@@ -144,7 +144,6 @@ class SyncTarget:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         if engine is None:
             parsed = _normalise_url(url or DEFAULT_URL)
-            kwargs: dict[str, Any] = {}
             if parsed.get_backend_name() == "sqlite":
                 database = parsed.database or ""
                 if database and database != ":memory:" and not database.startswith("file:"):
@@ -155,7 +154,7 @@ class SyncTarget:
                             "create it or pass another --db"
                         )
             try:
-                engine = sa.create_engine(parsed, **kwargs)
+                engine = sa.create_engine(parsed)
             except (NoSuchModuleError, ImportError, ArgumentError) as exc:
                 raise SyncError(
                     f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}; "

@@ -311,6 +311,71 @@ def test_table_without_change_tracking_falls_back_to_watermark(
     assert not fake.errors
 
 
+def test_watermark_pass_resumes_from_its_saved_page_and_advances_the_watermark(
+    clock: ManualClock, untracked_options: FakeOptions, db_url: str
+) -> None:
+    from d365leads.auth import StaticTokenProvider
+
+    fake = FakeDataverse(options=untracked_options, clock=clock, sleep=lambda _s: None)
+    ids = _seed_leads(fake, 6)
+
+    def fail_after_page_two(done: PageDone) -> None:
+        if done.kind == "incremental" and done.page == 2:
+            fake.faults.server_errors(1, status=500, method="GET")
+
+    with (
+        fake.mock(),
+        DataverseClient(
+            fake.org_url, token_provider=StaticTokenProvider("t"), sleep=lambda _s: None
+        ) as client,
+        SyncTarget(db_url) as target,
+    ):
+        pull(client.session, target, ["lead"], page_size=2)
+        with target.connect() as conn:
+            before = load_position(conn, "lead")
+        assert before is not None and before.mode == "watermark" and before.watermark
+        for rid in ids[:4]:
+            clock.advance(60)
+            client.records.update("leads", rid, {"subject": f"changed {rid}"})
+        newest = fake.get("lead", ids[3])
+        assert newest is not None
+        # Ordered by modifiedon: the 2 unchanged rows, then the 4 changed ones, 2 a page.
+        with pytest.raises(ServerError):
+            pull(
+                client.session,
+                target,
+                ["lead"],
+                page_size=2,
+                progress=fail_after_page_two,
+                prefetch=False,
+            )
+        with target.connect() as conn:
+            mid = load_position(conn, "lead")
+        assert mid is not None and mid.phase == "incremental" and mid.next_link
+        assert mid.watermark == before.watermark  # only a finished pass moves it
+        assert mid.pass_rows == 2 and mid.pass_watermark is not None
+        resumed = pull(client.session, target, ["lead"], page_size=2)
+        [lead] = resumed.tables
+        assert lead.resumed and (lead.kind, lead.upserted, lead.unchanged) == (
+            "incremental",
+            2,
+            0,
+        )
+        with target.connect() as conn:
+            after = load_position(conn, "lead")
+        assert after is not None and after.phase == "idle" and after.next_link is None
+        assert after.pass_watermark is None and after.pass_rows == 4
+        assert after.watermark is not None and after.watermark > mid.pass_watermark
+        assert (
+            after.watermark.isoformat()
+            .replace("+00:00", "Z")
+            .startswith(str(newest["modifiedon"])[:19])
+        )
+        subjects = _mirror(target, "subject")
+        assert all(subjects[rid][0] == f"changed {rid}" for rid in ids[:4])
+    assert not fake.errors
+
+
 def test_bad_arguments_are_refused_before_any_request(
     fake: FakeDataverse, client: DataverseClient, tmp_path: Any
 ) -> None:
