@@ -231,6 +231,10 @@ def parse_status_metadata(table: str, body: Mapping[str, Any]) -> StatusReasons:
     return StatusReasons(table, reasons, "org")
 
 
+# Out-of-the-box labels that are not the enum name in title case.
+_DEFAULT_LABELS: dict[tuple[str, int], str] = {("opportunity", 5): "Out-Sold"}
+
+
 def default_status_reasons(table: str) -> StatusReasons:
     """The out-of-the-box reasons of ``table`` (lead, opportunity, account, contact)."""
     enum = _DEFAULTS[table]
@@ -238,7 +242,7 @@ def default_status_reasons(table: str) -> StatusReasons:
         StatusReason(
             value=member.value,
             state=int(member.state),  # type: ignore[attr-defined]
-            label=member.name.replace("_", " ").title(),
+            label=_DEFAULT_LABELS.get((table, member.value), member.name.replace("_", " ").title()),
         )
         for member in enum
     )

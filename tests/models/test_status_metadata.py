@@ -69,3 +69,10 @@ def test_defaults_and_path() -> None:
         "EntityDefinitions(LogicalName='lead')/Attributes(LogicalName='statuscode')"
         "/Microsoft.Dynamics.CRM.StatusAttributeMetadata"
     )
+
+
+def test_default_labels_are_the_products_labels() -> None:
+    labels = {r.value: r.label for r in default_status_reasons("opportunity").of_state(2)}
+    assert labels == {4: "Canceled", 5: "Out-Sold"}
+    lead = {r.value: r.label for r in default_status_reasons("lead").options}
+    assert lead[6] == "No Longer Interested" and lead[5] == "Cannot Contact"
