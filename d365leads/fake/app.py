@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 from . import admin, crud, router, rules
 from .batch import BatchProcessor
 from .clock import Clock, utc_now
-from .errors import FakeFault, not_implemented, unauthorized
+from .errors import (
+    CODE_UNEXPECTED,
+    FakeFault,
+    bad_request,
+    not_found,
+    not_implemented,
+    unauthorized,
+)
 from .faults import FaultPlan
 from .http import FakeRequest, FakeResponse, Handler, Middleware
 from .latency import LatencySimulator
@@ -136,6 +143,11 @@ class FakeDataverse:
         key = normalize_id(user_id)
         if not self.store.exists("systemuser", key):
             raise SeedError(f"systemuser {key} does not exist; seed it first")
+        with self._caller(key):
+            yield
+
+    @contextmanager
+    def _caller(self, key: str) -> Iterator[None]:
         previous = getattr(self._acting, "user_id", None)
         self._acting.user_id = key
         try:
@@ -156,19 +168,11 @@ class FakeDataverse:
         try:
             key = normalize_id(caller)
         except ValueError:
-            return FakeFault(
-                400, "0x80040203", f"MSCRMCallerID '{caller}' is not a GUID."
-            ).to_response()
+            return bad_request(f"MSCRMCallerID '{caller}' is not a GUID.").to_response()
         if not self.store.exists("systemuser", key):
-            return FakeFault(
-                404, "0x80040217", f"Entity 'systemuser' With Id = {key} Does Not Exist"
-            ).to_response()
-        previous = getattr(self._acting, "user_id", None)
-        self._acting.user_id = key
-        try:
+            return not_found("systemuser", key).to_response()
+        with self._caller(key):
             return call_next(request)
-        finally:
-            self._acting.user_id = previous
 
     # --- the handler ---------------------------------------------------------------------
 
@@ -221,7 +225,7 @@ class FakeDataverse:
             self.errors.append(exc)
             return FakeFault(
                 500,
-                "0x80040216",
+                CODE_UNEXPECTED,
                 f"The fake raised {type(exc).__name__}: {exc} (a bug in the d365leads fake).",
             ).to_response()
 
@@ -248,10 +252,8 @@ class FakeDataverse:
     def _install_actions(self) -> None:
         from . import actions
 
-        for (logical, name), executor in actions.BOUND_ACTIONS.items():
-            self.bound_actions[(logical, name)] = executor
-        for name, executor in actions.UNBOUND_ACTIONS.items():
-            self.unbound_actions[name] = executor
+        self.bound_actions.update(actions.BOUND_ACTIONS)
+        self.unbound_actions.update(actions.UNBOUND_ACTIONS)
 
     # --- identity -------------------------------------------------------------------------
 
@@ -456,7 +458,7 @@ class FakeDataverse:
         ``"parentcustomerid": "$acme"`` in any lookup column, so seed files need no GUIDs and
         tests can find the rows again with ``fake.ref("acme")``.
         """
-        return str(uuid.uuid5(_NAMESPACE, f"{self.org_url.lower()}|ref|{name}"))
+        return _org_guid(self.org_url, f"ref|{name}")
 
     def _resolve_refs(
         self, meta: Table, data: Mapping[str, Any], where: str

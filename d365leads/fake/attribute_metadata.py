@@ -23,8 +23,8 @@ import re
 import uuid
 from typing import Any
 
-from .errors import CODE_BAD_QUERY, CODE_NOT_FOUND, FakeFault, not_implemented
-from .http import API_PATH, FakeRequest, FakeResponse
+from .errors import CODE_BAD_QUERY, CODE_NOT_FOUND, FakeFault, method_not_allowed, not_implemented
+from .http import FakeRequest, FakeResponse, service_root
 from .schema import TABLES, Column, Table, TenantSchema
 
 __all__ = [
@@ -142,12 +142,7 @@ def _select(body: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
 def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeResponse:
     """Answer ``GET EntityDefinitions(LogicalName='<t>')/Attributes[(LogicalName='<a>')]``."""
     if request.method != "GET":
-        raise FakeFault(
-            405,
-            CODE_BAD_QUERY,
-            f"The HTTP method '{request.method}' is not allowed for the resource "
-            f"'{request.path}'; the fake's metadata is read-only.",
-        )
+        raise method_not_allowed(request.method, request.path, "the fake's metadata is read-only")
     match = _PATH_RE.match(request.path)
     assert match is not None  # the router checked is_attributes_path
     entity, attribute = match.group("entity", "attribute")
@@ -177,7 +172,7 @@ def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeRespons
     ]
     if wanted:
         rows = [_select(r, wanted) for r in rows]
-    base = request.url[: request.url.index(API_PATH) + len(API_PATH)]
+    base = service_root(request)
     context = f"{base}$metadata#EntityDefinitions('{entity}')/Attributes"
     if wanted:
         context += f"({','.join(wanted)})"

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from . import latency
 from .errors import FakeFault, bad_request
-from .http import API_PATH, FakeRequest, FakeResponse, Handler
+from .http import FakeRequest, FakeResponse, Handler, header_value, service_root
 
 __all__ = [
     "BatchFormatError",
@@ -77,11 +77,7 @@ class BatchOperation:
 
     def header(self, name: str) -> str | None:
         """A header of the operation, matched case-insensitively."""
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 @dataclass
@@ -172,18 +168,10 @@ def _headers(lines: list[bytes]) -> dict[str, str]:
     return headers
 
 
-def _get(headers: dict[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def _parse_operation(part: bytes, *, in_changeset: bool) -> BatchOperation:
     head, message = _split_head(part)
     headers = _headers(head)
-    content_type = (_get(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    content_type = (header_value(headers, "Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/http":
         raise BatchFormatError(
             "Each $batch part must have 'Content-Type: application/http' (or be a changeset); "
@@ -207,10 +195,10 @@ def _parse_operation(part: bytes, *, in_changeset: bool) -> BatchOperation:
     else:
         inner_lines, body = _split_head(rest)
     body = body.rstrip(b"\r\n")
-    content_id = _get(headers, "Content-ID")
+    content_id = header_value(headers, "Content-ID")
     inner = _headers(inner_lines)
     if content_id is None:
-        content_id = _get(inner, "Content-ID")
+        content_id = header_value(inner, "Content-ID")
     if method == "GET" and in_changeset:
         raise BatchFormatError(
             "GET requests are not allowed inside a changeset; put them outside it."
@@ -224,12 +212,12 @@ def parse_batch(body: bytes, content_type: str | None) -> list[BatchItem]:
     for part in _split_parts(body, parse_boundary(content_type)):
         head, rest = _split_head(part)
         headers = _headers(head)
-        part_type = _get(headers, "Content-Type") or ""
+        part_type = header_value(headers, "Content-Type") or ""
         if part_type.split(";")[0].strip().lower() == "multipart/mixed":
             operations = []
             for inner in _split_parts(rest, parse_boundary(part_type)):
                 inner_head, _ = _split_head(inner)
-                inner_type = _get(_headers(inner_head), "Content-Type") or ""
+                inner_type = header_value(_headers(inner_head), "Content-Type") or ""
                 if inner_type.split(";")[0].strip().lower() == "multipart/mixed":
                     raise BatchFormatError("Changesets cannot be nested inside a changeset.")
                 operations.append(_parse_operation(inner, in_changeset=True))
@@ -294,13 +282,6 @@ class SupportsSnapshot(Protocol):
 
 def _count(items: list[BatchItem]) -> int:
     return sum(len(item.operations) if isinstance(item, ChangeSet) else 1 for item in items)
-
-
-def _service_root(request: FakeRequest) -> str:
-    parts = urlsplit(request.url)
-    index = parts.path.find(API_PATH)
-    prefix = parts.path[:index] if index >= 0 else ""
-    return f"{parts.scheme}://{parts.netloc}{prefix}{API_PATH}"
 
 
 def _walk_references(value: Any, resolve: Callable[[str], str]) -> Any:
@@ -369,7 +350,7 @@ class BatchProcessor:
         if total == 0:
             raise BatchFormatError("The $batch request contains no operation.")
         continue_on_error = "odata.continue-on-error" in request.prefer()
-        root = _service_root(request)
+        root = service_root(request)
         answers: list[ItemResponse] = []
         failed = False
         for item in items:
@@ -411,7 +392,7 @@ class BatchProcessor:
                     return [part], False
                 done.append(part)
                 if operation.content_id is not None:
-                    location = _get(part.headers, "OData-EntityId") or _get(
+                    location = header_value(part.headers, "OData-EntityId") or header_value(
                         part.headers, "Location"
                     )
                     if location:
@@ -432,9 +413,9 @@ class BatchProcessor:
         except FakeFault as fault:
             response = fault.to_response()
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        if response.status < 400 and operation.method == "POST" and response.status == 204:
-            entity = _get(headers, "OData-EntityId")
-            if entity and _get(headers, "Location") is None:
+        if operation.method == "POST" and response.status == 204:
+            entity = header_value(headers, "OData-EntityId")
+            if entity and header_value(headers, "Location") is None:
                 headers["Location"] = entity
         return PartResponse(response.status, headers, response.body, operation.content_id)
 

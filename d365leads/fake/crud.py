@@ -43,6 +43,7 @@ from .errors import (
 )
 from .http import FakeRequest, FakeResponse
 from .query import (
+    Expand,
     entity_options,
     handle_collection,
     related_rows,
@@ -82,7 +83,7 @@ CODE_PAYLOAD = "0x80048d19"
 CODE_VALIDATION = "0x80044331"
 KeySpec = str | dict[str, Any]
 _REFERENCE_RE = re.compile(r"^(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>.*)\)$")
-_NAME_PARTS = {"lead": True, "contact": True, "systemuser": True}
+_NAME_PARTS = frozenset({"lead", "contact", "systemuser"})
 
 
 def entity_url(root: str, meta: Table, record_id: str) -> str:
@@ -498,20 +499,31 @@ def _body(request: FakeRequest) -> Any:
         ) from None
 
 
+def _entity_body(
+    fake: FakeDataverse,
+    root: str,
+    meta: Table,
+    row: Row,
+    select: list[str] | None,
+    expand: list[Expand],
+    annotations: str | None,
+) -> dict[str, Any]:
+    """One record as a single-entity body (``annotations``: the include-annotations value)."""
+    body = {"@odata.context": context_url(root, meta, select, entity=True)}
+    wanted = annotation_filter(annotations)
+    body.update(render_entity(fake, meta, row, select=select, expand=expand, annotations=wanted))
+    return body
+
+
 def _representation(
     fake: FakeDataverse, request: FakeRequest, meta: Table, row: Row, status: int
 ) -> FakeResponse:
     select, expand = entity_options(
         request, meta, fake.options.max_expand, tables=fake.schema.table
     )
-    prefer = request.prefer()
-    value = prefer.get("odata.include-annotations")
-    annotations = annotation_filter(value)
+    value = request.prefer().get("odata.include-annotations")
     root = service_root(request)
-    body = {"@odata.context": context_url(root, meta, select, entity=True)}
-    body.update(
-        render_entity(fake, meta, row, select=select, expand=expand, annotations=annotations)
-    )
+    body = _entity_body(fake, root, meta, row, select, expand, value)
     applied = ["return=representation"]
     if value is not None:
         applied.append(f'odata.include-annotations="{value}"')
@@ -551,6 +563,8 @@ def handle_create(fake: FakeDataverse, request: FakeRequest, meta: Table) -> Fak
 
 
 def _existing(fake: FakeDataverse, meta: Table, key: KeySpec) -> Row | None:
+    if isinstance(key, str):  # a GUID: one look-up, not an existence check and then a read
+        return fake.store.get(meta.logical_name, key)
     record_id = resolve_key(fake, meta, key)
     return fake.store.get(meta.logical_name, record_id) if record_id else None
 
@@ -581,12 +595,7 @@ def handle_retrieve(
         and if_none_match == etag(row)
     ):
         return FakeResponse.empty(304, {"ETag": etag(row)})
-    annotations = annotation_filter(value)
-    root = service_root(request)
-    body = {"@odata.context": context_url(root, meta, select, entity=True)}
-    body.update(
-        render_entity(fake, meta, row, select=select, expand=expand, annotations=annotations)
-    )
+    body = _entity_body(fake, service_root(request), meta, row, select, expand, value)
     headers = {"ETag": etag(row)}
     if value is not None:
         headers["Preference-Applied"] = f'odata.include-annotations="{value}"'

@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .errors import CODE_BAD_QUERY, FakeFault
-from .http import FakeRequest, FakeResponse
+from .http import FakeRequest, FakeResponse, service_root
 from .odata_eval import parse_select
+from .query import parse_page_size
 from .schema import Table
 from .serialize import annotation_filter, context_url, serialize_row
+from .store import Row, Tombstone
 
 if TYPE_CHECKING:
     from .app import FakeDataverse
@@ -54,7 +56,6 @@ EXPIRED_MESSAGE = (
     "Version stamp associated with the client has expired. Please perform a full sync."
 )
 CODE_NOT_TRACKED = "0x80040203"
-_REFUSED_OPTIONS = ("$filter", "$orderby", "$expand", "$top", "$skip")
 _ALLOWED_OPTIONS = ("$select", "$deltatoken", "$skiptoken")
 _TOKEN_TIME = "%m/%d/%Y %H:%M:%S"
 
@@ -132,41 +133,12 @@ def _decode_cursor(text: str) -> _Cursor:
 
 def _refuse_options(request: FakeRequest, status: int) -> None:
     for name, _ in request.query:
-        if name in _REFUSED_OPTIONS:
-            raise FakeFault(
-                status,
-                CODE_BAD_QUERY,
-                f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.',
-            )
         if name.startswith("$") and name not in _ALLOWED_OPTIONS:
             raise FakeFault(
                 status,
                 CODE_BAD_QUERY,
                 f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.',
             )
-
-
-def _root(request: FakeRequest) -> str:
-    url = request.url.split("?", 1)[0]
-    index = url.find("/api/data/v9.2/")
-    if index < 0:
-        return url.rstrip("/") + "/api/data/v9.2/"
-    return url[: index + len("/api/data/v9.2/")]
-
-
-def _page_size(request: FakeRequest, maximum: int) -> tuple[int, str | None]:
-    raw = request.prefer().get("odata.maxpagesize")
-    if raw is None:
-        return maximum, None
-    try:
-        size = int(raw)
-    except ValueError:
-        raise FakeFault(
-            400, CODE_BAD_QUERY, f"odata.maxpagesize must be a whole number, not {raw!r}."
-        ) from None
-    if size < 1 or size > maximum:
-        return maximum, None
-    return size, f"odata.maxpagesize={size}"
 
 
 def _link(root: str, meta: Table, select_text: str | None, **params: str) -> str:
@@ -197,20 +169,20 @@ def handle_delta(fake: FakeDataverse, request: FakeRequest, meta: Table) -> Fake
     select: list[str] | None = None
     context_names: list[str] | None = None
     if select_text is not None:
-        # Attribute names (older revisions of parse_select returned Column objects).
-        select = [str(getattr(item, "name", item)) for item in parse_select(select_text, meta)]
+        select = parse_select(select_text, meta)
         context_names = []
         for name in select:
             column = meta.column(name)
             context_names.append(column.value_property if column is not None else name)
     annotations_value = request.prefer().get("odata.include-annotations")
     annotations = annotation_filter(annotations_value)
-    size, size_applied = _page_size(request, options.max_page_size)
+    size, size_applied = parse_page_size(request, options.max_page_size)
     store = fake.store
     now = store.now()
     token = request.query_value("$deltatoken")
     skiptoken = request.query_value("$skiptoken")
 
+    since = 0
     if token is not None:
         since, issued = decode_token(token)
         if since > store.version:
@@ -219,7 +191,7 @@ def handle_delta(fake: FakeDataverse, request: FakeRequest, meta: Table) -> Fake
             raise FakeFault(options.delta_expired_status, CODE_EXPIRED_TOKEN, EXPIRED_MESSAGE)
     if skiptoken is not None:
         cursor = _decode_cursor(skiptoken)
-        if token is None or cursor["from"] != decode_token(token)[0]:
+        if token is None or cursor["from"] != since:
             raise FakeFault(
                 400,
                 CODE_BAD_QUERY,
@@ -229,9 +201,9 @@ def handle_delta(fake: FakeDataverse, request: FakeRequest, meta: Table) -> Fake
     elif token is None:
         cursor = {"phase": "initial", "from": 0, "to": store.version, "after": 0}
     else:
-        cursor = {"phase": "rows", "from": decode_token(token)[0], "to": store.version, "after": 0}
+        cursor = {"phase": "rows", "from": since, "to": store.version, "after": 0}
 
-    root = _root(request)
+    root = service_root(request)
     entries, next_cursor = _page(fake, meta, cursor, size, select, annotations, root)
     is_delta = cursor["phase"] != "initial"
     payload: dict[str, Any] = {
@@ -253,9 +225,7 @@ def handle_delta(fake: FakeDataverse, request: FakeRequest, meta: Table) -> Fake
         payload["@odata.deltaLink"] = _link(
             root, meta, select_text, deltatoken=encode_token(cursor["to"], now)
         )
-    applied = ["odata.track-changes"]
-    if size_applied:
-        applied.append(size_applied)
+    applied = ["odata.track-changes", *size_applied]
     if annotations_value is not None:
         applied.append(f'odata.include-annotations="{annotations_value}"')
     return FakeResponse.json_body(200, payload, {"Preference-Applied": ",".join(applied)})
@@ -272,43 +242,37 @@ def _page(
 ) -> tuple[list[dict[str, Any]], _Cursor | None]:
     """One page of entries from ``cursor`` and the cursor of the next page (``None`` = last)."""
     store = fake.store
+    name = meta.logical_name
     low, high = int(cursor["from"]), int(cursor["to"])
-    with store.lock:
-        # One copy of the table per page, consistent with the tombstones read with it.
-        table_rows = store.rows(meta.logical_name)
-        tombstones = [
-            t for t in store.tombstones if t.table == meta.logical_name and low < t.version <= high
-        ]
-    rows = [r for r in table_rows if low < int(r["versionnumber"]) <= high]
-    rows.sort(key=lambda r: int(r["versionnumber"]))
-    entries: list[dict[str, Any]] = []
     phase = cursor["phase"]
     after = int(cursor["after"])
-    if phase in ("initial", "rows"):
-        pending = [r for r in rows if int(r["versionnumber"]) > after]
-        for row in pending[:size]:
-            entries.append(
-                serialize_row(
-                    meta,
-                    row,
-                    select=select,
-                    annotations=annotations,
-                    resolve_name=fake.primary_name,
-                )
-            )
-        if len(pending) > size:
-            last = int(pending[size - 1]["versionnumber"])
-            return entries, {**cursor, "after": last}
-        if phase == "initial":
-            return entries, None
-        phase, after = "deleted", 0
-    # A row deleted and then created again (same id, later version) is not reported deleted.
-    current_versions = {str(r[meta.primary_key]): int(r["versionnumber"]) for r in table_rows}
-    deleted = [
-        t
-        for t in sorted(tombstones, key=lambda t: t.version)
-        if t.version > after and current_versions.get(t.id, -1) < t.version
+    rows: list[Row] = []
+    deleted: list[Tombstone] = []
+    with store.lock:
+        # Only what this page can still send, read together: the rows after the cursor, then
+        # (for a delta whose rows fit) the deletes.
+        if phase != "deleted":
+            rows = store.rows_between(name, max(low, after), high)
+            after = 0
+        if phase != "initial" and len(rows) <= size:
+            # A row deleted and then created again (same id, later version) is not reported
+            # deleted.
+            for tombstone in store.tombstones:
+                if tombstone.table != name or not max(low, after) < tombstone.version <= high:
+                    continue
+                current = store.get(name, tombstone.id)
+                if current is None or int(current["versionnumber"]) < tombstone.version:
+                    deleted.append(tombstone)
+    entries = [
+        serialize_row(
+            meta, row, select=select, annotations=annotations, resolve_name=fake.primary_name
+        )
+        for row in rows[:size]
     ]
+    if len(rows) > size:
+        return entries, {**cursor, "after": int(rows[size - 1]["versionnumber"])}
+    if phase == "initial":
+        return entries, None
     room = size - len(entries)
     for tombstone in deleted[:room]:
         entries.append(

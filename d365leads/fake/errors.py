@@ -18,6 +18,7 @@ __all__ = [
     "CODE_DUPLICATE_KEY",
     "CODE_INVALID_ARGUMENT",
     "CODE_NOT_FOUND",
+    "CODE_UNEXPECTED",
     "FakeFault",
     "bad_request",
     "concurrency_mismatch",
@@ -37,6 +38,7 @@ CODE_DUPLICATE_KEY = "0x80040237"
 CODE_DUPLICATE_DETECTED = "0x80040333"
 CODE_BAD_QUERY = "0x80060888"
 CODE_INVALID_ARGUMENT = "0x80040203"
+CODE_UNEXPECTED = "0x80040216"
 
 
 class FakeFault(Exception):
@@ -120,12 +122,16 @@ def duplicate_key(status: int = 412) -> FakeFault:
     )
 
 
-def method_not_allowed(method: str, path: str) -> FakeFault:
-    """405 for a method the resource does not support (e.g. PATCH on a collection)."""
+def method_not_allowed(method: str, path: str, reason: str = "") -> FakeFault:
+    """405 for a method the resource does not support (e.g. PATCH on a collection).
+
+    ``reason`` (optional) is appended to the message after a semicolon.
+    """
+    because = f"; {reason}" if reason else ""
     return FakeFault(
         405,
-        "0x80060888",
-        f"The HTTP method '{method}' is not allowed for the resource '{path}'.",
+        CODE_BAD_QUERY,
+        f"The HTTP method '{method}' is not allowed for the resource '{path}'{because}.",
     )
 
 

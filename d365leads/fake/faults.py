@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .errors import CODE_UNEXPECTED, FakeFault
 from .http import FakeRequest, FakeResponse, Handler, TransportFault
 from .options import FakeOptions
 from .protection import throttle_fault
@@ -447,11 +448,8 @@ class FaultPlan:
             503: "The service is temporarily unavailable. Try again later.",
             504: "The request timed out at the gateway.",
         }
-        return FakeResponse.json_body(
-            status,
-            {"error": {"code": "0x80040216", "message": messages.get(status, "Server error.")}},
-            self._dop(),
-        )
+        message = messages.get(status, "Server error.")
+        return FakeFault(status, CODE_UNEXPECTED, message, self._dop()).to_response()
 
     def before(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
         """Middleware for faults that stop a request before it is processed."""
@@ -482,13 +480,7 @@ class FaultPlan:
             return FakeResponse(
                 response.status, response.headers, response.body, TransportFault(kind)
             )
-        return (
-            self._server_error(int(rule.lost_as))
-            if int(rule.lost_as) >= 500
-            else (
-                FakeResponse.json_body(
-                    int(rule.lost_as),
-                    {"error": {"code": "0x80040216", "message": "The response was lost."}},
-                )
-            )
-        )
+        status = int(rule.lost_as)
+        if status >= 500:
+            return self._server_error(status)
+        return FakeFault(status, CODE_UNEXPECTED, "The response was lost.").to_response()

@@ -26,7 +26,9 @@ __all__ = [
     "Handler",
     "Middleware",
     "TransportFault",
+    "header_value",
     "parse_prefer",
+    "service_root",
 ]
 
 API_PATH = "/api/data/v9.2/"
@@ -48,6 +50,15 @@ class TransportFault:
             )
         if self.seconds < 0:
             raise ValueError("a transport fault delay cannot be negative")
+
+
+def header_value(headers: dict[str, str], name: str, default: str | None = None) -> str | None:
+    """The value of header ``name`` in ``headers``, matched case-insensitively."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return default
 
 
 def parse_prefer(values: list[str]) -> dict[str, str | None]:
@@ -99,6 +110,13 @@ class FakeRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     timeout: float | None = None
+    # Parse caches, keyed by what they were parsed from (the fields stay mutable).
+    _parsed_query: tuple[str, tuple[tuple[str, str], ...]] | None = field(
+        default=None, init=False, compare=False
+    )
+    _parsed_prefer: tuple[tuple[str, ...], dict[str, str | None]] | None = field(
+        default=None, init=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -109,11 +127,7 @@ class FakeRequest:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return a header value, matching ``name`` case-insensitively."""
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return default
+        return header_value(self.headers, name, default)
 
     @property
     def host(self) -> str:
@@ -146,29 +160,39 @@ class FakeRequest:
         """The raw query string (without ``?``)."""
         return urlsplit(self.url).query
 
+    def _query_pairs(self) -> tuple[tuple[str, str], ...]:
+        # Handlers read several options per request: parse once per URL.
+        cached = self._parsed_query
+        if cached is None or cached[0] != self.url:
+            pairs: list[tuple[str, str]] = []
+            for part in self.query_string.split("&"):
+                if not part:
+                    continue
+                name, _, value = part.partition("=")
+                pairs.append((unquote(name), unquote(value)))
+            cached = self._parsed_query = (self.url, tuple(pairs))
+        return cached[1]
+
     @property
     def query(self) -> list[tuple[str, str]]:
         """Ordered, decoded query pairs (``unquote``, not ``unquote_plus``)."""
-        pairs: list[tuple[str, str]] = []
-        for part in self.query_string.split("&"):
-            if not part:
-                continue
-            name, _, value = part.partition("=")
-            pairs.append((unquote(name), unquote(value)))
-        return pairs
+        return list(self._query_pairs())
 
     def query_value(self, name: str) -> str | None:
         """The last value of query option ``name`` (names are case-sensitive, as in OData)."""
         found: str | None = None
-        for key, value in self.query:
+        for key, value in self._query_pairs():
             if key == name:
                 found = value
         return found
 
     def prefer(self) -> dict[str, str | None]:
         """All ``Prefer`` preferences of the request (see :func:`parse_prefer`)."""
-        values = [v for k, v in self.headers.items() if k.lower() == "prefer"]
-        return parse_prefer(values)
+        values = tuple(v for k, v in self.headers.items() if k.lower() == "prefer")
+        cached = self._parsed_prefer
+        if cached is None or cached[0] != values:
+            cached = self._parsed_prefer = (values, parse_prefer(list(values)))
+        return dict(cached[1])
 
     def json(self) -> Any:
         """The body parsed as JSON (``None`` for an empty body); raises ``ValueError``."""
@@ -207,11 +231,7 @@ class FakeResponse:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return a header value, matching ``name`` case-insensitively."""
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return default
+        return header_value(self.headers, name, default)
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
@@ -224,3 +244,12 @@ class FakeResponse:
 
 Handler = Callable[[FakeRequest], FakeResponse]
 Middleware = Callable[[FakeRequest, Handler], FakeResponse]
+
+
+def service_root(request: FakeRequest) -> str:
+    """``scheme://host[/prefix]/api/data/v9.2/`` of the request (links use the caller's host)."""
+    url = request.url.split("?", 1)[0]
+    index = url.find(API_PATH)
+    if index < 0:
+        return url.rstrip("/") + API_PATH
+    return url[: index + len(API_PATH)]

@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote
 
 from . import odata_eval, rules
 from .errors import CODE_BAD_QUERY, FakeFault, bad_request, not_implemented
-from .http import FakeRequest, FakeResponse
+from .http import FakeRequest, FakeResponse, service_root
 from .schema import Table, collection_navigation, table
 from .serialize import AnnotationFilter, annotation_filter, context_url, serialize_row
 from .store import Row
@@ -36,6 +36,7 @@ __all__ = [
     "handle_collection",
     "handle_count",
     "parse_expand",
+    "parse_page_size",
     "related_rows",
     "render_entity",
     "service_root",
@@ -48,15 +49,6 @@ _COOKIE_RE = re.compile(
     r'^<cookie pagenumber="(\d+)" pagingcookie="([^"]*)" istracking="(?:True|False)" />$'
 )
 _PAGING_RE = re.compile(r'<(\w+) last="([^"]*)" first="[^"]*" />')
-
-
-def service_root(request: FakeRequest) -> str:
-    """``scheme://host[/prefix]/api/data/v9.2/`` of the request (links use the caller's host)."""
-    url = request.url.split("?", 1)[0]
-    index = url.find("/api/data/v9.2/")
-    if index < 0:
-        return url.rstrip("/") + "/api/data/v9.2/"
-    return url[: index + len("/api/data/v9.2/")]
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
@@ -223,7 +215,7 @@ def render_entity(
             if item.predicate is not None:
                 related = [r for r in related if item.predicate(r)]
             keys = [*item.order, (target_meta.primary_key, False)]
-            related = [dict(r) for r in odata_eval.sort_rows(related, keys, target_meta)]
+            related = odata_eval.sort_rows(related, keys, target_meta)  # already copies
             # A single-level collection expand is not paged (up to 5000 related rows).
             related = related[: item.top if item.top is not None else fake.options.max_page_size]
             out[item.navigation] = [
@@ -297,6 +289,12 @@ def entity_options(
 ) -> tuple[list[str] | None, list[Expand]]:
     """``$select`` and ``$expand`` of a single-entity request."""
     _check_options(request, _ENTITY_OPTIONS)
+    return _select_expand(request, meta, max_expand, tables)
+
+
+def _select_expand(
+    request: FakeRequest, meta: Table, max_expand: int, tables: Callable[[str], Table]
+) -> tuple[list[str] | None, list[Expand]]:
     select_text = request.query_value("$select")
     select = odata_eval.parse_select(select_text, meta) if select_text is not None else None
     expand_text = request.query_value("$expand")
@@ -306,7 +304,8 @@ def entity_options(
     return select, expand
 
 
-def _page_size(request: FakeRequest, maximum: int) -> tuple[int, list[str]]:
+def parse_page_size(request: FakeRequest, maximum: int) -> tuple[int, list[str]]:
+    """The page size asked for by ``Prefer: odata.maxpagesize`` and its ``Preference-Applied``."""
     raw = request.prefer().get("odata.maxpagesize")
     if raw is None:
         return maximum, []
@@ -384,7 +383,8 @@ def _matching_rows(
         keys = [(k.column, k.descending) for k in odata_eval.parse_orderby(orderby_text, meta)]
     # The primary key breaks ties so pages are stable.
     keys.append((meta.primary_key, False))
-    return [dict(r) for r in odata_eval.sort_rows(rows, keys, meta)], keys
+    # The rows are already copies (``store.rows`` / the caller's ``base``).
+    return odata_eval.sort_rows(rows, keys, meta), keys
 
 
 def handle_collection(
@@ -394,14 +394,7 @@ def handle_collection(
     for a collection-valued navigation such as ``accounts(<id>)/contact_customer_accounts``)."""
     _check_options(request, _COLLECTION_OPTIONS)
     options = fake.options
-    select_text = request.query_value("$select")
-    select = odata_eval.parse_select(select_text, meta) if select_text is not None else None
-    expand_text = request.query_value("$expand")
-    expand = (
-        parse_expand(expand_text, meta, max_expand=options.max_expand, tables=fake.schema.table)
-        if expand_text
-        else []
-    )
+    select, expand = _select_expand(request, meta, options.max_expand, fake.schema.table)
     top_text = request.query_value("$top")
     top: int | None = None
     if top_text is not None:
@@ -415,7 +408,7 @@ def handle_collection(
     if count_text not in (None, "true", "false"):
         raise bad_request(f"Invalid value '{count_text}' for $count: use true or false.")
     annotations, applied = _annotations(request)
-    page_size, page_applied = _page_size(request, options.max_page_size)
+    page_size, page_applied = parse_page_size(request, options.max_page_size)
     if top is not None and page_applied and options.top_with_maxpagesize == "ignore_top":
         top = None
     rows, keys = _matching_rows(fake, request, meta, base)

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from d365leads.cassette import Cassette, Matcher, NoMatchError, Redactor
+from d365leads.fake.errors import FakeFault
 from d365leads.fake.http import FakeRequest, FakeResponse
 
 __all__ = ["MISMATCH_CODE", "CassettePlayer"]
@@ -57,8 +58,7 @@ class CassettePlayer:
         except NoMatchError as exc:
             with self._lock:
                 self.misses.append(str(exc))
-            body = {"error": {"code": MISMATCH_CODE, "message": str(exc)}}
-            return FakeResponse.json_body(501, body)
+            return FakeFault(501, MISMATCH_CODE, str(exc)).to_response()
         recorded = interaction.response
         placeholder = self.cassette.org_url.rstrip("/")
         payload = recorded.body_bytes().replace(placeholder.encode(), org_url.encode())

@@ -110,7 +110,7 @@ def _action(
     record_id: str | None,
     name: str,
 ) -> FakeResponse:
-    short = name[len(ACTION_PREFIX) :] if name.startswith(ACTION_PREFIX) else name
+    short = name.removeprefix(ACTION_PREFIX)
     if meta is not None:
         executor = fake.bound_actions.get((meta.logical_name, short))
         if executor is None:
@@ -202,7 +202,7 @@ def _route(fake: FakeDataverse, request: FakeRequest) -> FakeResponse:
         return _entity_routes(fake, request, meta, match.group("key"), segments[1:])
     if name in _KNOWN_UNSUPPORTED or name == "EntityDefinitions":
         raise not_implemented(_KNOWN_UNSUPPORTED.get(name, "this metadata request"))
-    short = name[len(ACTION_PREFIX) :] if name.startswith(ACTION_PREFIX) else name
+    short = name.removeprefix(ACTION_PREFIX)
     if len(segments) == 1 and short in fake.unbound_actions:
         return _action(fake, request, None, None, name)
     if name[:1].isupper() or name.startswith(ACTION_PREFIX):

@@ -46,8 +46,14 @@ from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import CODE_BAD_QUERY, CODE_INVALID_ARGUMENT, FakeFault, not_implemented
-from .http import API_PATH, FakeRequest, FakeResponse
+from .errors import (
+    CODE_BAD_QUERY,
+    CODE_INVALID_ARGUMENT,
+    FakeFault,
+    method_not_allowed,
+    not_implemented,
+)
+from .http import FakeRequest, FakeResponse, service_root
 from .options import FakeOptions
 from .schema import Column, StatusOption, Table
 from .schema import table as schema_table
@@ -627,12 +633,7 @@ def handle_metadata(request: FakeRequest, options: FakeOptions) -> FakeResponse:
     metadata requests raise a 501 :class:`FakeFault`; unknown tables/attributes 404.
     """
     if request.method != "GET":
-        raise FakeFault(
-            405,
-            CODE_BAD_QUERY,
-            f"The HTTP method '{request.method}' is not allowed for the resource "
-            f"'{request.path}'; the fake's metadata is read-only.",
-        )
+        raise method_not_allowed(request.method, request.path, "the fake's metadata is read-only")
     match = _METADATA_RE.match(request.path)
     if match is None:
         raise not_implemented(
@@ -666,7 +667,7 @@ def handle_metadata(request: FakeRequest, options: FakeOptions) -> FakeResponse:
         )
     expand = _wants_option_set(request.query_value("$expand"), cast)
     select = request.query_value("$select")
-    base = request.url[: request.url.index(API_PATH) + len(API_PATH)]
+    base = service_root(request)
     context = (
         f"{base}$metadata#EntityDefinitions('{entity}')/Attributes/Microsoft.Dynamics.CRM.{cast}"
     )

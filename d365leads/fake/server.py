@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from .errors import CODE_UNEXPECTED, FakeFault
 from .http import FakeRequest, FakeResponse, Handler
 from .options import FakeOptions
 
@@ -99,10 +100,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             response = self.server.fake_handler(request)
         except Exception as exc:  # the handler should never raise; answer 500 rather than hang
-            response = FakeResponse.json_body(
-                500,
-                {"error": {"code": "0x80040216", "message": f"{type(exc).__name__}: {exc}"}},
-            )
+            response = FakeFault(500, CODE_UNEXPECTED, f"{type(exc).__name__}: {exc}").to_response()
         self._send(response)
 
     def _read_chunked(self) -> bytes:

@@ -206,6 +206,14 @@ class Store:
             _, rows = self._table(logical_name)
             return [dict(r) for r in rows.values()]
 
+    def rows_between(self, logical_name: str, after: int, up_to: int) -> list[Row]:
+        """Copies of the rows whose version is in ``(after, up_to]``, in version order."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            found = [dict(r) for r in rows.values() if after < r["versionnumber"] <= up_to]
+        found.sort(key=lambda r: int(r["versionnumber"]))
+        return found
+
     def find(self, logical_name: str, predicate: Callable[[Row], bool]) -> list[Row]:
         """Copies of the rows for which ``predicate`` is true."""
         return [r for r in self.rows(logical_name) if predicate(r)]

@@ -103,6 +103,24 @@ def test_fake_request_views() -> None:
     assert parse_prefer(["return=representation"]) == {"return": "representation"}
 
 
+def test_fake_request_parsed_views_follow_changes() -> None:
+    # The parsed query and Prefer are cached per request; they must track the fields.
+    request = FakeRequest("GET", "https://org.example/api/data/v9.2/leads?$top=2", {})
+    assert request.query_value("$top") == "2"
+    request.query.append(("$top", "9"))  # callers get a copy, not the cache
+    assert request.query == [("$top", "2")]
+    request.url = "https://org.example/api/data/v9.2/leads?$top=3&$select=subject"
+    assert request.query_value("$top") == "3"
+    assert request.query == [("$top", "3"), ("$select", "subject")]
+
+    assert request.prefer() == {}
+    request.headers["Prefer"] = "return=representation"
+    request.prefer()["return"] = "minimal"  # a copy again
+    assert request.prefer() == {"return": "representation"}
+    request.headers["Prefer"] = "odata.maxpagesize=2"
+    assert request.prefer() == {"odata.maxpagesize": "2"}
+
+
 def test_fault_and_options_validation() -> None:
     with pytest.raises(ValueError):
         TransportFault("explode")  # type: ignore[arg-type]

@@ -125,6 +125,21 @@ def test_paging_inside_a_delta(wire: Wire) -> None:
     assert [e.get("reason") for e in entries] == [None, None, None, "deleted", "deleted"]
 
 
+def test_deletes_start_on_a_fresh_page_and_a_recreated_row_is_not_deleted(wire: Wire) -> None:
+    ids = _seed(wire.fake, 6)
+    _, delta_link, _ = wire.sync("leads", "odata.track-changes")
+    wire.session.patch(f"{wire.base_url}leads({ids[0]})", json={"subject": "x"})
+    for record_id in ids[2:6]:
+        wire.session.delete(f"{wire.base_url}leads({record_id})")
+    # Deleted, then created again with the same id: a change, not a deletion.
+    wire.fake.seed("lead", [{"leadid": ids[5], "subject": "back", "lastname": "B"}])
+    entries, _, pages = wire.sync(delta_link, "odata.maxpagesize=2")
+    assert pages == 3
+    # The two changes fill the first page; the deletions follow on their own pages.
+    assert [e.get("leadid") or e["id"] for e in entries] == [ids[0], ids[5], *ids[2:5]]
+    assert [e.get("reason") for e in entries] == [None, None, "deleted", "deleted", "deleted"]
+
+
 def test_a_row_written_between_pages_is_not_lost(wire: Wire) -> None:
     ids = _seed(wire.fake, 4)
     first = wire.get("leads", "odata.track-changes,odata.maxpagesize=2").json()
