@@ -99,19 +99,31 @@ def status_model(table: Table | str, options: FakeOptions | None = None) -> Tabl
     the custom reasons, so serializers can format them too.
     """
     meta = _resolve(table)
-    extra = [
+    extra = tuple(
         StatusOption(value, label, state)
         for name, value, label, state in (options.custom_status_reasons if options else ())
         if name == meta.logical_name
-    ]
+    )
     if not extra:
         return meta
+    # Called for every rendered row: build each merged table once per (table, reasons).
+    key = (id(meta), extra)
+    cached = _MERGED.get(key)
+    if cached is not None and cached[0] is meta:
+        return cached[1]
     labels = {s.value: s.label for s in (*meta.statuses, *extra)}
     columns = tuple(
         dataclasses.replace(c, options=MappingProxyType(labels)) if c.name == "statuscode" else c
         for c in meta.columns
     )
-    return dataclasses.replace(meta, statuses=(*meta.statuses, *extra), columns=columns)
+    merged = dataclasses.replace(meta, statuses=(*meta.statuses, *extra), columns=columns)
+    if len(_MERGED) >= 256:
+        _MERGED.clear()
+    _MERGED[key] = (meta, merged)
+    return merged
+
+
+_MERGED: dict[tuple[int, tuple[StatusOption, ...]], tuple[Table, Table]] = {}
 
 
 def add_status_reason(
