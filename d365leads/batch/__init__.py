@@ -17,7 +17,8 @@ Wire format: https://learn.microsoft.com/power-apps/developer/data-platform/weba
 from __future__ import annotations
 
 from d365leads.batch.builder import BatchRequest, ChangeSet
-from d365leads.batch.codec import EncodedBatch, decode_batch_response, encode_batch
+from d365leads.batch.decoder import decode_batch_response
+from d365leads.batch.encoder import EncodedBatch, encode_batch
 from d365leads.batch.operations import BatchOperation
 from d365leads.batch.results import BatchResult, OperationResult
 

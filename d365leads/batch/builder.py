@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 from d365leads import _wire
-from d365leads.batch.codec import EncodedBatch, decode_batch_response, encode_batch
+from d365leads.batch.decoder import decode_batch_response
+from d365leads.batch.encoder import EncodedBatch, encode_batch
 from d365leads.batch.operations import BatchOperation, header_value
 from d365leads.batch.results import BatchResult
-from d365leads.errors import BadRequestError, BatchError, HTTPError, InvalidInputError
+from d365leads.errors import (
+    BadRequestError,
+    BatchError,
+    HTTPError,
+    InvalidInputError,
+    MalformedBatchResponseError,
+)
 from d365leads.http.pipeline import _PATH_SAFE  # one definition of what a path leaves as is
 
 if TYPE_CHECKING:
@@ -226,7 +233,10 @@ class BatchRequest(_Writes[BatchOperation]):
         5xx or a lost connection (a batch of state PATCHes may; one with QualifyLead may not).
         By default it is True only when every operation is a GET, PATCH, PUT or DELETE.
         Raises :class:`BatchError` when the batch is empty, when the answer cannot be decoded,
-        or when a batch without continue-on-error stopped at a failing operation; and the
+        or when a batch without continue-on-error stopped at a failing operation (its
+        ``results`` then say what ran, when the answer tells); its subclass
+        :class:`MalformedBatchResponseError` when the answer was cut short or has the wrong
+        number of parts (``results`` has what did arrive, ``unanswered`` the rest); and the
         session's :class:`HTTPError`/:class:`TransportError` for whole-batch failures.
         """
         if self._session is None:
@@ -250,20 +260,63 @@ class BatchRequest(_Writes[BatchOperation]):
         except BadRequestError as exc:
             if self.continue_on_error:
                 raise
-            # Dataverse stopped at a failing operation and answered 400 with that operation's
-            # error only: the operations before it were applied, the ones after it were not,
-            # and the answer does not say which one failed.
-            code, message = _inner_error(exc)
-            raise BatchError(
-                f"the batch stopped at a failing operation ({code}: {message}); "
-                "the operations before it were applied and those after "
-                "it were not. Use continue_on_error=True (one result per operation) or a "
-                "changeset (all or nothing) to know each outcome",
-                [],
-            ) from exc
+            raise self._stopped(exc) from exc
         content_type = response.headers.get("Content-Type") or ""
         return decode_batch_response(
-            self._operations, content_type, response.content, status=response.status
+            self._operations,
+            content_type,
+            response.content,
+            status=response.status,
+            continue_on_error=self.continue_on_error,
+        )
+
+    def _stopped(self, exc: HTTPError) -> BatchError:
+        """The error for a batch that Dataverse stopped at a failing operation (a 400).
+
+        The 400's body is the batch answer: each operation it answers gets its result, the
+        ones after the failure are not executed. When it cannot tell which operation failed,
+        or is no batch answer at all, the error says what is known.
+        """
+        content_type = exc.content_type or ""
+        if exc.body and content_type.lower().startswith("multipart/"):
+            try:
+                result = decode_batch_response(
+                    self._operations, content_type, exc.body, status=exc.status
+                )
+            except MalformedBatchResponseError as malformed:
+                if not exc.body_truncated:
+                    return malformed
+                return MalformedBatchResponseError(
+                    f"{malformed} (the error body was longer than the 1 MiB an HTTPError keeps)",
+                    malformed.results,
+                    unanswered=malformed.unanswered,
+                )
+            except BatchError as unclear:
+                return unclear
+            failed = result.failed
+            if not failed:
+                return BatchError(
+                    f"the batch was answered HTTP {exc.status}, yet none of its operations failed",
+                    list(result),
+                )
+            first = failed[0]
+            error = first.error
+            what = f"{error.code or error.status}: {error.message[:300]}" if error else "?"
+            return BatchError(
+                f"the batch stopped at a failing operation ({what}): operation #{first.index} "
+                f"({first.operation.method}) failed, the {first.index} before it were applied "
+                f"and the {len(result.not_executed)} after it were not executed",
+                list(result),
+            )
+        # No batch answer: Dataverse refused the batch as a whole, or answered with the failing
+        # operation's error alone, which does not say which one failed.
+        code, message = _inner_error(exc)
+        return BatchError(
+            f"the batch stopped at a failing operation ({code}: {message}); "
+            "the operations before it were applied and those after "
+            "it were not. Use continue_on_error=True (one result per operation) or a "
+            "changeset (all or nothing) to know each outcome",
+            [],
         )
 
 

@@ -19,6 +19,7 @@ from d365leads.bulk.selection import LeadSnapshot, fetch_leads, find_originated_
 from d365leads.errors import (
     BatchError,
     BulkJobError,
+    MalformedBatchResponseError,
     ServerError,
     ThrottledError,
     TransportError,
@@ -97,6 +98,7 @@ class BatchWorker:
         for row in rows:
             self._add_operation(batch, row)
         self._scheduler.count_request(len(rows))
+        result: Sequence[OperationResult]
         try:
             # The runner, not the session, decides about re-sending: an unknown outcome (timeout,
             # reset, 5xx) is answered by re-reading the records (see check), and after a 429
@@ -111,6 +113,15 @@ class BatchWorker:
                 self.attempts[row.lead_id] -= 1
             self._retry_or_fail(rows, exc)
             return
+        except MalformedBatchResponseError as exc:
+            # An answer cut short, or with too few parts: the parts that did arrive are
+            # recorded as usual; the operations without one are re-read below, never re-sent.
+            self._count_error(exc)
+            if len(exc.results) != len(rows):
+                self._adapt(epoch, congested=True)
+                self._scheduler.requeue(rows, verify=True)
+                return
+            result = exc.results
         except (TransportError, ServerError, BatchError) as exc:
             self._count_error(exc)
             self._adapt(epoch, congested=True)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from d365leads.batch import BatchRequest, OperationResult
-from d365leads.errors import DataverseError, InvalidInputError
+from d365leads.errors import DataverseError, InvalidInputError, MalformedBatchResponseError
 from d365leads.http.pipeline import ApiSession
 from d365leads.records import entity_path
 from d365leads.sync._session import SessionSource, session_of
@@ -32,10 +32,15 @@ __all__ = ["DEFAULT_BATCH_SIZE", "push_csv"]
 DEFAULT_BATCH_SIZE = 100
 
 
-def _operation_error(result: OperationResult) -> str:
+def _operation_error(result: OperationResult, incomplete: bool = False) -> str:
     err = result.error
     if err is not None:
         return str(err)
+    if not result.executed and incomplete:
+        return (
+            "no answer for this row (the $batch answer was incomplete): it may or may not have "
+            "been written; push the file again to converge"
+        )
     if not result.executed:
         return "not executed: the batch stopped before this operation"
     return f"HTTP {result.status}"
@@ -160,14 +165,16 @@ def _write_batch(session: ApiSession, chunk: list[CsvRow], match_on: str) -> dic
             body = {k: v for k, v in row.body.items() if k != match_on}
             batch.patch(entity_path("leads", key), body, if_match=None)
     outcomes: dict[int, PushOutcome] = {}
+    incomplete = False
     try:
         results: Iterable[OperationResult] = batch.execute()
+    except MalformedBatchResponseError as exc:
+        if len(exc.results) != sum(sizes):
+            return _all_failed(chunk, exc)
+        # The rows answered are settled; the others may or may not have been written.
+        results, incomplete = exc.results, True
     except DataverseError as exc:
-        for row in chunk:
-            outcomes[row.line] = PushOutcome(
-                row.line, "failed", row.match, row.lead_id, f"the batch failed: {exc}"
-            )
-        return outcomes
+        return _all_failed(chunk, exc)
     answers = list(results)
     at = 0
     for row, size in zip(chunk, sizes, strict=True):
@@ -178,6 +185,19 @@ def _write_batch(session: ApiSession, chunk: list[CsvRow], match_on: str) -> dic
             rid = mine[0].entity_id or row.lead_id
             outcomes[row.line] = PushOutcome(row.line, row.action, row.match, rid)
         else:
-            error = _operation_error(failed[0]) if failed else "no answer for this operation"
+            error = (
+                _operation_error(failed[0], incomplete)
+                if failed
+                else "no answer for this operation"
+            )
             outcomes[row.line] = PushOutcome(row.line, "failed", row.match, row.lead_id, error)
+    return outcomes
+
+
+def _all_failed(chunk: list[CsvRow], exc: DataverseError) -> dict[int, PushOutcome]:
+    outcomes: dict[int, PushOutcome] = {}
+    for row in chunk:
+        outcomes[row.line] = PushOutcome(
+            row.line, "failed", row.match, row.lead_id, f"the batch failed: {exc}"
+        )
     return outcomes
