@@ -26,17 +26,22 @@
     │   ├── NotSupportedError            501
     │   └── ServerError                  5xx
     ├── BatchError                       a ``$batch`` failed; holds the per-operation results
+    │   └── MalformedBatchResponseError  the answer was cut short or has the wrong number of parts
     ├── BulkJobError                     a bulk job cannot start or resume
     └── SyncError                        a sync cannot run (for example an expired delta token)
 
 HTTP errors are built from the OData v4 error body ``{"error": {"code", "message"}}``
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors#parse-errors-from-the-response).
+They keep the response body too (``HTTPError.body``: at most 1 MiB, with
+bearer tokens, JWTs and private keys scrubbed), so that the answer of a ``$batch`` that stopped
+at a failing operation can still be decoded.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from d365leads import _wire
@@ -57,6 +62,7 @@ __all__ = [
     "InvalidStateTransitionError",
     "InvalidStatusError",
     "LeadClosedError",
+    "MalformedBatchResponseError",
     "NoCustomerError",
     "NotFoundError",
     "NotSupportedError",
@@ -142,11 +148,43 @@ class RequestTimeoutError(TransportError):
     """No response arrived in time; a write may or may not have been applied."""
 
 
+# The most of an error response's body an HTTPError keeps (body_truncated says when more was
+# cut off): enough for the answer of a stopped $batch, bounded against a hostile server.
+_MAX_ERROR_BODY_BYTES = 1024 * 1024
+
+# Credentials as they could appear in a response body (echoed by a proxy or an error page).
+# errors.py sits below d365leads.redaction in the layers, so it carries its own short list.
+_BODY_SECRETS = (
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/=]+"), r"\1 ***"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "***"),
+    (
+        re.compile(
+            r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.DOTALL
+        ),
+        "-----*** PRIVATE KEY-----",
+    ),
+)
+
+
+def _kept_body(body: bytes | str | None) -> tuple[bytes, bool]:
+    """The body an :class:`HTTPError` keeps (bounded, credentials scrubbed), and if it was cut."""
+    raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    truncated = len(raw) > _MAX_ERROR_BODY_BYTES
+    # surrogateescape keeps bytes that are not UTF-8 as they were.
+    text = raw[:_MAX_ERROR_BODY_BYTES].decode("utf-8", "surrogateescape")
+    for pattern, replacement in _BODY_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text.encode("utf-8", "surrogateescape"), truncated
+
+
 class HTTPError(DataverseError):
     """Dataverse answered with an error status.
 
     Attributes: ``status`` (HTTP status), ``code`` (Dataverse hex code, may be empty),
-    ``message`` (Dataverse's text), ``request_id``, ``method`` and ``url`` of the request.
+    ``message`` (Dataverse's text), ``request_id``, ``method`` and ``url`` of the request;
+    ``body`` and ``content_type`` of the response (the body bounded by
+    1 MiB, ``body_truncated`` when it was longer, credentials scrubbed;
+    never part of ``str()`` or ``repr()``).
     """
 
     def __init__(
@@ -159,6 +197,9 @@ class HTTPError(DataverseError):
         method: str | None = None,
         url: str | None = None,
         retry_after: float | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        body_truncated: bool = False,
     ) -> None:
         self.status = status
         self.code = code
@@ -167,6 +208,9 @@ class HTTPError(DataverseError):
         self.method = method
         self.url = url
         self.retry_after = retry_after
+        self.body = body
+        self.content_type = content_type
+        self.body_truncated = body_truncated
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -182,6 +226,9 @@ class HTTPError(DataverseError):
             "method": self.method,
             "url": self.url,
             "retry_after": self.retry_after,
+            "body": self.body,
+            "content_type": self.content_type,
+            "body_truncated": self.body_truncated,
         }
         return (_rebuild_http_error, (type(self), self.message, kwargs))
 
@@ -239,6 +286,23 @@ class BatchError(DataverseError):
     def __init__(self, message: str, results: list[Any] | None = None) -> None:
         super().__init__(message)
         self.results = list(results or [])
+
+
+class MalformedBatchResponseError(BatchError):
+    """The answer to a ``$batch`` cannot be matched to what was sent as a whole.
+
+    It was cut short (no closing delimiter), or it has more or fewer parts than operations were
+    sent. ``results`` holds one result per operation when the parts that did arrive could be
+    matched (those without an answer are marked not executed: their outcome is unknown, re-read
+    the records before sending them again), and is empty otherwise; ``unanswered`` lists the
+    indexes of the operations without an answer.
+    """
+
+    def __init__(
+        self, message: str, results: list[Any] | None = None, *, unanswered: Sequence[int] = ()
+    ) -> None:
+        super().__init__(message, results)
+        self.unanswered = list(unanswered)
 
 
 class BulkJobError(DataverseError):
@@ -303,8 +367,11 @@ def error_from_response(
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         code = str(parsed["error"].get("code") or "")
         message = str(parsed["error"].get("message") or "")
+    kept, truncated = _kept_body(body)
     if not message:
-        message = text.strip()[:500] or f"HTTP {status} with no error body"
+        # Not an OData error: quote the start of the body, credentials scrubbed.
+        shown = kept[:2000].decode("utf-8", "replace").strip()[:500]
+        message = shown or f"HTTP {status} with no error body"
     lowered = _lower_keys(headers)
     cls = _BY_CODE.get(code.lower())
     if cls is None:
@@ -319,4 +386,7 @@ def error_from_response(
         method=method,
         url=url,
         retry_after=parse_retry_after(lowered.get(_wire.HEADER_RETRY_AFTER.lower())),
+        body=kept,
+        content_type=lowered.get("content-type"),
+        body_truncated=truncated,
     )

@@ -76,6 +76,9 @@ def test_every_public_module_has_a_sorted_all(module_name: str) -> None:
 def test_docstrings_on_public_objects_of_the_client_foundation() -> None:
     modules = [
         "d365leads.auth",
+        "d365leads.auth.certificate",
+        "d365leads.auth.token_cache",
+        "d365leads.auth.tokens",
         "d365leads.client",
         "d365leads.config",
         "d365leads.http.pipeline",

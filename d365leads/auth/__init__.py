@@ -10,7 +10,10 @@
   ``azure-identity`` credential) without importing ``azure-identity``.
 
 MSAL keeps the tokens in its cache and refreshes them five minutes before they expire, so
-tokens are not fetched per request. This module is the only importer of ``msal``.
+tokens are not fetched per request. This module is the only importer of ``msal``
+(``tests/test_layering.py`` pins it here), so the MSAL providers live in it; token types and
+the MSAL-free providers are in :mod:`.tokens`, the PEM reading in :mod:`.certificate` and the
+device-code cache file in :mod:`.token_cache`.
 
 Every MSAL provider asks for ``<org>/.default`` unless ``scope=`` says otherwise. Microsoft's
 docs name ``<org>/user_impersonation`` for public clients; ``.default`` works for them in
@@ -20,20 +23,28 @@ practice but that is not documented, so device-code users whose tenant refuses i
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import re
-import ssl
 import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from d365leads.auth.certificate import load_certificate
+from d365leads.auth.token_cache import (
+    default_token_cache_path,
+    load_token_cache,
+    save_token_cache,
+)
+from d365leads.auth.tokens import (
+    REFRESH_MARGIN_S,
+    AccessToken,
+    CredentialTokenProvider,
+    StaticTokenProvider,
+    TokenProvider,
+    scope_for,
+)
 from d365leads.config import DEFAULT_AUTHORITY_HOST, Settings
 from d365leads.errors import AuthError, ConfigError, DataverseError
 from d365leads.redaction import Secret, redact_text
@@ -55,108 +66,6 @@ __all__ = [
 
 #: Microsoft's documented sample public client for Dataverse (override with AZURE_CLIENT_ID).
 DEFAULT_PUBLIC_CLIENT_ID = "51f81489-12ee-4a9e-aaae-a2591f45987d"
-
-# Refresh a cached token this many seconds before it expires (MSAL uses the same margin).
-_REFRESH_MARGIN_S = 300.0
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A bearer token and when it expires (seconds since the epoch)."""
-
-    token: str = field(repr=False)
-    expires_on: float
-
-    def __repr__(self) -> str:
-        return f"AccessToken(token='***', expires_on={self.expires_on!r})"
-
-    def expires_within(self, seconds: float, *, now: float | None = None) -> bool:
-        """True when the token expires in less than ``seconds``."""
-        current = time.time() if now is None else now
-        return self.expires_on - current < seconds
-
-
-@runtime_checkable
-class TokenProvider(Protocol):
-    """Anything that can hand out a bearer token for the org.
-
-    ``force_refresh=True`` is passed after Dataverse answered 401: drop any cached token.
-    """
-
-    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
-        """Return a token valid for at least a few minutes."""
-        ...
-
-
-def scope_for(org_url: str) -> str:
-    """The ``.default`` scope for an org URL (``https://contoso.crm.dynamics.com/.default``)."""
-    return org_url.rstrip("/") + "/.default"
-
-
-class StaticTokenProvider:
-    """A fixed token: for the local fake and for tokens obtained elsewhere.
-
-    A static token cannot be refreshed; after a 401 the same token is returned again and the
-    request fails with :class:`~d365leads.errors.UnauthorizedError`.
-    """
-
-    def __init__(self, token: str | Secret, *, expires_on: float | None = None) -> None:
-        value = token.reveal() if isinstance(token, Secret) else token
-        if not value or not value.strip():
-            raise ConfigError(
-                "the static access token is empty: set D365_ACCESS_TOKEN to a bearer token",
-                setting="D365_ACCESS_TOKEN",
-            )
-        if value.lower().startswith("bearer "):
-            value = value[7:]
-        self._token = AccessToken(value.strip(), expires_on or float("inf"))
-
-    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
-        """Return the token given at construction."""
-        return self._token
-
-    def __repr__(self) -> str:
-        return "StaticTokenProvider(token='***')"
-
-
-class CredentialTokenProvider:
-    """Adapts an object with ``get_token(*scopes)`` returning ``.token`` and ``.expires_on``.
-
-    This is the shape of ``azure.identity`` credentials (``DefaultAzureCredential`` and
-    friends); d365leads does not import ``azure-identity`` itself.
-    """
-
-    def __init__(self, credential: Any, org_url: str) -> None:
-        if not callable(getattr(credential, "get_token", None)):
-            raise ConfigError("the credential object has no get_token(scope) method")
-        self._credential = credential
-        self._scope = scope_for(org_url)
-        self._lock = threading.Lock()
-        self._cached: AccessToken | None = None
-
-    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
-        """Ask the credential for a token, reusing it until five minutes before expiry."""
-        with self._lock:
-            cached = self._cached
-            if cached and not force_refresh and not cached.expires_within(_REFRESH_MARGIN_S):
-                return cached
-            try:
-                result = self._credential.get_token(self._scope)
-            except Exception as exc:
-                raise AuthError(
-                    f"the credential could not get a token for {self._scope}: "
-                    f"{redact_text(str(exc))}"
-                ) from None
-            token = getattr(result, "token", None)
-            if not isinstance(token, str) or not token:
-                raise AuthError("the credential returned no token")
-            expires_on = float(getattr(result, "expires_on", 0) or time.time() + 3600)
-            self._cached = AccessToken(token, expires_on)
-            return self._cached
-
-    def __repr__(self) -> str:
-        kind = type(self._credential).__name__
-        return f"CredentialTokenProvider(credential={kind}, scope={self._scope!r})"
 
 
 class _MsalProvider(ABC):
@@ -194,7 +103,7 @@ class _MsalProvider(ABC):
         """Return a cached token, or ask MSAL (which refreshes before expiry)."""
         with self._lock:
             cached = self._cached
-            if cached and not force_refresh and not cached.expires_within(_REFRESH_MARGIN_S):
+            if cached and not force_refresh and not cached.expires_within(REFRESH_MARGIN_S):
                 return cached
             try:
                 result = self._acquire(force_refresh=force_refresh)
@@ -323,46 +232,6 @@ class ClientSecretTokenProvider(_ClientCredentialsProvider):
         )
 
 
-_CERT_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
-_KEY_BLOCK = re.compile(
-    r"-----BEGIN ((?:RSA |EC |ENCRYPTED )?)PRIVATE KEY-----\s.*?-----END \1PRIVATE KEY-----",
-    re.DOTALL,
-)
-
-
-def load_certificate(path: Path) -> tuple[str, str, str]:
-    """Read a PEM file holding a certificate and its private key.
-
-    Returns ``(private_key_pem, certificate_pem, sha1_thumbprint_hex)``; the thumbprint is the
-    SHA-1 of the certificate's DER bytes, as Entra ID expects.
-    """
-    var = "AZURE_CLIENT_CERTIFICATE_PATH"
-    try:
-        text = Path(path).read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise ConfigError(f"{var}={str(path)!r}: file not found", setting=var) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{var}={str(path)!r} cannot be read as a PEM file: {type(exc).__name__}", setting=var
-        ) from None
-    cert = _CERT_BLOCK.search(text)
-    key = _KEY_BLOCK.search(text)
-    if cert is None or key is None:
-        missing = "certificate" if cert is None else "private key"
-        raise ConfigError(
-            f"{var}={str(path)!r} has no PEM {missing}: the file must hold both the "
-            "certificate and its private key",
-            setting=var,
-        )
-    try:
-        der = ssl.PEM_cert_to_DER_cert(cert.group(0))
-    except ValueError:
-        raise ConfigError(
-            f"{var}={str(path)!r}: the certificate is not valid PEM", setting=var
-        ) from None
-    return key.group(0), cert.group(0), hashlib.sha1(der).hexdigest().upper()
-
-
 class CertificateTokenProvider(_ClientCredentialsProvider):
     """An application user signing in with a certificate (PEM holding cert + private key)."""
 
@@ -418,13 +287,6 @@ class CertificateTokenProvider(_ClientCredentialsProvider):
         )
 
 
-def default_token_cache_path() -> Path:
-    """The per-user MSAL cache file for device-code sign-in."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("d365leads")) / "msal_token_cache.json"
-
-
 def _print_prompt(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -459,7 +321,7 @@ class DeviceCodeTokenProvider(_MsalProvider):
         self._cache_path = Path(cache_path) if cache_path else default_token_cache_path()
         self._prompt = prompt
         self._cache = msal.SerializableTokenCache()
-        self._load_cache()
+        load_token_cache(self._cache, self._cache_path)
 
     def _build_app(self) -> Any:
         return _msal().PublicClientApplication(
@@ -475,38 +337,6 @@ class DeviceCodeTokenProvider(_MsalProvider):
     def cache_path(self) -> Path:
         """Where the MSAL token cache is kept."""
         return self._cache_path
-
-    def _load_cache(self) -> None:
-        try:
-            data = self._cache_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise ConfigError(
-                f"D365_TOKEN_CACHE={str(self._cache_path)!r} cannot be read: {exc.strerror}",
-                setting="D365_TOKEN_CACHE",
-            ) from None
-        with contextlib.suppress(ValueError):  # a corrupt cache only means signing in again
-            self._cache.deserialize(data)
-
-    def _save_cache(self) -> None:
-        if not self._cache.has_state_changed:
-            return
-        path = self._cache_path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            if hasattr(os, "fchmod"):  # the umask may have narrowed, never widened, the mode
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self._cache.serialize())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        os.replace(tmp, path)
-        self._cache.has_state_changed = False
 
     def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
         scopes = [self._scope]
@@ -526,7 +356,7 @@ class DeviceCodeTokenProvider(_MsalProvider):
                 )
             self._prompt(str(flow["message"]))
             result = self._app.acquire_token_by_device_flow(flow)
-        self._save_cache()
+        save_token_cache(self._cache, self._cache_path)
         return result or {}
 
     def __repr__(self) -> str:

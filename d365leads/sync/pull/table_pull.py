@@ -1,30 +1,8 @@
-"""Pull Dataverse tables into a database: full load, then incremental through change tracking.
-
-Per table:
-
-* **First run** (or ``full=True``, or a changed column selection): a full pass with paging, sent
-  with ``Prefer: odata.track-changes`` so the last page carries the delta link. Rows the pass
-  does not see (deleted since the last pass) become tombstones (``_deleted_at``) or are removed.
-* **Later runs, change tracking**: the stored delta link is replayed; new and changed rows are
-  upserted and ``$deletedEntity`` entries become tombstones (or are removed).
-  https://learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems
-* **Later runs, no change tracking** (the full pass got no delta link, or the server refused
-  ``odata.track-changes``): a ``modifiedon ge <watermark - overlap>`` query ordered by
-  ``modifiedon``; re-read rows whose ``modifiedon`` is unchanged are skipped. Deletes are *not*
-  captured in this mode (only a ``full`` pass notices them); the result says so.
-* **Expired delta token**: announced, then answered with a full pass (unseen rows become
-  tombstones).
-
-Every page's rows and the new sync position are committed in one transaction, so a crash at any
-moment resumes from the last committed page with no row lost or written twice.
-"""
+"""The pull of one table: its full, delta and watermark passes, one committed page at a time."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -33,7 +11,8 @@ from sqlalchemy.engine import Connection
 from d365leads import _wire
 from d365leads.errors import BadRequestError, HTTPError, NotFoundError, SyncError
 from d365leads.http.pipeline import ApiSession, Page
-from d365leads.sync._session import SessionSource, session_of
+from d365leads.sync.pull.read_ahead import prefetch
+from d365leads.sync.pull.results import DeleteMode, DeltaTokenExpiredError, PageDone, TableResult
 from d365leads.sync.state import (
     Mode,
     SyncPosition,
@@ -41,32 +20,14 @@ from d365leads.sync.state import (
     record_error,
     save_position,
 )
-from d365leads.sync.tables import (
-    TABLES,
-    ColumnSpec,
-    TableSpec,
-    deleted_id,
-    row_builder,
-    table_spec,
-)
+from d365leads.sync.tables import ColumnSpec, TableSpec, deleted_id, row_builder
 from d365leads.sync.target import SyncTarget
 
-__all__ = [
-    "DEFAULT_OVERLAP",
-    "DeleteMode",
-    "DeltaTokenExpiredError",
-    "PageDone",
-    "PullResult",
-    "TableResult",
-    "is_expired_token_error",
-    "prefetch",
-    "pull",
-]
+__all__ = ["TablePull", "is_expired_token_error"]
 
-DeleteMode = Literal["tombstone", "remove"]
+
 _Pass = Literal["full", "delta", "watermark"]
-DEFAULT_OVERLAP = timedelta(minutes=5)
-"""Watermark mode re-reads this much before the watermark to absorb late commits."""
+
 
 _ANNOTATIONS = (
     'odata.include-annotations="OData.Community.Display.V1.FormattedValue,'
@@ -74,70 +35,6 @@ _ANNOTATIONS = (
 )
 _EXPIRED_MARKERS = ("expired", "version stamp")
 _NO_TRACKING_MARKERS = ("change tracking", "track-changes", "track changes", "changetracking")
-
-
-class DeltaTokenExpiredError(SyncError):
-    """The stored delta token expired and ``auto_resync`` is off: a full resync is needed."""
-
-    def __init__(self, table: str) -> None:
-        super().__init__(
-            f"{table}: the change-tracking token has expired (older than the org's retention); "
-            "nothing was changed. Run again with auto resync (the default) or --full to reload "
-            "the table"
-        )
-        self.table = table
-
-
-@dataclass
-class TableResult:
-    """What one table's pull did."""
-
-    table: str
-    mode: Mode
-    kind: Literal["full", "incremental"]
-    """The kind of the last pass (a resync after an expired token ends ``full``)."""
-    upserted: int = 0
-    """Rows written (created or changed)."""
-    deleted: int = 0
-    """Rows tombstoned or removed (delete entries plus rows a full pass did not see)."""
-    unchanged: int = 0
-    """Watermark mode: rows re-read in the overlap and skipped because they had not changed."""
-    pages: int = 0
-    resumed: bool = False
-    """The run continued a pass an earlier run had left unfinished."""
-    full_resync_reason: str | None = None
-    deletes_captured: bool = True
-    notices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PullResult:
-    """What a pull did, per table."""
-
-    tables: list[TableResult]
-    target: str
-
-    @property
-    def upserted(self) -> int:
-        """Rows written over all tables."""
-        return sum(t.upserted for t in self.tables)
-
-    @property
-    def deleted(self) -> int:
-        """Rows tombstoned or removed over all tables."""
-        return sum(t.deleted for t in self.tables)
-
-
-@dataclass(frozen=True)
-class PageDone:
-    """Progress: one page was committed."""
-
-    table: str
-    kind: Literal["full", "incremental"]
-    page: int
-    upserted: int
-    deleted: int
-    total_upserted: int
 
 
 def is_expired_token_error(exc: HTTPError) -> bool:
@@ -160,10 +57,6 @@ def _is_no_tracking_error(exc: HTTPError) -> bool:
     return any(marker in text for marker in _NO_TRACKING_MARKERS)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _as_utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
@@ -174,52 +67,10 @@ def _odata_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_DONE: Any = object()
+_MISSING: Any = object()
 
 
-def prefetch(pages: Iterator[Page]) -> Iterator[Page]:
-    """Yield ``pages`` while a worker thread fetches the next ones.
-
-    At most one page waits to be consumed and one more is being fetched, so memory stays
-    bounded by a few pages whatever the table size.
-
-    Errors of the fetch are raised in the consumer, in order. When the consumer stops early
-    the worker finishes its request in flight and ends; nothing is fetched after that.
-    """
-    slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def worker() -> None:
-        try:
-            for page in pages:
-                slot.put((page, None))
-                if stop.is_set():
-                    return
-            slot.put((_DONE, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            slot.put((None, exc))
-
-    thread = threading.Thread(target=worker, name="d365leads-sync-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            page, error = slot.get()
-            if error is not None:
-                raise error
-            if page is _DONE:
-                return
-            yield page
-    finally:
-        stop.set()
-        while thread.is_alive():
-            # Free the slot so a worker blocked on put() can see the stop flag and end.
-            try:
-                slot.get_nowait()
-            except queue.Empty:
-                thread.join(0.01)
-
-
-class _TablePull:
+class TablePull:
     """The pull of one table (one instance per table per run)."""
 
     def __init__(
@@ -574,80 +425,3 @@ class _TablePull:
             )
         for page in pages:
             self._commit_page(pos, page, "watermark")
-
-
-_MISSING: Any = object()
-
-
-def pull(
-    source: SessionSource,
-    target: SyncTarget,
-    tables: Iterable[str] | None = None,
-    *,
-    select: Iterable[str] = (),
-    full: bool = False,
-    delete_mode: DeleteMode = "tombstone",
-    page_size: int = _wire.MAX_PAGE_SIZE,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    watermark_tables: Iterable[str] = (),
-    clock: Callable[[], datetime] = _utc_now,
-    notify: Callable[[str, str], None] | None = None,
-    progress: Callable[[PageDone], None] | None = None,
-    prefetch: bool = True,
-    auto_resync: bool = True,
-) -> PullResult:
-    """Mirror ``tables`` (default: lead, account, contact, opportunity) into ``target``.
-
-    ``source`` is a :class:`~d365leads.client.DataverseClient` (or its ``session``).
-
-    ``select`` adds columns (logical names, or ``_x_value`` lookups) to the modelled ones;
-    ``lead.new_score`` adds a column to one table only; a tenant column is stored as text
-    unless typed: ``lead.new_score:int`` (see :data:`~d365leads.sync.tables.EXTRA_KINDS`;
-    the database column keeps the type it was created with).
-    ``delete_mode`` keeps deleted rows as tombstones (``_deleted_at`` set) or removes them.
-    ``watermark_tables`` forces the ``modifiedon`` watermark for tables whose change tracking
-    must not be used. ``notify(table, message)`` receives announcements (expired token,
-    resumed pass, deletes not captured) and ``progress`` one :class:`PageDone` per committed page.
-    ``prefetch`` reads the next page while the current one is written (a bounded read-ahead);
-    positions are still only stored with committed pages. With ``auto_resync=False`` an expired
-    delta token raises :class:`DeltaTokenExpiredError` instead of reloading the table.
-    """
-    session = session_of(source)
-    if delete_mode not in ("tombstone", "remove"):
-        raise SyncError(f"delete mode must be 'tombstone' or 'remove', not {delete_mode!r}")
-    if not 1 <= page_size <= _wire.MAX_PAGE_SIZE:
-        raise SyncError(f"page size must be 1 to {_wire.MAX_PAGE_SIZE}, got {page_size}")
-    if overlap < timedelta(0):
-        raise SyncError("the watermark overlap cannot be negative")
-    names = list(tables) if tables is not None else list(TABLES)
-    specs = list({s.logical_name: s for s in (table_spec(n) for n in names)}.values())
-    if not specs:
-        raise SyncError("no table to sync; pass at least one of " + ", ".join(TABLES))
-    forced = {table_spec(n).logical_name for n in watermark_tables}
-    extras: list[tuple[str | None, str]] = []
-    for item in select:
-        for part in item.split(","):
-            if not part.strip():
-                continue
-            owner, _, column = part.strip().rpartition(".")
-            extras.append((table_spec(owner).logical_name if owner else None, column))
-    results: list[TableResult] = []
-    for spec in specs:
-        columns = spec.with_extras(c for t, c in extras if t in (None, spec.logical_name))
-        job = _TablePull(
-            session,
-            target,
-            spec,
-            columns,
-            delete_mode=delete_mode,
-            page_size=page_size,
-            overlap=overlap,
-            force_watermark=spec.logical_name in forced,
-            clock=clock,
-            notify=notify,
-            progress=progress,
-            prefetch=prefetch,
-            auto_resync=auto_resync,
-        )
-        results.append(job.run(full=full))
-    return PullResult(results, target.url)
