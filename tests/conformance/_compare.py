@@ -10,9 +10,11 @@ the documented value itself:
 * a URL under ``[Organization URI]`` must have the same path (GUIDs as above) and the same query
   options, ``$skiptoken``/``$deltatoken`` values excepted (opaque by design).
 
-Everything else must be equal. An exchange may loosen named paths only: ``vary`` (type only,
-for values the docs themselves call org-specific, such as a user's name), ``patterns`` (a regular
-expression), ``truncated`` (the docs cut the array short) and ``open`` (the docs elide keys).
+Everything else must be equal. Rows of an array may come in any order unless the path is listed
+in ``ordered`` (the request orders them). An exchange may loosen named paths only: ``vary``
+(type only, for values the docs themselves call org-specific, such as a user's name),
+``patterns`` (a regular expression), ``truncated`` (the docs cut the array short) and ``open``
+(the docs elide keys).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Rules:
     patterns: Mapping[str, str] = field(default_factory=dict)
     truncated: Sequence[str] = ()
     open: Sequence[str] = ()
+    ordered: Sequence[str] = ()
 
     def matches(self, selectors: Sequence[str], path: str) -> bool:
         return any(_path_match(s, path) for s in selectors)
@@ -148,13 +151,12 @@ def _compare_array(expected: list[Any], actual: list[Any], rules: Rules, path: s
             return [f"{where}: expected at least {len(expected)} item(s), got {len(actual)}"]
     elif len(actual) != len(expected):
         return [f"{where}: expected {len(expected)} item(s), got {len(actual)}: {actual!r}"]
-    if not all(isinstance(item, dict) for item in expected):
+    if rules.matches(rules.ordered, path) or not all(isinstance(i, dict) for i in expected):
         problems: list[str] = []
         for i, item in enumerate(expected):
             problems.extend(compare(item, actual[i], rules, f"{path}/{i}"))
         return problems
-    # Rows: order is the server's unless the request orders them, so match each documented
-    # row with a distinct actual row.
+    # Rows in an unordered answer: match each documented row with a distinct actual row.
     free = list(range(len(actual)))
     problems = []
     for i, item in enumerate(expected):

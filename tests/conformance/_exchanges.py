@@ -20,7 +20,7 @@ File format (one file per documentation page)::
         before: [request, ...]   # optional requests sent first (must not fail)
         request: {method, path, headers, body | body_text}
         response: {status, headers, body | body_text | batch}
-        vary / patterns / truncated / open: see _compare.py
+        vary / patterns / truncated / open / ordered: see _compare.py
 
 ``path`` is relative to ``/api/data/v9.2/``; ``{nextLink}`` / ``{deltaLink}`` stand for the last
 such link the ``before`` requests returned.
@@ -100,6 +100,7 @@ class Exchange:
             patterns=dict(self.data.get("patterns") or {}),
             truncated=list(self.data.get("truncated") or []),
             open=list(self.data.get("open") or []),
+            ordered=list(self.data.get("ordered") or []),
         )
 
 
