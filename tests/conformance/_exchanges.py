@@ -60,6 +60,7 @@ AREAS = {
     "functions",
     "errors",
     "limits",
+    "metadata",
 }
 
 

@@ -12,7 +12,9 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -31,6 +33,7 @@ from d365leads.fake import FakeDataverse, FakeRequest, FakeResponse
 from d365leads.http.retry import RetryPolicy
 from d365leads.models.base import Lookup
 from d365leads.odata.query import Query
+from d365leads.sync import SyncTarget, pull
 from d365leads.sync.tables import deleted_id
 
 from ._compare import expand_org, expand_tree
@@ -249,6 +252,30 @@ def test_delta_page_with_deleted_entity(
     assert page.delta_link == delta["@odata.deltaLink"]
     assert [deleted_id(row) for row in page.rows] == [None, "2e451703-c686-e711-80e5-00155db19e6d"]
     assert page.rows[0]["name"] == "Monte Orton"
+
+
+def test_pull_follows_the_documented_delta_link(
+    client: DataverseClient, rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    """sync.pull on the documented initial answer, then on the documented delta answer."""
+    initial = body_of("use-change-tracking-synchronize-data-external-systems/initial-request")
+    delta = body_of("use-change-tracking-synchronize-data-external-systems/delta-request")
+    seen: list[str] = []
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        seen.append(str(request.url))
+        body = delta if "$deltatoken" in unquote(str(request.url)) else initial
+        return _json(200, body, {"Preference-Applied": "odata.track-changes"})
+
+    rsps.add_callback(responses.GET, re.compile(re.escape(API + "accounts") + r".*"), answer)
+    with SyncTarget(f"sqlite:///{tmp_path / 'mirror.db'}") as target:
+        first = pull(client, target, ["account"]).tables[0]
+        second = pull(client, target, ["account"]).tables[0]
+        assert target.count("account")[0] == 1
+    assert (first.mode, first.kind, first.upserted) == ("delta", "full", 1)
+    assert (second.mode, second.kind, second.upserted) == ("delta", "incremental", 1)
+    assert len(seen) == 2
+    assert unquote(seen[1]) == unquote(initial["@odata.deltaLink"])
 
 
 # --- actions ----------------------------------------------------------------------------------
