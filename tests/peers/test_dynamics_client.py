@@ -43,6 +43,7 @@ def client(fake: FakeDataverse) -> Iterator[Any]:
         cache_token=False,
     )
     yield client
+    # The client has no close(); its httpx connection pool would otherwise outlive the test.
     client._oauth_client.close()
 
 
