@@ -45,14 +45,17 @@ PICKLIST = (
     "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName"
     "&$expand=OptionSet($select=Options) (choice-label mapping) answers 501"
 )
-PLUS = (
-    "'+' in a query string is not read as a space: $filter=statecode+eq+0 answers "
-    "400 0x80060888 \"character '+' is not valid\""
-)
-PLUS_LITERAL = (
-    "'+' in a query string is not read as a space: $filter=companyname+eq+'A%2BB' answers "
-    "400 0x80060888 \"character '+' is not valid\""
-)
+
+
+def _plus(sent: str) -> str:
+    return (
+        f"'+' in a query string is not read as a space: $filter={sent} answers "
+        "400 0x80060888 \"character '+' is not valid\""
+    )
+
+
+PLUS = _plus("statecode+eq+0")
+PLUS_LITERAL = _plus("companyname+eq+'A%2BB'")
 CREATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.CreateMultiple answers 501"
 UPDATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpdateMultiple answers 501"
 UPSERT_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpsertMultiple answers 501"
@@ -120,13 +123,20 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("sdk", "records.list_pages select/filter/orderby/page_size", SDK_TABLE, PLUS),
     _op("sdk", "records.upsert one (alternate key)", SDK_TABLE, PICKLIST),
     _op("sdk", "records.upsert list (UpsertMultiple)", SDK_TABLE, PICKLIST, UPSERT_MULTIPLE),
-    _op("sdk", "query.builder execute", SDK_TABLE, PLUS),
+    _op("sdk", "query.builder execute", SDK_TABLE, _plus("statecode+eq+0+and+companyname+eq+'C1'")),
     _op("sdk", "query.builder execute_pages", SDK_TABLE, PLUS),
     _op("sdk", "batch create/update/delete", SDK_TABLE, PICKLIST),
     _op("sdk", "batch changeset", SDK_TABLE, PICKLIST),
     _op("sdk", "tables.get", SDK_TABLE_INFO),
     _op("sdk", "tables.list", SDK_TABLES),
-    _op("sdk", "dataframe round trip", SDK_TABLE, PICKLIST, CREATE_MULTIPLE, PLUS),
+    _op(
+        "sdk",
+        "dataframe round trip",
+        SDK_TABLE,
+        PICKLIST,
+        CREATE_MULTIPLE,
+        _plus("companyname+eq+'Frame+Co'"),
+    ),
     _op("sdk", "query.sql", SDK_TABLE, SQL_IGNORED),
     _op("sdk", "query.fetchxml", SDK_TABLE, FETCHXML_IGNORED),
     # dataverse-api: its README's DataverseEntity operations.
@@ -141,7 +151,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("dataverse-api", "upsert by alternate key", DVA_ENTITY),
     _op("dataverse-api", "delete ids", DVA_ENTITY),
     _op("dataverse-api", "delete ids batch", DVA_ENTITY),
-    _op("dataverse-api", "delete by filter", DVA_ENTITY, PLUS),
+    _op("dataverse-api", "delete by filter", DVA_ENTITY, _plus("companyname+eq+'C1'")),
     # dynamics-client: its README's get/post/patch/delete, paging and FetchXML.
     _op("dynamics-client", "get select/filter/orderby/top", DYC_LOGIN),
     _op("dynamics-client", "get across pages", DYC_LOGIN),
