@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[test]'
+"$VENV/bin/python" -m pip install -q -e '.[test,peers]'
 export PATH="$PWD/$VENV/bin:$PATH"
 
 # PostgreSQL for the sync tests: a throwaway server, stopped on exit.

@@ -1,0 +1,26 @@
+"""Fixtures for the peer suite: a fresh fake per test, reached through each adapter in turn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from d365leads.fake import FakeDataverse
+
+from .routing import ADAPTERS, route
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> str:
+    """``in-process`` (the responses adapter) or ``server`` (the real server, via a forwarder)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def fake(adapter: str) -> Iterator[FakeDataverse]:
+    """A fresh fake that receives every peer request for its org (and the login host)."""
+    fake = FakeDataverse()
+    with route(fake, adapter):
+        yield fake
+    assert fake.errors == [], f"the fake raised inside a handler: {fake.errors!r}"

@@ -1,0 +1,217 @@
+"""Every operation the peer suite runs, and whether the fake answers it today.
+
+One row per (peer, operation).  ``gap`` is ``None`` when the operation works against the fake;
+otherwise it names what the fake answers wrong, in the order the peer meets the problems (the
+first one stops the peer; the later ones were seen with the earlier ones answered by hand).
+:func:`case` turns a row into the test's mark: a gap is ``xfail(strict=True)``, so the suite
+is green today and turns red the day the fake is fixed and the row still says "gap".  Fixing the
+fake means editing the row here, never the test.
+
+``python -m tests.peers.matrix`` (or :func:`markdown`) prints the table for the README.
+``D365LEADS_PEERS_SHOW_GAPS=1 pytest tests/peers`` runs the gaps as plain tests, to see what
+each one fails on today.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+
+__all__ = ["OPERATIONS", "PEERS", "USED", "Operation", "case", "find", "markdown"]
+
+PEERS = {
+    "sdk": "powerplatform-dataverse-client 1.1.0 (Microsoft)",
+    "dataverse-api": "dataverse-api 1.4.3",
+    "dynamics-client": "dynamics-client 0.8.4",
+    "requests": "plain requests code",
+}
+
+# What the fake answers wrong, one sentence each (the report lists the exact requests).
+SDK_TABLE = (
+    "GET EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute"
+    "&$filter=LogicalName eq 'lead' (the SDK's table look-up) answers 501"
+)
+SDK_TABLE_INFO = (
+    "GET EntityDefinitions?$select=MetadataId,LogicalName,SchemaName,EntitySetName,"
+    "PrimaryNameAttribute,PrimaryIdAttribute&$filter=LogicalName eq 'lead' answers 501"
+)
+SDK_TABLES = "GET EntityDefinitions?$filter=IsPrivate eq false answers 501"
+PICKLIST = (
+    "GET EntityDefinitions(LogicalName='lead')/Attributes/"
+    "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName"
+    "&$expand=OptionSet($select=Options) (choice-label mapping) answers 501"
+)
+
+
+def _plus(sent: str) -> str:
+    return (
+        f"'+' in a query string is not read as a space: $filter={sent} answers "
+        "400 0x80060888 \"character '+' is not valid\""
+    )
+
+
+PLUS = _plus("statecode+eq+0")
+PLUS_LITERAL = _plus("companyname+eq+'A%2BB'")
+CREATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.CreateMultiple answers 501"
+UPDATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpdateMultiple answers 501"
+UPSERT_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpsertMultiple answers 501"
+BULK_DELETE = "POST BulkDelete answers 501"
+SQL_IGNORED = (
+    "GET leads?sql=<query> is ignored: 200 with every row and every column "
+    "(want the query's rows, or a 501 naming sql)"
+)
+FETCHXML_IGNORED = (
+    "GET leads?fetchXml=<fetch> is ignored: 200 with every row and every column "
+    "(want the fetch's rows and attributes, or a 501 naming fetchXml)"
+)
+DVA_ENTITY = (
+    "DataverseEntity's four metadata look-ups answer 501: "
+    "EntityDefinitions(LogicalName='lead')/Keys?$select=SchemaName,KeyAttributes, "
+    "sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)"
+    "&$filter=(sdkmessageid/name eq 'CreateMultiple' or ...) and primaryobjecttypecode eq 'lead', "
+    "EntityDefinitions(LogicalName='lead')?$select=EntitySetName,PrimaryIdAttribute,"
+    "PrimaryImageAttribute, EntityDefinitions(LogicalName='lead')/OneToManyRelationships "
+    "and /ManyToOneRelationships"
+)
+DVA_DEFINITION = (
+    "GET EntityDefinitions(LogicalName='lead') (no options; the peer parses the whole "
+    "EntityMetadata, labels and attributes included) answers 501"
+)
+DYC_LOGIN = (
+    "the login host refuses client_secret_basic: POST /<tenant>/oauth2/v2.0/token with "
+    "Authorization: Basic and no client_id in the body answers 400 AADSTS900144 "
+    "(its discovery document advertises client_secret_basic)"
+)
+
+
+def _then(*gaps: str) -> str:
+    return "; then ".join(gaps)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing a peer does, as its README shows it."""
+
+    peer: str
+    name: str
+    gap: str | None = None
+
+    @property
+    def works(self) -> bool:
+        return self.gap is None
+
+
+def _op(peer: str, name: str, *gaps: str) -> Operation:
+    return Operation(peer, name, _then(*gaps) if gaps else None)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    # Microsoft's SDK: every operation its README shows.
+    _op("sdk", "records.create", SDK_TABLE, PICKLIST),
+    _op("sdk", "records.retrieve", SDK_TABLE),
+    _op("sdk", "records.update", PICKLIST, SDK_TABLE),
+    _op("sdk", "records.delete", SDK_TABLE),
+    _op("sdk", "records.create list (CreateMultiple)", SDK_TABLE, PICKLIST, CREATE_MULTIPLE),
+    _op("sdk", "records.update list (UpdateMultiple)", SDK_TABLE, PICKLIST, UPDATE_MULTIPLE),
+    _op("sdk", "records.delete list (BulkDelete)", SDK_TABLE, BULK_DELETE),
+    _op("sdk", "records.delete list, one by one", SDK_TABLE),
+    _op("sdk", "records.list select/filter/orderby/page_size", SDK_TABLE, PLUS),
+    _op("sdk", "records.list_pages select/filter/orderby/page_size", SDK_TABLE, PLUS),
+    _op("sdk", "records.upsert one (alternate key)", SDK_TABLE, PICKLIST),
+    _op("sdk", "records.upsert list (UpsertMultiple)", SDK_TABLE, PICKLIST, UPSERT_MULTIPLE),
+    _op("sdk", "query.builder execute", SDK_TABLE, _plus("statecode+eq+0+and+companyname+eq+'C1'")),
+    _op("sdk", "query.builder execute_pages", SDK_TABLE, PLUS),
+    _op("sdk", "batch create/update/delete", SDK_TABLE, PICKLIST),
+    _op("sdk", "batch changeset", SDK_TABLE, PICKLIST),
+    _op("sdk", "tables.get", SDK_TABLE_INFO),
+    _op("sdk", "tables.list", SDK_TABLES),
+    _op(
+        "sdk",
+        "dataframe round trip",
+        SDK_TABLE,
+        PICKLIST,
+        CREATE_MULTIPLE,
+        _plus("companyname+eq+'Frame+Co'"),
+    ),
+    _op("sdk", "query.sql", SDK_TABLE, SQL_IGNORED),
+    _op("sdk", "query.fetchxml", SDK_TABLE, FETCHXML_IGNORED),
+    # dataverse-api: its README's DataverseEntity operations.
+    _op("dataverse-api", "entity (metadata)", DVA_ENTITY),
+    _op("dataverse-api", "get_entity_definition", DVA_DEFINITION),
+    _op("dataverse-api", "read select/filter/order_by/page_size", DVA_ENTITY, PLUS),
+    _op("dataverse-api", "create individual", DVA_ENTITY),
+    _op("dataverse-api", "create batch", DVA_ENTITY),
+    _op("dataverse-api", "create multiple (CreateMultiple)", DVA_ENTITY, CREATE_MULTIPLE),
+    _op("dataverse-api", "upsert by primary id (update)", DVA_ENTITY),
+    _op("dataverse-api", "upsert batch", DVA_ENTITY),
+    _op("dataverse-api", "upsert by alternate key", DVA_ENTITY),
+    _op("dataverse-api", "delete ids", DVA_ENTITY),
+    _op("dataverse-api", "delete ids batch", DVA_ENTITY),
+    _op("dataverse-api", "delete by filter", DVA_ENTITY, _plus("companyname+eq+'C1'")),
+    # dynamics-client: its README's get/post/patch/delete, paging and FetchXML.
+    _op("dynamics-client", "get select/filter/orderby/top", DYC_LOGIN),
+    _op("dynamics-client", "get across pages", DYC_LOGIN),
+    _op("dynamics-client", "get one row", DYC_LOGIN),
+    _op("dynamics-client", "post (create)", DYC_LOGIN),
+    _op("dynamics-client", "patch (update)", DYC_LOGIN),
+    _op("dynamics-client", "delete", DYC_LOGIN),
+    _op("dynamics-client", "fetch_xml", DYC_LOGIN, FETCHXML_IGNORED),
+    # Plain requests, written as a Python user would.
+    _op("requests", "create (POST, OData-EntityId)"),
+    _op("requests", "retrieve with params=$select"),
+    _op("requests", "update (PATCH)"),
+    _op("requests", "delete"),
+    _op("requests", "query with params=$filter/$orderby", PLUS),
+    _op("requests", "filter on a value with a literal +", PLUS_LITERAL),
+    _op("requests", "follow @odata.nextLink"),
+)
+
+_BY_KEY = {(op.peer, op.name): op for op in OPERATIONS}
+if len(_BY_KEY) != len(OPERATIONS):
+    raise ValueError("tests/peers/matrix.py lists an operation twice")
+
+USED: set[tuple[str, str]] = set()
+"""Operations a test module has claimed with :func:`case` (checked by test_matrix.py)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def find(peer: str, name: str) -> Operation:
+    """The matrix row for one operation (KeyError naming it if the matrix lacks it)."""
+    try:
+        return _BY_KEY[(peer, name)]
+    except KeyError:
+        raise KeyError(f"tests/peers/matrix.py has no operation {name!r} for {peer!r}") from None
+
+
+def case(peer: str, name: str) -> Callable[[F], F]:
+    """Mark a test as the one that runs ``name`` for ``peer``: strict xfail while it is a gap."""
+    operation = find(peer, name)
+    USED.add((peer, name))
+
+    def mark(test: F) -> F:
+        if operation.gap is not None and not os.environ.get("D365LEADS_PEERS_SHOW_GAPS"):
+            return pytest.mark.xfail(strict=True, reason=operation.gap)(test)
+        return test
+
+    return mark
+
+
+def markdown() -> str:
+    """The matrix as a Markdown table (peer | operation | status)."""
+    lines = ["| Peer | Operation | Against the fake |", "|---|---|---|"]
+    for op in OPERATIONS:
+        status = "works" if op.gap is None else f"gap: {op.gap}"
+        lines.append(f"| {PEERS[op.peer]} | {op.name} | {status} |")
+    works = sum(op.works for op in OPERATIONS)
+    lines.append("")
+    lines.append(f"{works} of {len(OPERATIONS)} operations work.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown())
