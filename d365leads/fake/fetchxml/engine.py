@@ -217,7 +217,12 @@ def _cookie_column(name: str, kind: str, *, braces: bool = False) -> CookieColum
         return value
 
     def parse(text: str | None) -> Any:
-        return None if text is None else comparable(kind, text)
+        if text is None:
+            return None
+        if kind == "bool":
+            # the cookie holds the text of the value: "True" / "False"
+            return text.strip().lower() in ("true", "1")
+        return comparable(kind, text)
 
     return CookieColumn(name, raw, parse)
 

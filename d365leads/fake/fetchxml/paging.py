@@ -100,7 +100,7 @@ def read_cookie(text: str, page: int, columns: Sequence[CookieColumn]) -> tuple[
             column.parse(element.get("last"))
             for column, element in zip(columns, elements, strict=True)
         )
-    except ValueError:
+    except (ValueError, ArithmeticError):
         return None
 
 

@@ -59,6 +59,7 @@ def read_all(org: MemoryOrg, count: int, orders: str) -> tuple[list[str], int]:
     while True:
         result = evaluate(fetch_xml(count, page, cookie, orders), org)
         requests += 1
+        assert requests <= len(org.tables["lead"]) // count + 1, "the cookie does not advance"
         seen.extend(row["leadid"] for row in result.rows)
         assert len(result.rows) <= count
         if not result.more_records:
@@ -147,3 +148,28 @@ def test_top_with_paging_is_refused(org: MemoryOrg) -> None:
     with pytest.raises(FetchXmlError) as caught:
         evaluate("<fetch top='5' count='5'><entity name='lead'/></fetch>", org)
     assert caught.value.code == "0x80040203"
+
+
+@pytest.mark.parametrize(
+    "orders",
+    ["donotemail desc,revenue", "revenue desc,createdon", "createdon,donotemail", "ownerid desc"],
+)
+def test_cookie_values_of_every_type_round_trip(orders: str) -> None:
+    rng = random.Random(5)
+    org = MemoryOrg()
+    org.add(
+        "lead",
+        [
+            {
+                "leadid": guid(n),
+                "donotemail": rng.choice([True, False, None]),
+                "revenue": rng.choice([None, 1.5, 20, 300.25]),
+                "createdon": rng.choice([None, "2026-01-02T03:04:05Z", "2025-12-31T23:59:59Z"]),
+                "ownerid": rng.choice([guid(1, "aaaaaaaa"), guid(2, "aaaaaaaa"), None]),
+            }
+            for n in range(1, 301)
+        ],
+    )
+    seen, requests = read_all(org, 7, orders)
+    assert requests == -(-300 // 7)
+    assert sorted(seen) == sorted(guid(n) for n in range(1, 301))
