@@ -167,7 +167,14 @@ def iter_fetch_pages(
                 f"GET {entity_set}?fetchXml: page {number} is empty but says more records follow"
             )
         if isinstance(cookie, str):
-            fetch.set("paging-cookie", next_paging_cookie(cookie))
+            value = next_paging_cookie(cookie)
+            if value == fetch.get("paging-cookie"):
+                # the server sent back the cookie it was given: it would loop for ever
+                raise DataverseError(
+                    f"GET {entity_set}?fetchXml: page {number} returned the paging cookie of "
+                    "the page before; stopping instead of reading the same rows again"
+                )
+            fetch.set("paging-cookie", value)
         else:
             fetch.attrib.pop("paging-cookie", None)
         fetch.set("page", str(number + 1))

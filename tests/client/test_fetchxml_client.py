@@ -239,3 +239,18 @@ def test_leads_fetch_returns_models_with_link_columns(
     assert str(lead.id) == lead_id(1) and lead.fullname == "Ann"
     assert lead.formatted("statecode") == "Qualified"
     assert lead.extra["acc.name"] == "Alpha"
+
+
+def test_a_cookie_that_does_not_advance_stops_the_loop(
+    client: DataverseClient, rsps: responses.RequestsMock
+) -> None:
+    body = {
+        "value": [{"leadid": lead_id(1)}],
+        "@Microsoft.Dynamics.CRM.morerecords": True,
+        "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie": annotation(1, COOKIE_PAGE_1),
+    }
+    rsps.get(API + "leads", json=body)
+    rsps.get(API + "leads", json=body)
+    with pytest.raises(DataverseError, match="paging cookie of the page before"):
+        list(client.records.fetch("leads", XML))
+    assert len(rsps.calls) == 2
