@@ -130,6 +130,8 @@ def iter_fetch_pages(
 
     ``first`` replaces the parameters of the first request (``{"savedQuery": id}`` runs a
     view whose FetchXML is ``root``); the following pages send the FetchXML with the cookie.
+    An ``@odata.nextLink`` in a response (not documented for FetchXML, possible for a
+    predefined query) is followed as it is.
     """
     fetch = _copy(root)
     paged = fetch.get("top") is None
@@ -143,6 +145,7 @@ def iter_fetch_pages(
         fetch.set("page", fetch.get("page") or "1")
     prefer = [_wire.PREFER_INCLUDE_ALL_ANNOTATIONS if annotations else PREFER_PAGING_ANNOTATIONS]
     params: Mapping[str, str] | None = first
+    path = entity_set
     while True:
         number = int(fetch.get("page") or 1)
         if params is None:
@@ -153,13 +156,19 @@ def iter_fetch_pages(
                     f"the FetchXML makes a URL of {len(url)} characters; Dataverse takes at "
                     f"most {MAX_URL_LENGTH}. Shorten the query (fewer columns or values)"
                 )
-        body = session.get_json(entity_set, params=params, prefer=prefer)
+        body = session.get_json(path, params=params, prefer=prefer)
         rows = body.get("value")
         if not isinstance(rows, list):
             raise DataverseError(f"GET {entity_set}?fetchXml: the response has no 'value' list")
         more = body.get(ANNOTATION_MORE_RECORDS) is True
         cookie = body.get(ANNOTATION_PAGING_COOKIE)
         yield FetchPage(rows, number, more, cookie if isinstance(cookie, str) else None)
+        next_link = body.get(_wire.ODATA_NEXT_LINK)
+        if isinstance(next_link, str) and next_link:
+            path, params = next_link, {}
+            fetch.set("page", str(number + 1))
+            continue
+        path = entity_set
         if not (paged and more):
             return
         if not rows:

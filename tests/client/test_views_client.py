@@ -220,3 +220,15 @@ def test_a_view_of_another_table_is_refused(
     with pytest.raises(InvalidInputError, match="'account' table"):
         list(client.leads.view("Odd"))
     assert json.dumps([c.request.url for c in rsps.calls]).count("leads?") == 0
+
+
+def test_a_view_answered_with_a_next_link_follows_it(
+    client: DataverseClient, rsps: responses.RequestsMock
+) -> None:
+    mock_views(rsps, [system(CLOSED_ID, "Closed Leads")], [])
+    next_link = API + "leads?savedQuery=" + CLOSED_ID + "&$skiptoken=2"
+    rsps.get(API + "leads", json={**lead_page(LEAD), "@odata.nextLink": next_link})
+    rsps.get(API + "leads", json=lead_page("0000000a-0000-0000-0000-000000000002"))
+    leads = list(client.leads.view(CLOSED_ID))
+    assert len(leads) == 2
+    assert rsps.calls[3].request.url == next_link
