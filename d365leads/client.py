@@ -29,6 +29,7 @@ from d365leads.http.transport import Transport
 from d365leads.metadata import StatusMetadata
 from d365leads.records import RecordsAPI, WhoAmI
 from d365leads.resources import Accounts, Contacts, Leads, Opportunities
+from d365leads.views import ViewsAPI
 
 __all__ = ["DataverseClient"]
 
@@ -101,6 +102,7 @@ class DataverseClient:
         self.accounts = Accounts(self.records, self.session, self.metadata)
         self.contacts = Contacts(self.records, self.session, self.metadata)
         self.opportunities = Opportunities(self.records, self.session, self.metadata)
+        self.views = ViewsAPI(self.records)
 
     @classmethod
     def from_env(

@@ -16,8 +16,10 @@ from typing import Any, Literal, overload
 
 from d365leads import _wire
 from d365leads.errors import DataverseError, InvalidInputError
+from d365leads.fetchxml import check_fetchxml, fetch_entity, iter_fetch_pages
 from d365leads.http.pipeline import ApiSession
 from d365leads.http.transport import Response
+from d365leads.models.base import ENTITY_SETS
 from d365leads.odata.literals import literal, normalize_guid
 from d365leads.odata.query import Query
 
@@ -103,6 +105,7 @@ class RecordsAPI:
 
     def __init__(self, session: ApiSession) -> None:
         self.session = session
+        self._entity_sets: dict[str, str] = dict(ENTITY_SETS)
 
     @overload
     def create(
@@ -239,6 +242,51 @@ class RecordsAPI:
             entity_set, params=params, page_size=page_size, prefer=prefer
         ):
             yield from page.rows
+
+    def fetch(
+        self,
+        entity_set: str,
+        xml: str,
+        *,
+        page_size: int | None = None,
+        annotations: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Run a FetchXML query on ``entity_set`` and yield its rows, one page in memory.
+
+        The XML is checked before anything is sent: it must be well-formed (the error names
+        the line) and query the table of ``entity_set``. Pages follow the paging cookie;
+        ``page_size`` sets the ``count`` of each page (at most 5,000). Rows keep Dataverse's
+        keys: ``alias.column`` for link-entity columns, aggregate aliases and, with
+        ``annotations``, the formatted values.
+
+        :raises InvalidInputError: malformed XML, or a query of another table.
+        """
+        _check_entity_set(entity_set)
+        root = check_fetchxml(xml)
+        self.check_fetch_table(entity_set, fetch_entity(root))
+        pages = iter_fetch_pages(
+            self.session, entity_set, root, page_size=page_size, annotations=annotations
+        )
+        return (row for page in pages for row in page.rows)
+
+    def check_fetch_table(self, entity_set: str, table: str) -> None:
+        """Refuse a FetchXML query of ``table`` sent to another table's ``entity_set``.
+
+        Tables the library does not know are looked up once in the org's metadata.
+        """
+        expected = self._entity_sets.get(table)
+        if expected is None:
+            body = self.session.get_json(
+                f"EntityDefinitions(LogicalName={literal(table)})",
+                params={"$select": "EntitySetName"},
+            )
+            expected = str(body.get("EntitySetName") or "")
+            self._entity_sets[table] = expected
+        if expected != entity_set:
+            raise InvalidInputError(
+                f"the FetchXML queries the {table!r} table, whose entity set is {expected!r}, "
+                f"but it was sent to {entity_set!r}; the query was not sent"
+            )
 
     def whoami(self) -> WhoAmI:
         """Call ``WhoAmI`` (also records the org's ``x-ms-dop-hint`` in the throttle state)."""

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -21,7 +22,11 @@ from d365leads.errors import (
     InvalidStatusError,
     LeadClosedError,
     NoCustomerError,
+    NotFoundError,
+    NotSupportedError,
 )
+from d365leads.http.pipeline import ApiSession
+from d365leads.metadata import StatusMetadata
 from d365leads.models.account import Account
 from d365leads.models.base import DataverseModel, Lookup, entity_set_of, parse_id
 from d365leads.models.contact import Contact
@@ -29,9 +34,23 @@ from d365leads.models.enums import DisqualifyReason, LeadState, LeadStatus
 from d365leads.models.lead import Lead
 from d365leads.models.opportunity import Opportunity
 from d365leads.odata.query import Expr, Query, col
+from d365leads.records import RecordsAPI
 from d365leads.resources.base import EntitySet, RecordRef
+from d365leads.views import View, ViewsAPI
 
-__all__ = ["Leads", "QualifyResult", "parse_qualify_response"]
+__all__ = [
+    "CLOSED_LEADS_VIEW",
+    "MY_OPEN_LEADS_VIEW",
+    "Leads",
+    "QualifyResult",
+    "parse_qualify_response",
+]
+
+log = logging.getLogger("d365leads.views")
+
+#: The Sales system views that closed() and my_open() run when the org has them.
+CLOSED_LEADS_VIEW = "Closed Leads"
+MY_OPEN_LEADS_VIEW = "My Open Leads"
 
 _ODATA_TYPE = "@odata.type"
 _TYPE_PREFIX = "Microsoft.Dynamics.CRM."
@@ -131,6 +150,10 @@ class Leads(EntitySet[Lead]):
 
     model: ClassVar[type[DataverseModel]] = Lead
 
+    def __init__(self, records: RecordsAPI, session: ApiSession, metadata: StatusMetadata) -> None:
+        super().__init__(records, session, metadata)
+        self._announced_fallbacks: set[str] = set()
+
     # -- views -------------------------------------------------------------------------------
 
     def _scoped(self, query: Query | Expr | str | None, condition: Expr) -> Query:
@@ -139,19 +162,89 @@ class Leads(EntitySet[Lead]):
     def closed(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
-        """The Closed Leads view: every qualified or disqualified lead (rule 4)."""
+        """The Closed Leads view: every qualified or disqualified lead (rule 4).
+
+        Without ``query`` this runs the org's own "Closed Leads" system view, so a tenant that
+        changed that view gets its answer; an org without the view gets the built-in filter
+        (``statecode`` Qualified or Disqualified), and the log says so once. With ``query``
+        (a saved view cannot take extra OData conditions) the built-in filter is used.
+        ``page_size`` applies to the built-in filter only.
+        """
+        view = self._org_view(CLOSED_LEADS_VIEW) if query is None else None
+        if view is not None:
+            return self._run_view(view)
         condition = col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
         return self.list(self._scoped(query, condition), page_size=page_size)
 
     def my_open(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
-        """The My Open Leads view: open leads owned by the calling user (``WhoAmI``)."""
+        """The My Open Leads view: open leads owned by the calling user.
+
+        Runs the org's "My Open Leads" system view when there is no ``query`` and the org
+        has it; otherwise the built-in filter (open, owned by ``WhoAmI``'s user), as
+        :meth:`closed` does.
+        """
+        view = self._org_view(MY_OPEN_LEADS_VIEW) if query is None else None
+        if view is not None:
+            return self._run_view(view)
         me = self._records.whoami()
         condition = (col("statecode") == LeadState.OPEN) & (
             col("_ownerid_value") == UUID(me.user_id)
         )
         return self.list(self._scoped(query, condition), page_size=page_size)
+
+    def _org_view(self, name: str) -> View | None:
+        try:
+            found = [view for view in self.views.list("lead", personal=False) if view.name == name]
+        except (NotFoundError, NotSupportedError):
+            # An org (or fake) without the savedqueries table has no views at all.
+            found = []
+        if len(found) > 1:
+            listed = "; ".join(view.describe() for view in found)
+            raise InvalidInputError(
+                f"the org has {len(found)} system views named {name!r}: {listed}; "
+                "run the right one with client.leads.view(<id>)"
+            )
+        if found:
+            return found[0]
+        if name not in self._announced_fallbacks:
+            self._announced_fallbacks.add(name)
+            log.warning(
+                "the org has no %r system view for leads; using the built-in filter instead",
+                name,
+            )
+        return None
+
+    def _run_view(self, view: View) -> Iterator[Lead]:
+        for row in self.views.run(self.entity_set, view):
+            yield self._parse(row)
+
+    @property
+    def views(self) -> ViewsAPI:
+        """The saved views (``client.views`` shares the same session)."""
+        return ViewsAPI(self._records)
+
+    def view(self, name_or_id: str) -> Iterator[Lead]:
+        """Run a lead view by name (``"Closed Leads"``) or id, system or personal.
+
+        :raises InvalidInputError: no such view, or an ambiguous name (the message lists the
+            near matches and the ids to choose from).
+        """
+        view = self.views.find("lead", name_or_id)
+        return self._run_view(view)
+
+    def fetch(self, xml: str, *, page_size: int | None = None) -> Iterator[Lead]:
+        """Run a FetchXML query of leads and yield :class:`Lead` models, one page in memory.
+
+        Link-entity columns (``alias.column``) are kept as extra attributes of each lead
+        (``lead.extra["acc.name"]``). For aggregates, use ``client.records.fetch``.
+
+        :raises InvalidInputError: malformed XML (the error names the line), or a query of
+            another table; nothing is sent.
+        """
+        rows = self._records.fetch(self.entity_set, xml, page_size=page_size)
+        return (self._parse(row) for row in rows)
 
     def open(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None

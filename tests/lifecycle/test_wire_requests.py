@@ -304,10 +304,11 @@ def test_parses_list_responses_with_annotations(
         },
     )
     rsps.get(page_two, json={"value": [lead_row(ACCOUNT_ID, statecode=2, statuscode=5)]})
+    rsps.get(BASE + "savedqueries", json={"value": []})  # no Closed Leads view: the filter
     leads = list(wire_client.leads.closed())
     assert [lead.statecode for lead in leads] == [LeadState.QUALIFIED, LeadState.DISQUALIFIED]
     assert leads[1].formatted("statuscode") == "Cannot Contact"
-    first = rsps.calls[0].request
+    first = rsps.calls[1].request
     assert "statecode" in first.url and "odata.include-annotations" in first.headers["Prefer"]
 
 

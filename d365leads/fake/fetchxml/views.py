@@ -1,0 +1,25 @@
+"""The Sales lead system views (``savedquery`` rows) the fake seeds, read from ``lead_views.json``.
+
+Each view is a dict with ``savedqueryid`` (a fixed GUID, so tests and seeds can name it),
+``name``, ``fetchxml``, ``querytype`` (0: a main grid view), ``isdefault`` and
+``returnedtypecode`` (``"lead"``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LEAD_VIEWS_FILE", "load_lead_views"]
+
+LEAD_VIEWS_FILE = Path(__file__).with_name("lead_views.json")
+
+
+def load_lead_views(path: Path = LEAD_VIEWS_FILE) -> list[dict[str, Any]]:
+    """The views in ``path`` (default: the product's lead views), as fresh dicts."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    views = data.get("views") if isinstance(data, dict) else None
+    if not isinstance(views, list) or not all(isinstance(view, dict) for view in views):
+        raise ValueError(f"{path}: expected {{'views': [{{...}}, ...]}}")
+    return [dict(view) for view in views]
