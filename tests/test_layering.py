@@ -28,7 +28,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "d365leads"
 
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("errors", "_wire", "_version")),
+    (0, ("errors", "_wire", "_version", "csvsafe")),
     (1, ("config", "auth", "redaction", "odata", "models")),
     (2, ("http",)),
     (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions")),
