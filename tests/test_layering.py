@@ -31,7 +31,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("errors", "_wire", "_version", "csvsafe")),
     (1, ("config", "auth", "redaction", "odata", "models")),
     (2, ("http",)),
-    (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions")),
+    (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions", "frames")),
     (4, ("client", "")),
     (5, ("cli", "demo", "__main__", "pytest_cassettes")),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from d365leads.errors import (
@@ -30,6 +30,9 @@ from d365leads.models.lead import Lead
 from d365leads.models.opportunity import Opportunity
 from d365leads.odata.query import Expr, Query, col
 from d365leads.resources.base import EntitySet, RecordRef
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Leads", "QualifyResult", "parse_qualify_response"]
 
@@ -136,29 +139,54 @@ class Leads(EntitySet[Lead]):
     def _scoped(self, query: Query | Expr | str | None, condition: Expr) -> Query:
         return self._query(query).where(condition)
 
+    def _view(self, name: str) -> Expr:
+        """The condition of a built-in view: ``open``, ``closed`` or ``my_open``."""
+        if name == "open":
+            return col("statecode") == LeadState.OPEN
+        if name == "closed":
+            return col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
+        me = self._records.whoami()
+        return (col("statecode") == LeadState.OPEN) & (col("_ownerid_value") == UUID(me.user_id))
+
     def closed(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
         """The Closed Leads view: every qualified or disqualified lead (rule 4)."""
-        condition = col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
-        return self.list(self._scoped(query, condition), page_size=page_size)
+        return self.list(self._scoped(query, self._view("closed")), page_size=page_size)
 
     def my_open(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
         """The My Open Leads view: open leads owned by the calling user (``WhoAmI``)."""
-        me = self._records.whoami()
-        condition = (col("statecode") == LeadState.OPEN) & (
-            col("_ownerid_value") == UUID(me.user_id)
-        )
-        return self.list(self._scoped(query, condition), page_size=page_size)
+        return self.list(self._scoped(query, self._view("my_open")), page_size=page_size)
 
     def open(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
         """Every open lead, whoever owns it."""
-        return self.list(
-            self._scoped(query, col("statecode") == LeadState.OPEN), page_size=page_size
+        return self.list(self._scoped(query, self._view("open")), page_size=page_size)
+
+    def to_dataframe(
+        self,
+        query_or_view: Query | Expr | str | None = None,
+        *,
+        columns: list[str] | tuple[str, ...] | None = None,
+        page_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Leads as a typed pandas DataFrame (``d365leads[pandas]``); see
+        :meth:`RecordsAPI.to_dataframe <d365leads.records.RecordsAPI.to_dataframe>`.
+
+        :param query_or_view: a query or filter, or a view: ``"open"``, ``"closed"`` or
+            ``"my_open"``.
+        """
+        from d365leads.frames import read_frame
+
+        if isinstance(query_or_view, str) and query_or_view in ("open", "closed", "my_open"):
+            query = self._scoped(None, self._view(query_or_view))
+        else:
+            query = self._query(query_or_view)
+        return read_frame(
+            self._session, "lead", self.entity_set, query, columns=columns, page_size=page_size
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
