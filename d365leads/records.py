@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from d365leads import _wire
 from d365leads.errors import DataverseError, InvalidInputError
@@ -22,6 +22,9 @@ from d365leads.http.transport import Response
 from d365leads.models.base import ENTITY_SETS
 from d365leads.odata.literals import literal, normalize_guid
 from d365leads.odata.query import Query
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "RecordKey",
@@ -287,6 +290,60 @@ class RecordsAPI:
                 f"the FetchXML queries the {table!r} table, whose entity set is {expected!r}, "
                 f"but it was sent to {entity_set!r}; the query was not sent"
             )
+
+    def to_dataframe(
+        self,
+        table: str,
+        query: Query | str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        entity_set: str | None = None,
+        page_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Read ``table`` (logical name) into a typed pandas DataFrame (``d365leads[pandas]``).
+
+        Date-times are tz-aware (UTC); a choice gives its value and ``<col>_label``; a lookup
+        its id, ``<col>_name`` and, for customer/owner lookups, ``<col>_table``. Pages are
+        converted as they arrive (one page of JSON at a time).
+
+        :param query: a :class:`~d365leads.odata.Query` or filter text.
+        :param columns: logical column names (``$select``); default every column returned.
+        :param entity_set: needed for tables this library does not know.
+        """
+        from d365leads.frames import entity_set_for, read_frame
+
+        target = entity_set_for(table, entity_set)
+        q = query if isinstance(query, Query) else Query(target)
+        if isinstance(query, str):
+            q = q.where(query)
+        return read_frame(self.session, table, target, q, columns=columns, page_size=page_size)
+
+    def upsert_dataframe(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        *,
+        key: str | Sequence[str],
+        columns: Sequence[str] | None = None,
+        entity_set: str | None = None,
+        batch_size: int = _wire.MAX_BATCH_OPERATIONS,
+    ) -> pd.DataFrame:
+        """Create or update one record per row of ``frame`` through ``$batch``.
+
+        Every row is checked against the org's column definitions first; any problem raises
+        :class:`~d365leads.errors.InvalidInputError` and nothing is written. Returns one result
+        row per input row (``key``, ``id``, ``outcome``, ``status``, ``error_code``,
+        ``message``), indexed like ``frame``.
+
+        :param key: the primary key column or the alternate key column(s).
+        :param columns: the columns to write (default: the writable ones in the frame).
+        """
+        from d365leads.frames import entity_set_for, upsert_frame
+
+        return upsert_frame(
+            self.session, table, entity_set_for(table, entity_set), frame,
+            key=key, columns=columns, batch_size=batch_size,
+        )  # fmt: skip
 
     def whoami(self) -> WhoAmI:
         """Call ``WhoAmI`` (also records the org's ``x-ms-dop-hint`` in the throttle state)."""

@@ -28,10 +28,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "d365leads"
 
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("errors", "_wire", "_version")),
+    (0, ("errors", "_wire", "_version", "csvsafe")),
     (1, ("config", "auth", "redaction", "odata", "models")),
     (2, ("http",)),
-    (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions")),
+    (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions", "frames")),
     (3, ("fetchxml", "views")),
     (4, ("client", "")),
     (5, ("cli", "demo", "__main__", "pytest_cassettes")),

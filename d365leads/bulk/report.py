@@ -13,6 +13,7 @@ from typing import Any
 
 from d365leads.bulk.journal import ItemRow, Journal
 from d365leads.bulk.planner import state_label
+from d365leads.csvsafe import neutralise
 from d365leads.errors import InvalidInputError
 
 __all__ = ["REPORT_COLUMNS", "ReportRow", "report_rows", "write_report"]
@@ -91,9 +92,17 @@ def report_rows(journal: Journal, job_id: str) -> list[ReportRow]:
 
 
 def write_report(
-    path: str | Path, rows: Sequence[ReportRow], *, summary: dict[str, Any] | None = None
+    path: str | Path,
+    rows: Sequence[ReportRow],
+    *,
+    summary: dict[str, Any] | None = None,
+    raw_csv: bool = False,
 ) -> Path:
     """Write the report to ``path`` (``.csv`` or ``.json``); return the path.
+
+    CSV cells that a spreadsheet would run as a formula (a lead named ``=HYPERLINK(...)``, a
+    Dataverse message starting with ``-``) get a leading ``'`` (:mod:`d365leads.csvsafe`);
+    ``raw_csv=True`` writes them as they are.
 
     The file is written to a temporary name and moved into place, so a crash never leaves a
     half-written report.  JSON holds ``{"summary": ..., "records": [...]}``.
@@ -112,7 +121,10 @@ def write_report(
                 writer = csv.DictWriter(handle, fieldnames=list(REPORT_COLUMNS))
                 writer.writeheader()
                 for row in rows:
-                    writer.writerow(asdict(row))
+                    cells = asdict(row)
+                    if not raw_csv:
+                        cells = {k: neutralise(v) for k, v in cells.items()}
+                    writer.writerow(cells)
             else:
                 json.dump(
                     {"summary": summary or {}, "records": [asdict(r) for r in rows]},

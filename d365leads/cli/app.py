@@ -12,7 +12,8 @@ import click
 from d365leads._version import __version__
 from d365leads.cli.context import State
 from d365leads.cli.errors import EXIT_INTERRUPTED, report
-from d365leads.cli.output import OUTPUT_FORMATS
+from d365leads.cli.output import OUTPUT_FORMATS, compile_query
+from d365leads.cli.profiles import complete_profile
 
 __all__ = ["RootGroup", "cli", "hoist_global_options"]
 
@@ -83,6 +84,7 @@ class RootGroup(click.Group):
 @click.option(
     "--profile",
     metavar="NAME",
+    shell_complete=complete_profile,
     help="Saved profile to use (default: $D365_PROFILE or the default profile).",
 )
 @click.option(
@@ -91,6 +93,18 @@ class RootGroup(click.Group):
     "output_format",
     type=click.Choice(OUTPUT_FORMATS),
     help="Output format (default: table on a terminal, json otherwise).",
+)
+@click.option(
+    "--query",
+    "query",
+    metavar="JMESPATH",
+    help='JMESPath expression applied to the JSON result, as in az (e.g. "[].name").',
+)
+@click.option("--wide", is_flag=True, help="Show long text in tables whole (not shortened).")
+@click.option(
+    "--raw-csv",
+    is_flag=True,
+    help="Write CSV/TSV cells as they are (no ' before a leading = + - @ tab or CR).",
 )
 @click.option("--debug", is_flag=True, help="Log HTTP requests to stderr (secrets redacted).")
 @click.option("--no-color", is_flag=True, help="Plain output without colours (also NO_COLOR).")
@@ -107,6 +121,9 @@ def cli(
     url: str | None,
     profile: str | None,
     output_format: str | None,
+    query: str | None,
+    wide: bool,
+    raw_csv: bool,
     debug: bool,
     no_color: bool,
     record: Path | None,
@@ -116,6 +133,9 @@ def cli(
     state.url = url
     state.profile = profile
     state.output_format = output_format
+    state.query = compile_query(query) if query is not None else None
+    state.wide = wide
+    state.raw_csv = raw_csv
     state.debug = debug
     state.color = not no_color
     state.record = record
@@ -124,11 +144,15 @@ def cli(
     ctx.call_on_close(state.close)
 
 
-_VALUE_OPTIONS = frozenset({"--url", "--profile", "-o", "--output", "--record"})
+_VALUE_OPTIONS = frozenset({"--url", "--profile", "-o", "--output", "--record", "--query"})
+#: Global options that may also follow the subcommand (output shaping and --debug).
+_HOISTED_VALUES = ("-o", "--output", "--query")
+_HOISTED_FLAGS = ("--debug", "--wide", "--raw-csv")
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
-    """Let ``-o/--output`` and ``--debug`` also follow the subcommand, as in ``az`` and ``gh``.
+    """Let output options (``-o``, ``--query``, ``--wide``, ``--raw-csv``) and ``--debug`` also
+    follow the subcommand, as in ``az`` and ``gh``.
 
     ``d365leads leads list --open -o csv`` becomes ``d365leads -o csv leads list --open``.
     Nothing after ``--`` is touched.
@@ -148,14 +172,14 @@ def hoist_global_options(args: list[str]) -> list[str]:
         if token == "--":
             kept.extend(rest[position:])
             break
-        if token in ("-o", "--output") and position + 1 < len(rest):
+        if token in _HOISTED_VALUES and position + 1 < len(rest):
             hoisted += [token, rest[position + 1]]
             position += 2
             continue
         if (
-            token.startswith("--output=")
+            token.startswith(("--output=", "--query="))
             or (token.startswith("-o") and len(token) > 2)
-            or token == "--debug"
+            or token in _HOISTED_FLAGS
         ):
             hoisted.append(token)
         else:
@@ -168,12 +192,18 @@ def hoist_global_options(args: list[str]) -> list[str]:
 #: ``d365leads leads list`` does not pay for SQLAlchemy; a module that is not installed is
 #: simply absent from the command list.
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "accounts": ("sales", "accounts"),
     "auth": ("auth", "auth"),
     "bulk": ("bulk", "bulk"),
     "cassette": ("cassette", "cassette"),
     "demo": ("demo", "demo"),
     "fake": ("fake", "fake"),
+    "completion": ("completion", "completion"),
+    "contacts": ("sales", "contacts"),
     "leads": ("leads", "leads"),
+    "opportunities": ("sales", "opportunities"),
+    "query": ("records", "query"),
+    "records": ("records", "records"),
     "sync": ("sync", "sync"),
     "whoami": ("leads", "whoami"),
 }

@@ -12,7 +12,7 @@ import click
 
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import UsageProblem
-from d365leads.cli.profiles import Profile, config_dir, keyring_available
+from d365leads.cli.profiles import Profile, complete_profile, config_dir, keyring_available
 from d365leads.config import Settings
 from d365leads.redaction import Secret
 
@@ -317,7 +317,7 @@ def profiles(state: State) -> None:
 
 
 @auth.command("use")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_profile)
 @pass_state
 def use(state: State, name: str) -> None:
     """Make NAME the default profile."""

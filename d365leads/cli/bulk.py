@@ -365,7 +365,12 @@ def _run(
             )
             raise
         if report_path is not None:
-            write_report(report_path, report_rows(journal, job_id), summary=summary.to_json())
+            write_report(
+                report_path,
+                report_rows(journal, job_id),
+                summary=summary.to_json(),
+                raw_csv=state.raw_csv,
+            )
             out.info(f"report written to {report_path}")
         data = summary.to_json()
         out.record(
@@ -392,7 +397,7 @@ def _partial_report(state: State, journal: Journal, job_id: str, path: Path | No
     if path is None:
         return
     try:
-        write_report(path, report_rows(journal, job_id))
+        write_report(path, report_rows(journal, job_id), raw_csv=state.raw_csv)
     except (OSError, DataverseError) as exc:  # the job's own error matters more
         state.out.warn(f"could not write the report {path}: {exc}")
         return
@@ -440,7 +445,7 @@ def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, worker
         {"id": i.lead_id, "name": i.name, "from": state_label(i.before_state, i.before_status)}
         for i in plan.sample()
     ]
-    if out.format in ("json", "jsonl", "csv"):
+    if not out.is_table:
         out.record(summary)
         return
     out.info(f"Dry run: {plan.spec.action.value} on {org}; no write will be sent.")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import jmespath.parser
 
 from d365leads.cli.output import Output, resolve_format
 from d365leads.cli.profiles import PROFILE_ENV, Profile, ProfileStore
@@ -70,6 +71,9 @@ class State:
     env: Mapping[str, str] | None = field(default=None, repr=False)
     store: ProfileStore | None = None
     record: Path | None = None
+    query: jmespath.parser.ParsedResult | None = None
+    wide: bool = False
+    raw_csv: bool = False
     _clients: list[DataverseClient] = field(default_factory=list, repr=False)
     _recorders: list[RecordingTransport] = field(default_factory=list, repr=False)
 
@@ -94,7 +98,13 @@ class State:
     @property
     def out(self) -> Output:
         """The output renderer for this invocation's ``-o`` choice."""
-        return Output(resolve_format(self.output_format), color=self.color)
+        return Output(
+            resolve_format(self.output_format),
+            color=self.color,
+            query=self.query,
+            wide=self.wide,
+            raw_csv=self.raw_csv,
+        )
 
     def settings(self, **overrides: Any) -> Settings:
         """Resolve settings: flags > environment > profile > defaults.

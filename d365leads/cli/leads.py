@@ -2,92 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from d365leads.cli.assignments import parse_assignments
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import UsageProblem
-from d365leads.cli.output import Output
+from d365leads.cli.listing import ListOptions, limited, list_options
+from d365leads.cli.params import StatusChoice
 from d365leads.cli.present import LIST_COLUMNS, lead_row, link_rows, record_dict
+from d365leads.cli.related import RELATED_COLUMNS, related_rows
 from d365leads.models import DisqualifyReason, Lead, LeadStatus, Lookup, parse_id
-from d365leads.odata.query import Query
 
 __all__ = ["leads", "whoami"]
-
-_DEFAULT_TOP = 100
-_NAMED_LOOKUP_COLUMNS = {"owner": "ownerid"}
-
-if TYPE_CHECKING:
-    _IntParamType = click.ParamType[int]
-else:  # click < 8.2 has no generic ParamType at runtime
-    _IntParamType = click.ParamType
-
-
-class StatusChoice(_IntParamType):
-    """A status reason by name (``cannot-contact``) or by number (tenant-defined reasons)."""
-
-    name = "reason"
-
-    def __init__(self, members: Sequence[IntEnum]) -> None:
-        self.by_name = {m.name.lower().replace("_", "-"): int(m.value) for m in members}
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(self.by_name) + "|NUMBER]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().lower().replace("_", "-").replace(" ", "-")
-        if text in self.by_name:
-            return self.by_name[text]
-        if text.isdigit():
-            return int(text)
-        self.fail(
-            f"{value!r} is not a known reason; use one of {', '.join(self.by_name)} "
-            "or the number of a reason defined in your org",
-            param,
-            ctx,
-        )
 
 
 def _guid(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Reject a malformed id before any request is sent (exit 2)."""
     return str(parse_id(value, what="lead id"))
-
-
-def _parse_assignments(items: Sequence[str]) -> dict[str, Any]:
-    """``col=value`` (text; empty clears the column) or ``col:=JSON`` (typed value)."""
-    changes: dict[str, Any] = {}
-    for item in items:
-        eq = item.find("=")
-        if eq > 0 and item[eq - 1] == ":":
-            column, _, raw = item.partition(":=")
-            try:
-                value: Any = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise UsageProblem(
-                    f"--set {item!r}: the value after ':=' must be JSON ({exc.msg})",
-                    hint='e.g. --set leadsourcecode:=8 or --set description:="text"',
-                ) from None
-        elif "=" in item:
-            column, _, text = item.partition("=")
-            value = text if text != "" else None
-        else:
-            raise UsageProblem(
-                f"--set {item!r} is not column=value",
-                hint="e.g. --set jobtitle=CTO, --set leadsourcecode:=8, --set telephone1= (clears)",
-            )
-        column = column.strip()
-        if not column.isidentifier():
-            raise UsageProblem(f"--set {item!r}: {column!r} is not a column name")
-        if column in changes:
-            raise UsageProblem(f"--set gives {column!r} twice")
-        changes[column] = value
-    return changes
 
 
 def _owner(value: str) -> Lookup:
@@ -133,52 +66,17 @@ def leads() -> None:
     """List, create and update leads; qualify, disqualify, reactivate."""
 
 
-def _limited(items: Iterator[Lead], limit: int | None, out: Output) -> Iterator[Lead]:
-    for count, item in enumerate(items):
-        if limit is not None and count >= limit:
-            out.info(f"Showing the first {limit} leads; use --top N or --all for more.")
-            return
-        yield item
-
-
 @leads.command("list")
 @click.option("--open", "open_view", is_flag=True, help="Only open leads.")
 @click.option("--closed", "closed_view", is_flag=True, help="The Closed Leads view.")
 @click.option("--mine", "mine_view", is_flag=True, help="My Open Leads (owned by you).")
-@click.option(
-    "--filter",
-    "filter_text",
-    metavar="EXPR",
-    help="OData $filter, e.g. \"companyname eq 'Contoso'\".",
-)
-@click.option("--select", "select", metavar="COLS", help="Comma-separated columns to show.")
-@click.option(
-    "--order-by",
-    metavar="COL",
-    default="createdon desc",
-    show_default=True,
-    help="Sort order: 'col [asc|desc]', comma-separated.",
-)
-@click.option(
-    "--top",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help=f"At most N leads (default {_DEFAULT_TOP}).",
-)
-@click.option("--all", "all_rows", is_flag=True, help="Every matching lead (pages through).")
+@list_options("leads")
 @pass_state
 def list_leads(
-    state: State,
-    open_view: bool,
-    closed_view: bool,
-    mine_view: bool,
-    filter_text: str | None,
-    select: str | None,
-    order_by: str,
-    top: int | None,
-    all_rows: bool,
+    state: State, /, open_view: bool, closed_view: bool, mine_view: bool, **kwargs: Any
 ) -> None:
     """List leads (all, --open, --closed or --mine), newest first."""
+    listing = ListOptions.pop(kwargs)
     views_chosen = [
         name
         for name, on in (("open", open_view), ("closed", closed_view), ("mine", mine_view))
@@ -190,30 +88,9 @@ def list_leads(
             hint="--open (all open), --closed (Closed Leads) or --mine (My Open Leads)",
         )
     view = views_chosen[0] if views_chosen else None
-    if top is not None and all_rows:
-        raise UsageProblem("--top and --all cannot be combined")
-    columns: tuple[str, ...] = LIST_COLUMNS
-    query = Query("leads")
-    if select:
-        columns = tuple(c.strip() for c in select.split(",") if c.strip())
-        if not columns:
-            raise UsageProblem("--select needs at least one column")
-        wire: list[str] = ["leadid"]
-        for column in columns:
-            column = _NAMED_LOOKUP_COLUMNS.get(column, column)
-            if column == "status":
-                wire += ["statecode", "statuscode"]
-            elif column in Lead.lookups:
-                wire.append(f"_{column}_value")
-            else:
-                wire.append(column)
-        query = query.select(*dict.fromkeys(wire))
-    if filter_text:
-        query = query.where(filter_text)
-    query = query.order_by(*[o.strip() for o in order_by.split(",") if o.strip()])
-    limit = None if all_rows else (top or _DEFAULT_TOP)
-    if limit is not None:
-        query = query.top(limit + 1)
+    limit = listing.limit
+    columns = listing.columns(LIST_COLUMNS)
+    query = listing.query("leads", Lead, columns)
     client = state.client()
     views = {
         "open": client.leads.open,
@@ -224,7 +101,7 @@ def list_leads(
     out = state.out
     titles = {"open": "Open leads", "closed": "Closed leads", "mine": "My open leads"}
     out.rows(
-        (lead_row(lead, columns) for lead in _limited(found, limit, out)),
+        (lead_row(lead, columns) for lead in limited(found, limit, out, "leads")),
         columns,
         title=titles.get(view or "", "Leads"),
     )
@@ -232,11 +109,26 @@ def list_leads(
 
 @leads.command("show")
 @click.argument("lead_id", metavar="ID", callback=_guid)
+@click.option(
+    "--related",
+    is_flag=True,
+    help="Also the account, contact and opportunity linked to the lead, in both directions.",
+)
 @pass_state
-def show(state: State, lead_id: str) -> None:
-    """Show every column of one lead."""
-    lead = state.client().leads.get(lead_id)
-    state.out.record(record_dict(lead), title=f"Lead {lead_id}")
+def show(state: State, lead_id: str, related: bool) -> None:
+    """Show every column of one lead (--related: its account, contact, opportunity)."""
+    client = state.client()
+    lead = client.leads.get(lead_id)
+    if not related:
+        state.out.record(record_dict(lead), title=f"Lead {lead_id}")
+        return
+    links = related_rows(client, lead)
+    out = state.out
+    if out.is_table:
+        out.record(record_dict(lead), title=f"Lead {lead_id}")
+        out.rows(links, RELATED_COLUMNS, title="Related records")
+        return
+    out.data({"lead": record_dict(lead), "related": links})
 
 
 @leads.command("create")
@@ -269,7 +161,7 @@ def create(
     assignments: tuple[str, ...],
 ) -> None:
     """Create an open lead and print it."""
-    data: dict[str, Any] = _parse_assignments(assignments)
+    data: dict[str, Any] = parse_assignments(assignments)
     named = {
         "subject": subject,
         "firstname": firstname,
@@ -307,7 +199,7 @@ def create(
 @pass_state
 def update(state: State, lead_id: str, assignments: tuple[str, ...], force: bool) -> None:
     """Change columns of a lead (closed leads are read-only unless --force)."""
-    changes = _parse_assignments(assignments)
+    changes = parse_assignments(assignments)
     if {"statecode", "statuscode"} & set(changes):
         raise UsageProblem(
             "use qualify, disqualify or reactivate to change a lead's state or status",
@@ -372,7 +264,7 @@ def qualify(
         + (", ".join(str(r["table"]) for r in created) or "nothing")
         + "."
     )
-    if out.format == "table":
+    if out.is_table:
         out.rows(created, ["table", "id", "name"], title="Created records")
         out.rows(links, ["from", "column", "to", "to_id", "to_name"], title="Links")
         return

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any
 
-from d365leads.models import DataverseModel, Lead, LeadStatus, Lookup
+from d365leads.models import DataverseModel, Lead, Lookup
 
 __all__ = [
     "LIST_COLUMNS",
@@ -14,6 +14,7 @@ __all__ = [
     "link_rows",
     "lookup_text",
     "record_dict",
+    "record_row",
     "status_label",
 ]
 
@@ -25,15 +26,16 @@ def _title(value: IntEnum) -> str:
     return value.name.replace("_", " ").title()
 
 
-def status_label(lead: Lead) -> str:
+def status_label(record: DataverseModel) -> str:
     """``Disqualified/Cannot Contact`` style label (tenant labels when the org sent them)."""
-    state = lead.formatted("statecode") or (
-        _title(lead.statecode) if lead.statecode is not None else ""
+    raw_state = getattr(record, "statecode", None)
+    state = record.formatted("statecode") or (
+        _title(raw_state) if isinstance(raw_state, IntEnum) else str(raw_state or "")
     )
-    raw = lead.statuscode
-    status = lead.formatted("statuscode")
+    raw = getattr(record, "statuscode", None)
+    status = record.formatted("statuscode")
     if status is None and raw is not None:
-        status = _title(raw) if isinstance(raw, LeadStatus) else str(int(raw))
+        status = _title(raw) if isinstance(raw, IntEnum) else str(int(raw))
     if not state:
         return status or ""
     return f"{state}/{status}" if status else state
@@ -46,24 +48,30 @@ def lookup_text(value: Lookup | None) -> str | None:
     return value.name or (f"{value.table} {value.id}" if value.table else str(value.id))
 
 
-def lead_row(lead: Lead, columns: Sequence[str] = LIST_COLUMNS) -> dict[str, Any]:
-    """One row of ``leads list``: the requested columns, with lookups shown by name."""
+def record_row(record: DataverseModel, columns: Sequence[str]) -> dict[str, Any]:
+    """One row of a ``list`` command: the requested columns, with lookups shown by name and
+    ``status`` as the state/status label."""
     row: dict[str, Any] = {}
     for column in columns:
         if column == "status":
-            row[column] = status_label(lead)
+            row[column] = status_label(record)
         elif column == "owner":
-            row[column] = lookup_text(lead.ownerid)
-        elif column in Lead.lookups:
-            row[column] = lookup_text(lead.lookup(column))
+            row[column] = lookup_text(record.lookup("ownerid"))
+        elif column in type(record).lookups:
+            row[column] = lookup_text(record.lookup(column))
         elif column.startswith("_") and column.endswith("_value"):
-            row[column] = lookup_text(lead.lookup(column[1:-6]))
+            row[column] = lookup_text(record.lookup(column[1:-6]))
         else:
-            value = getattr(lead, column, None)
+            value = getattr(record, column, None)
             if value is None:
-                value = lead.extra.get(column)
+                value = record.extra.get(column)
             row[column] = value
     return row
+
+
+def lead_row(lead: Lead, columns: Sequence[str] = LIST_COLUMNS) -> dict[str, Any]:
+    """One row of ``leads list`` (see :func:`record_row`)."""
+    return record_row(lead, columns)
 
 
 def record_dict(record: DataverseModel) -> dict[str, Any]:
@@ -72,7 +80,7 @@ def record_dict(record: DataverseModel) -> dict[str, Any]:
     pk = record.primary_key
     if record.id is not None:
         data[pk] = record.id
-    if isinstance(record, Lead):
+    if record.state_enum is not None and getattr(record, "statecode", None) is not None:
         data["status"] = status_label(record)
     for name in type(record).model_fields:
         if name == pk:

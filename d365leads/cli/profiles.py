@@ -29,6 +29,7 @@ __all__ = [
     "PROFILE_ENV",
     "Profile",
     "ProfileStore",
+    "complete_profile",
     "config_dir",
     "keyring_available",
 ]
@@ -46,6 +47,18 @@ def config_dir(env: Mapping[str, str] | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_config_dir("d365leads", appauthor=False))
+
+
+def complete_profile(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """Shell completion for profile names (the saved profiles starting with ``incomplete``).
+
+    Completion must never fail loudly: an unreadable profile file completes nothing.
+    """
+    try:
+        names = ProfileStore(config_dir()).names()
+    except (ConfigError, OSError):
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 def _keyring() -> Any | None:

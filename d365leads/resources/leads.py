@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from d365leads.errors import (
@@ -37,6 +37,9 @@ from d365leads.odata.query import Expr, Query, col
 from d365leads.records import RecordsAPI
 from d365leads.resources.base import EntitySet, RecordRef
 from d365leads.views import View, ViewsAPI
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CLOSED_LEADS_VIEW",
@@ -159,6 +162,15 @@ class Leads(EntitySet[Lead]):
     def _scoped(self, query: Query | Expr | str | None, condition: Expr) -> Query:
         return self._query(query).where(condition)
 
+    def _builtin_condition(self, name: str) -> Expr:
+        """The condition of a built-in view: ``open``, ``closed`` or ``my_open``."""
+        if name == "open":
+            return col("statecode") == LeadState.OPEN
+        if name == "closed":
+            return col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
+        me = self._records.whoami()
+        return (col("statecode") == LeadState.OPEN) & (col("_ownerid_value") == UUID(me.user_id))
+
     def closed(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
@@ -173,8 +185,9 @@ class Leads(EntitySet[Lead]):
         view = self._org_view(CLOSED_LEADS_VIEW) if query is None else None
         if view is not None:
             return self._run_view(view)
-        condition = col("statecode").in_([LeadState.QUALIFIED, LeadState.DISQUALIFIED])
-        return self.list(self._scoped(query, condition), page_size=page_size)
+        return self.list(
+            self._scoped(query, self._builtin_condition("closed")), page_size=page_size
+        )
 
     def my_open(
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
@@ -188,11 +201,9 @@ class Leads(EntitySet[Lead]):
         view = self._org_view(MY_OPEN_LEADS_VIEW) if query is None else None
         if view is not None:
             return self._run_view(view)
-        me = self._records.whoami()
-        condition = (col("statecode") == LeadState.OPEN) & (
-            col("_ownerid_value") == UUID(me.user_id)
+        return self.list(
+            self._scoped(query, self._builtin_condition("my_open")), page_size=page_size
         )
-        return self.list(self._scoped(query, condition), page_size=page_size)
 
     def _org_view(self, name: str) -> View | None:
         try:
@@ -250,8 +261,29 @@ class Leads(EntitySet[Lead]):
         self, query: Query | Expr | str | None = None, *, page_size: int | None = None
     ) -> Iterator[Lead]:
         """Every open lead, whoever owns it."""
-        return self.list(
-            self._scoped(query, col("statecode") == LeadState.OPEN), page_size=page_size
+        return self.list(self._scoped(query, self._builtin_condition("open")), page_size=page_size)
+
+    def to_dataframe(
+        self,
+        query_or_view: Query | Expr | str | None = None,
+        *,
+        columns: list[str] | tuple[str, ...] | None = None,
+        page_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Leads as a typed pandas DataFrame (``d365leads[pandas]``); see
+        :meth:`RecordsAPI.to_dataframe <d365leads.records.RecordsAPI.to_dataframe>`.
+
+        :param query_or_view: a query or filter, or a view: ``"open"``, ``"closed"`` or
+            ``"my_open"``.
+        """
+        from d365leads.frames import read_frame
+
+        if isinstance(query_or_view, str) and query_or_view in ("open", "closed", "my_open"):
+            query = self._scoped(None, self._builtin_condition(query_or_view))
+        else:
+            query = self._query(query_or_view)
+        return read_frame(
+            self._session, "lead", self.entity_set, query, columns=columns, page_size=page_size
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -91,7 +91,9 @@ def test_login_application_needs_client_and_tenant(run: Cli) -> None:
     assert "--client-id and --tenant" in result.stderr
 
 
-def test_login_secret_stdin_without_keyring(run: Cli) -> None:
+def test_login_secret_stdin_without_keyring(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # keyring may be installed (twine brings it); this is the machine without it
+    monkeypatch.setattr("d365leads.cli.profiles._keyring", lambda: None)
     result = run(
         "auth",
         "login",

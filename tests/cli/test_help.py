@@ -25,6 +25,7 @@ def walk(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, 
 
 
 COMMANDS = sorted(walk(cli))
+_CRUD = ("list", "show", "create", "update")
 
 
 def test_the_core_commands_exist() -> None:
@@ -43,6 +44,13 @@ def test_the_core_commands_exist() -> None:
         ("leads", "qualify"),
         ("leads", "disqualify"),
         ("leads", "reactivate"),
+        *((t, c) for t in ("accounts", "contacts", "opportunities") for c in _CRUD),
+        *(("accounts", c) for c in ("deactivate", "activate")),
+        *(("contacts", c) for c in ("deactivate", "activate")),
+        *(("opportunities", c) for c in ("win", "lose", "reopen")),
+        *(("records", c) for c in ("list", "get", "create", "update", "delete")),
+        ("query",),
+        ("completion",),
     ]:
         assert expected in COMMANDS
 
