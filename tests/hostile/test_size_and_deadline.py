@@ -10,14 +10,22 @@ from __future__ import annotations
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from d365leads import RequestDeadlineError, RequestTimeoutError, ResponseTooLargeError
+from d365leads import (
+    DataverseClient,
+    RequestDeadlineError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    RetryPolicy,
+    StaticTokenProvider,
+)
 
 from .conftest import ClientFactory
-from .hostile_server import HostileServer, Received, Wire, repeat
+from .hostile_server import HostileServer, Received, Wire, repeat, self_signed
 
 LEADS = r"^leads\b"
 GIB = 1024 * 1024 * 1024
@@ -154,3 +162,29 @@ def test_a_trickled_write_is_not_sent_twice(
     with pytest.raises(RequestDeadlineError, match="may or may not have been applied"):
         client.records.create("leads", {"subject": "once", "lastname": "Ng"})
     assert len(server.hostile()) == 1
+
+
+@pytest.mark.parametrize("case", ["endless-chunks", "trickled-headers"])
+def test_limits_hold_over_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sleeps: list[float], case: str
+) -> None:
+    # Dataverse is always HTTPS: the deadline must reach the reads of a TLS socket too.
+    context, trusted = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(trusted))
+    with HostileServer(tls=context) as server:
+        answer = endless_chunks if case == "endless-chunks" else TRICKLES["headers"]
+        server.route("GET", LEADS, answer)
+        client = DataverseClient(
+            server.url,
+            token_provider=StaticTokenProvider("hostile-suite-token"),
+            sleep=sleeps.append,
+            retry=RetryPolicy.no_retries(),
+            max_response_mb=1,
+            request_deadline=0.3,
+        )
+        expected = ResponseTooLargeError if case == "endless-chunks" else RequestDeadlineError
+        with client:
+            error, elapsed, _ = measured(lambda: list(client.leads.list(top=5)))
+        assert isinstance(error, expected), error
+        assert len(server.received) == 1
+        assert elapsed < 4  # the trickle alone lasts about 10 s
