@@ -39,8 +39,8 @@ What they mean:
 * ``request_deadline``: the most seconds one request may take from sending to the last byte of
   its answer, however the bytes trickle in (``RequestDeadlineError``). 600 s is far above what
   one Web API request legitimately takes (a ``$batch`` of 1,000 operations or a 5,000-row page
-  over a slow link) and still ends a stuck nightly job within minutes. A per-call ``timeout``
-  larger than the deadline extends it for that call.
+  over a slow link) and still ends a stuck nightly job within minutes. It applies even when
+  ``timeout`` is larger; only a per-call ``timeout`` larger than it extends it, for that call.
 * ``max_response_mb``: the largest body read into memory, in MiB (``ResponseTooLargeError``),
   counted while streaming so chunked answers without ``Content-Length`` cannot bypass it. A full
   page of 5,000 rows with every column and formatted values is about 25 to 50 MiB; 256 MiB leaves

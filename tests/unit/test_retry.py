@@ -160,6 +160,17 @@ def test_huge_retry_after_never_makes_anyone_sleep_for_ages(value: str, shown: s
     assert t.sleeps == [300.0]
 
 
+def test_huge_retry_after_on_a_503_write_is_reported_not_slept() -> None:
+    t = FakeTime()
+    script = Script([resp(503, **{"Retry-After": "86400"})])
+    session = make_session(script, t)
+    with pytest.raises(ServerError) as info:
+        session.request("POST", "leads", json={})
+    assert info.value.status == 503 and info.value.retry_after == 86400.0
+    assert "asked to wait 86400s" in str(info.value) and "300s left" in str(info.value)
+    assert t.sleeps == [] and session.throttle.pause_remaining() == 0
+
+
 @pytest.mark.parametrize("value", ["-5", "soon", "1e9", "inf", "nan", "Mon, 99 Foo 2026 x"])
 def test_negative_or_garbage_retry_after_falls_back_to_backoff(value: str) -> None:
     t = FakeTime()
