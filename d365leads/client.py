@@ -40,7 +40,8 @@ class DataverseClient:
     ``token_provider`` supplies bearer tokens (:class:`~d365leads.auth.StaticTokenProvider`,
     an MSAL provider, or your own). ``transport``, ``sleep``, ``clock`` and ``retry`` are for
     tests and tuning. ``keep_affinity=False`` drops the ``ARRAffinity`` cookie so parallel
-    requests spread over all web servers.
+    requests spread over all web servers. ``max_response_mb`` and ``request_deadline`` bound
+    each answer's size and total time (see :class:`~d365leads.config.Settings`).
     """
 
     def __init__(
@@ -58,9 +59,13 @@ class DataverseClient:
         pool_size: int | None = None,
         settings: Settings | None = None,
         rng: random.Random | None = None,
+        max_response_mb: float | None = None,
+        request_deadline: float | None = None,
     ) -> None:
         overrides: dict[str, Any] = {
             "timeout": timeout,
+            "max_response_mb": max_response_mb,
+            "request_deadline": request_deadline,
             "keep_affinity": keep_affinity,
             "page_size": page_size,
             "pool_size": pool_size,
@@ -95,6 +100,8 @@ class DataverseClient:
             page_size=self.settings.page_size,
             keep_affinity=self.settings.keep_affinity,
             pool_size=self.settings.pool_size,
+            deadline=self.settings.request_deadline,
+            max_response_bytes=self.settings.max_response_bytes,
         )
         self.records = RecordsAPI(self.session)
         self.metadata = StatusMetadata(self.session)

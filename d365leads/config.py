@@ -16,6 +16,8 @@ Setting                         Environment variable                  Default
 ``authority_host``              ``AZURE_AUTHORITY_HOST``              login.microsoftonline.com
 ``token_cache_path``            ``D365_TOKEN_CACHE``                  per-user cache directory
 ``timeout``                     ``D365_TIMEOUT``                      ``120`` (seconds)
+``request_deadline``            ``D365_REQUEST_DEADLINE``             ``600`` (seconds)
+``max_response_mb``             ``D365_MAX_RESPONSE_MB``              ``256`` (MiB)
 ``max_retries``                 ``D365_MAX_RETRIES``                  ``5``
 ``max_retry_time``              ``D365_MAX_RETRY_TIME``               ``300`` (seconds)
 ``page_size``                   ``D365_PAGE_SIZE``                    ``5000`` (1 to 5000)
@@ -32,7 +34,18 @@ What they mean:
   (confidential client). The certificate PEM holds the certificate and its private key; the
   thumbprint is computed from the certificate.
 * ``token_cache_path``: where device-code sign-in keeps its MSAL cache (file mode ``0600``).
-* ``timeout``: seconds to wait for each response.
+* ``timeout``: seconds to wait for each response; the wait restarts with every chunk of bytes
+  that arrives.
+* ``request_deadline``: the most seconds one request may take from sending to the last byte of
+  its answer, however the bytes trickle in (``RequestDeadlineError``). 600 s is far above what
+  one Web API request legitimately takes (a ``$batch`` of 1,000 operations or a 5,000-row page
+  over a slow link) and still ends a stuck nightly job within minutes. It applies even when
+  ``timeout`` is larger; only a per-call ``timeout`` larger than it extends it, for that call.
+* ``max_response_mb``: the largest body read into memory, in MiB (``ResponseTooLargeError``),
+  counted while streaming so chunked answers without ``Content-Length`` cannot bypass it. A full
+  page of 5,000 rows with every column and formatted values is about 25 to 50 MiB; 256 MiB leaves
+  room for that and for ``$batch`` answers, while an endless or gigabyte body stops long before
+  it can exhaust the memory of the machine running the job.
 * ``max_retries``/``max_retry_time``: resends after 429/502/503/504/connection errors, and the
   total seconds that waiting and resending may take.
 * ``page_size``: rows per page (``Prefer: odata.maxpagesize``).
@@ -87,6 +100,8 @@ ENV_VARS: dict[str, str] = {
     "authority_host": "AZURE_AUTHORITY_HOST",
     "token_cache_path": "D365_TOKEN_CACHE",
     "timeout": "D365_TIMEOUT",
+    "request_deadline": "D365_REQUEST_DEADLINE",
+    "max_response_mb": "D365_MAX_RESPONSE_MB",
     "max_retries": "D365_MAX_RETRIES",
     "max_retry_time": "D365_MAX_RETRY_TIME",
     "page_size": "D365_PAGE_SIZE",
@@ -176,6 +191,8 @@ class Settings:
     authority_host: str = DEFAULT_AUTHORITY_HOST
     token_cache_path: Path | None = None
     timeout: float = 120.0
+    request_deadline: float = 600.0
+    max_response_mb: float = 256.0
     max_retries: int = 5
     max_retry_time: float = 300.0
     page_size: int = _wire.MAX_PAGE_SIZE
@@ -198,6 +215,8 @@ class Settings:
                 setting="D365_AUTH",
             )
         _check_positive("timeout", self.timeout)
+        _check_positive("request_deadline", self.request_deadline)
+        _check_positive("max_response_mb", self.max_response_mb)
         _check_positive("max_retry_time", self.max_retry_time, allow_zero=True)
         _check_positive("max_retries", self.max_retries, allow_zero=True)
         _check_positive("pool_size", self.pool_size)
@@ -244,13 +263,18 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     @property
+    def max_response_bytes(self) -> int:
+        """``max_response_mb`` in bytes."""
+        return int(self.max_response_mb * 1024 * 1024)
+
+    @property
     def api_url(self) -> str:
         """The Web API root, ``<url>/api/data/v9.2/``."""
         return self.url + _wire.API_PATH
 
 
 _INT_FIELDS = {"max_retries", "page_size", "pool_size"}
-_FLOAT_FIELDS = {"timeout", "max_retry_time"}
+_FLOAT_FIELDS = {"timeout", "max_retry_time", "request_deadline"}
 _BOOL_FIELDS = {"keep_affinity"}
 _PATH_FIELDS = {"client_certificate_path", "token_cache_path"}
 _SECRET_FIELDS = {"access_token", "client_secret", "client_certificate_password"}
@@ -262,6 +286,13 @@ def _parse(name: str, var: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{var}={raw!r} is not a whole number", setting=var) from None
+    if name == "max_response_mb":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{var}={raw!r} is not a number of megabytes (MiB), e.g. 256", setting=var
+            ) from None
     if name in _FLOAT_FIELDS:
         try:
             return float(raw)

@@ -14,6 +14,12 @@
     ├── TransportError                   the request may not have reached Dataverse
     │   ├── ConnectError                 no connection was made: nothing was sent
     │   └── RequestTimeoutError          no answer in time (the write may have happened)
+    │       └── RequestDeadlineError     the whole answer took longer than ``request_deadline``
+    ├── ResponseError                    an answer came but is unusable (a write may have happened)
+    │   ├── MalformedResponseError       not the JSON the Web API sends (HTML, cut off, 200 + error)
+    │   ├── ResponseTooLargeError        the body is over ``max_response_mb``
+    │   ├── UntrustedLinkError           a nextLink/deltaLink to another host or to plain http
+    │   └── QualifyResponseError         QualifyLead succeeded but did not say what it created
     ├── HTTPError                        Dataverse answered with an error status
     │   ├── BadRequestError              400
     │   │   └── InvalidStateTransitionError  0x80048408 invalid statecode/statuscode pair
@@ -39,8 +45,11 @@ at a failing operation can still be decoded.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,17 +72,23 @@ __all__ = [
     "InvalidStatusError",
     "LeadClosedError",
     "MalformedBatchResponseError",
+    "MalformedResponseError",
     "NoCustomerError",
     "NotFoundError",
     "NotSupportedError",
     "PermissionDeniedError",
     "PreconditionFailedError",
+    "QualifyResponseError",
+    "RequestDeadlineError",
     "RequestTimeoutError",
+    "ResponseError",
+    "ResponseTooLargeError",
     "ServerError",
     "SyncError",
     "ThrottledError",
     "TransportError",
     "UnauthorizedError",
+    "UntrustedLinkError",
     "error_from_response",
     "parse_retry_after",
 ]
@@ -177,6 +192,76 @@ def _kept_body(body: bytes | str | None) -> tuple[bytes, bool]:
     return text.encode("utf-8", "surrogateescape"), truncated
 
 
+class RequestDeadlineError(RequestTimeoutError):
+    """The whole exchange (headers and body) took longer than the request deadline.
+
+    The per-read ``timeout`` restarts with every byte, so a server that trickles its answer
+    could hold a call forever; the deadline (``request_deadline`` / ``D365_REQUEST_DEADLINE``)
+    bounds the total. A write may or may not have been applied.
+    """
+
+    def __init__(self, message: str, *, deadline: float | None = None) -> None:
+        super().__init__(message)
+        self.deadline = deadline
+
+
+class ResponseError(DataverseError):
+    """An answer arrived but cannot be used as it is; a write may have been applied.
+
+    Not retried: sending the same request again would most likely get the same answer.
+    """
+
+
+class MalformedResponseError(ResponseError):
+    """A successful answer is not the JSON the Web API sends.
+
+    Seen behind broken proxies and captive portals: HTML instead of JSON, a declared content
+    type that is not JSON, a cut-off JSON text, or a 2xx status with an OData ``error`` body
+    (then ``code`` holds its Dataverse code).
+    """
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ResponseTooLargeError(ResponseError):
+    """The body is larger than ``max_response_mb`` (``D365_MAX_RESPONSE_MB``); reading stopped.
+
+    ``limit`` is the limit in bytes; ``received`` how many bytes had arrived (or were announced
+    by ``Content-Length``) when the client stopped.
+    """
+
+    def __init__(self, message: str, *, limit: int = 0, received: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.received = received
+
+
+class UntrustedLinkError(ResponseError):
+    """A link in an answer (``@odata.nextLink``/``@odata.deltaLink``) leaves the org.
+
+    It points to another host, port or scheme (plain ``http://``), or outside the Web API, so
+    following it would send the bearer token elsewhere; nothing was sent to it.
+    """
+
+
+class QualifyResponseError(ResponseError):
+    """QualifyLead answered with success but did not name the records it created.
+
+    The lead was re-read (``lead_state`` is its state afterwards) and the action was not sent
+    again: the records may exist. ``missing`` says what the answer lacked.
+    """
+
+    def __init__(
+        self, message: str, *, lead_id: str = "", missing: str = "", lead_state: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.lead_id = lead_id
+        self.missing = missing
+        self.lead_state = lead_state
+
+
 class HTTPError(DataverseError):
     """Dataverse answered with an error status.
 
@@ -217,6 +302,11 @@ class HTTPError(DataverseError):
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
         code = f" [{self.code}]" if self.code else ""
         return f"HTTP {self.status}{code}: {self.message}{where}"
+
+    def with_note(self, note: str) -> HTTPError:
+        """A copy of this error (same class and attributes) whose message ends with ``note``."""
+        _, (cls, message, kwargs) = self.__reduce__()
+        return _rebuild_http_error(cls, f"{message}; {note}", kwargs)
 
     def __reduce__(self) -> tuple[Any, ...]:
         kwargs = {
@@ -313,6 +403,8 @@ class SyncError(DataverseError):
     """A sync cannot run (bad target URL, corrupt state, unsupported table)."""
 
 
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
 _BY_CODE: dict[str, type[HTTPError]] = {
     _wire.CODE_NOT_FOUND: NotFoundError,
     _wire.CODE_CONCURRENCY_MISMATCH: PreconditionFailedError,
@@ -333,15 +425,32 @@ _BY_STATUS: dict[int, type[HTTPError]] = {
 }
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Parse a ``Retry-After`` header given in seconds (Dataverse never sends a date)."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, or None when it says nothing usable.
+
+    RFC 9110 section 10.2.3 allows delay-seconds (``"7"``) or an HTTP date (IMF-fixdate, and
+    the obsolete RFC 850 and asctime forms), which is converted relative to ``now`` (POSIX
+    seconds; default the system clock) and is 0 when already past. Dataverse sends seconds.
+    A negative number, a non-number (``inf``, ``1e9``, text) or an unparsable date is treated
+    as absent, so the caller falls back to its own backoff.
+    """
     if value is None:
         return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(text)
+    if not any(c.isalpha() for c in text):
+        return None  # not a date either: a negative or malformed number
     try:
-        seconds = float(value.strip())
-    except ValueError:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return seconds if seconds >= 0 else None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)  # RFC 9110: HTTP dates are GMT
+    reference = time.time() if now is None else now
+    return max(0.0, when.timestamp() - reference)
 
 
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
@@ -355,8 +464,12 @@ def error_from_response(
     *,
     method: str | None = None,
     url: str | None = None,
+    now: float | None = None,
 ) -> HTTPError:
-    """Build the most specific :class:`HTTPError` for an error response."""
+    """Build the most specific :class:`HTTPError` for an error response.
+
+    ``now`` (POSIX seconds) is the reference for a ``Retry-After`` given as an HTTP date.
+    """
     code = ""
     message = ""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
@@ -385,7 +498,7 @@ def error_from_response(
         request_id=lowered.get(_wire.HEADER_REQUEST_ID.lower()) or lowered.get("req_id"),
         method=method,
         url=url,
-        retry_after=parse_retry_after(lowered.get(_wire.HEADER_RETRY_AFTER.lower())),
+        retry_after=parse_retry_after(lowered.get(_wire.HEADER_RETRY_AFTER.lower()), now=now),
         body=kept,
         content_type=lowered.get("content-type"),
         body_truncated=truncated,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from d365leads.batch import BatchRequest
 from d365leads.errors import BadRequestError, BatchError, BulkJobError, InvalidInputError
+from d365leads.odata.literals import normalize_guid
 
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
@@ -173,11 +173,7 @@ def build_filter(
 
 
 def _normalise_id(text: str, where: str) -> str:
-    value = text.strip().strip("{}")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInputError(f"{where}: {text.strip()!r} is not a GUID") from None
+    return normalize_guid(text.strip(), what=f"{where}:")
 
 
 def read_ids_file(path: str | Path, *, id_column: str | None = None) -> list[str]:

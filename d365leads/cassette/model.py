@@ -29,7 +29,52 @@ PLACEHOLDER_ORG_URL = "https://fake-org.crm.dynamics.com"
 
 
 class CassetteFormatError(ValueError):
-    """A cassette file is not valid JSON or not in the expected shape."""
+    """A cassette file is not valid JSON or not in the expected shape.
+
+    The message names the field, as a path such as ``interactions[2].response.status``.
+    """
+
+
+_JSON_TYPES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def _field(data: dict[str, Any], name: str, where: str, kind: type, *, default: Any = ...) -> Any:
+    """``data[name]`` checked to be a ``kind``; a missing field is an error without a default."""
+    path = f"{where}.{name}" if where else name
+    if name not in data:
+        if default is ...:
+            raise CassetteFormatError(f"{path} is missing")
+        return default
+    value = data[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise CassetteFormatError(f"{path} must be {_JSON_TYPES[kind]}, not {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _object(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise CassetteFormatError(f"{where} must be an object, not {_describe(data)}")
+    return data
+
+
+def _string_map(data: dict[str, Any], name: str, where: str) -> dict[str, str]:
+    headers = _field(data, name, where, dict, default={})
+    for key, value in headers.items():
+        if not isinstance(value, str):
+            raise CassetteFormatError(
+                f"{where}.{name}[{key!r}] must be a string, not {_describe(value)}"
+            )
+    return {str(k): v for k, v in headers.items()}
 
 
 @dataclass
@@ -53,13 +98,26 @@ class RecordedRequest:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecordedRequest:
-        """Build from the JSON form."""
+    def from_json(cls, data: dict[str, Any], where: str = "request") -> RecordedRequest:
+        """Build from the JSON form; :class:`CassetteFormatError` names a malformed field."""
+        data = _object(data, where)
+        query: list[tuple[str, str]] = []
+        for number, pair in enumerate(_field(data, "query", where, list, default=[])):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not all(isinstance(p, str) for p in pair)
+            ):
+                raise CassetteFormatError(
+                    f"{where}.query[{number}] must be a [name, value] pair of strings, "
+                    f"not {_describe(pair)}"
+                )
+            query.append((pair[0], pair[1]))
         return cls(
-            method=str(data["method"]),
-            path=str(data["path"]),
-            query=[(str(k), str(v)) for k, v in data.get("query", [])],
-            headers={str(k): str(v) for k, v in data.get("headers", {}).items()},
+            method=_field(data, "method", where, str),
+            path=_field(data, "path", where, str),
+            query=query,
+            headers=_string_map(data, "headers", where),
             body=data.get("body"),
         )
 
@@ -77,11 +135,15 @@ class RecordedResponse:
         return {"status": self.status, "headers": dict(self.headers), "body": self.body}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecordedResponse:
-        """Build from the JSON form."""
+    def from_json(cls, data: dict[str, Any], where: str = "response") -> RecordedResponse:
+        """Build from the JSON form; :class:`CassetteFormatError` names a malformed field."""
+        data = _object(data, where)
+        status = _field(data, "status", where, int)
+        if not 100 <= status <= 599:
+            raise CassetteFormatError(f"{where}.status must be an HTTP status, not {status}")
         return cls(
-            status=int(data["status"]),
-            headers={str(k): str(v) for k, v in data.get("headers", {}).items()},
+            status=status,
+            headers=_string_map(data, "headers", where),
             body=data.get("body"),
         )
 
@@ -106,11 +168,15 @@ class Interaction:
         return {"request": self.request.to_json(), "response": self.response.to_json()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Interaction:
-        """Build from the JSON form."""
+    def from_json(cls, data: dict[str, Any], where: str = "interaction") -> Interaction:
+        """Build from the JSON form; :class:`CassetteFormatError` names a malformed field."""
+        data = _object(data, where)
+        for name in ("request", "response"):
+            if name not in data:
+                raise CassetteFormatError(f"{where}.{name} is missing")
         return cls(
-            RecordedRequest.from_json(data["request"]),
-            RecordedResponse.from_json(data["response"]),
+            RecordedRequest.from_json(data["request"], f"{where}.request"),
+            RecordedResponse.from_json(data["response"], f"{where}.response"),
         )
 
 
@@ -144,15 +210,16 @@ class Cassette:
                 f"cassette format version {data.get('version')!r} is not supported "
                 f"(this d365leads reads version {FORMAT_VERSION})"
             )
-        try:
-            interactions = [Interaction.from_json(i) for i in data.get("interactions", [])]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CassetteFormatError(f"malformed interaction in cassette: {exc}") from exc
+        items = _field(data, "interactions", "", list, default=[])
+        interactions = [
+            Interaction.from_json(item, f"interactions[{number}]")
+            for number, item in enumerate(items)
+        ]
         return cls(
             interactions=interactions,
-            org_url=str(data.get("org_url", PLACEHOLDER_ORG_URL)),
-            api_version=str(data.get("api_version", "v9.2")),
-            recorded_at=str(data.get("recorded_at", "")),
+            org_url=_field(data, "org_url", "", str, default=PLACEHOLDER_ORG_URL),
+            api_version=_field(data, "api_version", "", str, default="v9.2"),
+            recorded_at=_field(data, "recorded_at", "", str, default=""),
         )
 
     @classmethod
@@ -163,6 +230,10 @@ class Cassette:
             data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise
+        except UnicodeDecodeError as exc:
+            raise CassetteFormatError(
+                f"{p}: not UTF-8 text (byte {exc.start}); a cassette is a JSON file"
+            ) from exc
         except ValueError as exc:
             raise CassetteFormatError(f"{p}: not valid JSON ({exc})") from exc
         try:

@@ -38,12 +38,14 @@ from d365leads.cli.errors import (
 from d365leads.errors import (
     BulkJobError,
     DataverseError,
+    InvalidIdError,
     InvalidInputError,
     ServerError,
     ThrottledError,
     TransportError,
 )
 from d365leads.models.enums import DisqualifyReason, LeadState, LeadStatus
+from d365leads.odata.literals import normalize_guid
 
 __all__ = ["bulk"]
 
@@ -178,14 +180,11 @@ def qualify(
     """Qualify open leads (QualifyLead per lead; never twice for the same lead)."""
     currency_id: str | None = None
     if currency is not None:
-        import uuid
-
         try:
-            currency_id = str(uuid.UUID(currency.strip("{} ")))
-        except ValueError:
+            currency_id = normalize_guid(currency, what="the currency")
+        except InvalidIdError as exc:
             raise click.BadParameter(
-                f"{currency!r} is not a GUID; pass the transactioncurrencyid",
-                param_hint="--currency",
+                f"{exc}; pass the transactioncurrencyid", param_hint="--currency"
             ) from None
     spec = JobSpec.qualify(
         create_account=not no_account,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from d365leads.http.json_body import json_object, json_value
 from d365leads.http.pipeline import ApiSession, Page, encode_params
 from d365leads.http.retry import RetryPolicy, is_idempotent
 from d365leads.http.throttle import ThrottleSnapshot, ThrottleState
@@ -19,4 +20,6 @@ __all__ = [
     "Transport",
     "encode_params",
     "is_idempotent",
+    "json_object",
+    "json_value",
 ]

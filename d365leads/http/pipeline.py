@@ -14,28 +14,44 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from d365leads import _wire
 from d365leads._version import __version__
 from d365leads.auth import TokenProvider
 from d365leads.config import normalize_org_url
 from d365leads.errors import (
-    DataverseError,
+    HTTPError,
     InvalidInputError,
+    MalformedResponseError,
+    ResponseTooLargeError,
     ThrottledError,
     TransportError,
     UnauthorizedError,
+    UntrustedLinkError,
     error_from_response,
 )
+from d365leads.http.json_body import json_object
 from d365leads.http.retry import RetryPolicy, is_idempotent
 from d365leads.http.throttle import ThrottleState
 from d365leads.http.transport import Request, RequestsTransport, Response, Transport, _origin
 from d365leads.redaction import RedactingFilter, redact_url
 
-__all__ = ["USER_AGENT", "ApiSession", "Page", "encode_params", "logger"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "ApiSession",
+    "Page",
+    "encode_params",
+    "logger",
+]
 
 USER_AGENT = f"d365leads/{__version__}"
+#: Seconds one request may take in all (``Settings.request_deadline``; see config).
+DEFAULT_DEADLINE = 600.0
+#: Largest body read into memory (``Settings.max_response_mb``; see config).
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 logger = logging.getLogger("d365leads.http")
 _redactor = RedactingFilter()
@@ -69,7 +85,10 @@ class Page:
 class ApiSession:
     """Sends requests to one org's Web API with auth, retry, throttling and logging.
 
-    ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests never wait.
+    ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests never wait;
+    ``wall_clock`` (POSIX seconds) dates a ``Retry-After`` given as an HTTP date. ``deadline``
+    bounds each request from sending to the last byte of its answer and ``max_response_bytes``
+    its body (None: no limit); both are applied while the body streams in.
     """
 
     def __init__(
@@ -87,10 +106,19 @@ class ApiSession:
         keep_affinity: bool = True,
         pool_size: int = 16,
         user_agent: str = USER_AGENT,
+        deadline: float | None = DEFAULT_DEADLINE,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.org_url = normalize_org_url(org_url, setting="url")
         self.base_url = self.org_url + _wire.API_PATH
         self._origin = _origin(self.org_url)
+        endpoint = urlsplit(self.org_url)
+        self._endpoint = (
+            endpoint.scheme,
+            endpoint.hostname or "",
+            endpoint.port or {"https": 443, "http": 80}[endpoint.scheme],
+        )
         self._token_provider = token_provider
         self.transport: Transport = transport or RequestsTransport(
             pool_size=pool_size, keep_affinity=keep_affinity
@@ -102,6 +130,9 @@ class ApiSession:
         self.timeout = timeout
         self.page_size = page_size
         self.user_agent = user_agent
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
+        self._wall_clock = wall_clock
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -111,7 +142,7 @@ class ApiSession:
         Absolute URLs must point at this org: the bearer token is never sent elsewhere.
         """
         if path.startswith(("https://", "http://")):
-            if _origin(path) != self._origin:
+            if not self.is_trusted_url(path):
                 raise InvalidInputError(
                     f"refusing to send a request for {self.org_url} to {_origin(path)}"
                 )
@@ -121,6 +152,43 @@ class ApiSession:
         if params:
             url += ("&" if "?" in url else "?") + encode_params(params)
         return url
+
+    def is_trusted_url(self, url: str) -> bool:
+        """True when ``url`` is on this org's scheme, host and port, with no user info."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        if parts.username is not None or parts.password is not None or not parts.hostname:
+            return False
+        scheme = parts.scheme.lower()
+        default = {"https": 443, "http": 80}.get(scheme)
+        return (scheme, parts.hostname.lower(), port or default) == self._endpoint
+
+    def check_link(self, link: object, *, kind: str, request_url: str) -> str:
+        """Return a server-sent ``link`` (nextLink, deltaLink) after checking it stays here.
+
+        Raises :class:`~d365leads.errors.UntrustedLinkError` for a link to another host, port
+        or scheme (plain ``http://`` included) or outside the Web API, and
+        :class:`~d365leads.errors.MalformedResponseError` for a link that is not an absolute
+        URL; no request is ever sent to it.
+        """
+        if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+            raise MalformedResponseError(
+                f"GET {redact_url(request_url)}: the {kind} {str(link)[:200]!r} is not an "
+                "absolute URL; the server's answer is not a Dataverse page"
+            )
+        if not self.is_trusted_url(link) or not urlsplit(link).path.startswith(
+            urlsplit(self.base_url).path
+        ):
+            raise UntrustedLinkError(
+                f"GET {redact_url(request_url)}: the {kind} points to {_origin(link)}"
+                f"{urlsplit(link).path[:100]}, outside {self.base_url}; refusing to follow it "
+                "(the access token would go to another server). Nothing was sent to it; check "
+                "for a proxy or gateway rewriting Dataverse's answers"
+            )
+        return link
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -153,6 +221,9 @@ class ApiSession:
             final_headers.setdefault("Content-Type", "application/json")
         if idempotent is None:
             idempotent = is_idempotent(method, final_headers)
+        deadline = self.deadline
+        if deadline is not None and timeout is not None:
+            deadline = max(deadline, timeout)  # an explicit per-call timeout wins
         policy = self.retry
         start = self._clock()
         retry_number = 0
@@ -169,6 +240,8 @@ class ApiSession:
                 {**final_headers, "Authorization": f"Bearer {token.token}"},
                 content,
                 self.timeout if timeout is None else timeout,
+                deadline=deadline,
+                max_response_bytes=self.max_response_bytes,
             )
             sent_at = self._clock()
             try:
@@ -188,6 +261,7 @@ class ApiSession:
                         self._sleep(delay)
                         continue
                 raise
+            self._check_size(request, response)
             self.throttle.observe(response.headers)
             elapsed_ms = (self._clock() - sent_at) * 1000
             if response.status < 400:
@@ -201,7 +275,12 @@ class ApiSession:
                     )
                 return response
             error = error_from_response(
-                response.status, response.headers, response.content, method=method, url=url
+                response.status,
+                response.headers,
+                response.content,
+                method=method,
+                url=url,
+                now=self._wall_clock(),
             )
             logger.info(
                 "%s %s -> %d in %.0fms code=%s request_id=%s",
@@ -221,25 +300,44 @@ class ApiSession:
             throttled = response.status == 429 or isinstance(error, ThrottledError)
             retry_number += 1
             delay = policy.delay(retry_number, error.retry_after)
-            may_retry = (
+            elapsed = self._clock() - start
+            retryable = (
                 retry
                 and policy.can_retry_status(response.status, idempotent=idempotent)
-                and policy.allows(retry_number, elapsed=self._clock() - start, delay=delay)
+                and retry_number <= policy.max_retries
             )
+            may_retry = retryable and policy.allows(retry_number, elapsed=elapsed, delay=delay)
             pause_target = 0.0
             if throttled:
-                # Every worker on this identity pauses: for Retry-After, or our own backoff.
+                # Every worker on this identity pauses: for Retry-After, or our own backoff,
+                # but never longer than the retry budget (a Retry-After of 10**9 is not obeyed).
                 pause = error.retry_after
                 if pause is None and may_retry:
                     pause = delay
+                if pause is not None:
+                    pause = min(pause, policy.max_retry_time)
                 pause_target = self.throttle.record_throttle(pause)
             if not may_retry:
+                if retryable and error.retry_after is not None:
+                    raise _beyond_budget(error, policy.max_retry_time - elapsed) from None
                 raise error
             self._before_retry(method, url, retry_number, delay, reason=f"HTTP {response.status}")
             self._sleep(delay)
             if throttled:
                 self.throttle.mark_served(pause_target, delay)
             continue
+
+    def _check_size(self, request: Request, response: Response) -> None:
+        # RequestsTransport stops reading at the limit; this catches other transports.
+        limit = self.max_response_bytes
+        if limit is not None and len(response.content) > limit:
+            raise ResponseTooLargeError(
+                f"{request.method} {redact_url(request.url)}: the response has "
+                f"{len(response.content)} bytes, more than the {limit / 1048576:g} MiB limit "
+                "(max_response_mb / D365_MAX_RESPONSE_MB). Ask for less, or raise the limit",
+                limit=limit,
+                received=len(response.content),
+            )
 
     def _before_retry(
         self, method: str, url: str, number: int, delay: float, *, reason: str
@@ -289,7 +387,7 @@ class ApiSession:
     ) -> dict[str, Any]:
         """GET ``path`` and return its JSON object."""
         response = self.request("GET", path, params=params, headers=headers, prefer=prefer)
-        return _json_object(response)
+        return json_object(response, method="GET")
 
     def iter_pages(
         self,
@@ -314,22 +412,35 @@ class ApiSession:
         seen: set[str] = set()
         while target is not None:
             body = self.get_json(target, params=query, headers=headers, prefer=preferences)
+            here = self.build_url(target, query)
             rows = body.get("value")
             if not isinstance(rows, list):
-                raise DataverseError(f"GET {target}: the response has no 'value' collection")
+                raise MalformedResponseError(
+                    f"GET {redact_url(here)}: the response has no 'value' collection, so it "
+                    "is not a page of rows"
+                )
+            # Links are checked before the page is handed out, so a hostile link neither
+            # reaches a caller's state (a stored deltaLink) nor gets a request.
             next_link = body.get(_wire.ODATA_NEXT_LINK)
+            if next_link is not None:
+                next_link = self.check_link(next_link, kind="@odata.nextLink", request_url=here)
+                if next_link in seen:
+                    raise MalformedResponseError(
+                        f"the server repeated the nextLink {redact_url(next_link)}; "
+                        "following it would loop forever"
+                    )
+                seen.add(next_link)
+            delta_link = body.get(_wire.ODATA_DELTA_LINK)
+            if delta_link is not None:
+                delta_link = self.check_link(delta_link, kind="@odata.deltaLink", request_url=here)
             count = body.get(_wire.ODATA_COUNT)
             yield Page(
                 rows=rows,
                 next_link=next_link,
-                delta_link=body.get(_wire.ODATA_DELTA_LINK),
+                delta_link=delta_link,
                 count=count if isinstance(count, int) else None,
                 raw={k: v for k, v in body.items() if k != "value"},
             )
-            if next_link is not None:
-                if next_link in seen:
-                    raise DataverseError(f"the server repeated the nextLink {next_link}")
-                seen.add(next_link)
             target, query = next_link, None
 
     def close(self) -> None:
@@ -340,15 +451,16 @@ class ApiSession:
         return f"ApiSession({self.org_url!r}, throttle={self.throttle!r})"
 
 
-def _json_object(response: Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise DataverseError(
-            f"{response.url}: expected JSON, got {response.headers.get('Content-Type', '?')}"
-        ) from None
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise DataverseError(f"{response.url}: expected a JSON object")
-    return body
+def _seconds(value: float) -> str:
+    """Seconds as the server wrote them: whole numbers in full (1000000000, not 1e+09)."""
+    return str(int(value)) if value.is_integer() and value < 1e30 else f"{value:.3g}"
+
+
+def _beyond_budget(error: HTTPError, budget: float) -> HTTPError:
+    """``error`` with a note that its ``Retry-After`` is longer than the retry budget left."""
+    return error.with_note(
+        f"the server asked to wait {_seconds(error.retry_after or 0.0)}s before retrying "
+        f"(Retry-After), more than the {_seconds(max(0.0, budget))}s left of the retry budget "
+        "(max_retry_time / "
+        "D365_MAX_RETRY_TIME), so the client stopped instead of sleeping; try again later"
+    )

@@ -8,10 +8,12 @@ refuse the ``ARRAffinity`` cookie so parallel requests spread over all web serve
 
 from __future__ import annotations
 
+import io
 import json as _json
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, Protocol, runtime_checkable
@@ -19,12 +21,20 @@ from urllib.parse import urlsplit
 from urllib.request import Request as _UrlRequest
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
 from d365leads import _wire
-from d365leads.errors import ConnectError, RequestTimeoutError, TransportError
-from d365leads.redaction import redact_headers
+from d365leads.errors import (
+    ConnectError,
+    RequestDeadlineError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+)
+from d365leads.http.deadline import DeadlineAdapter, Exchange
+from d365leads.http.deadline import exchange as deadline_exchange
+from d365leads.redaction import redact_headers, redact_url
 
 __all__ = [
     "AFFINITY_COOKIES",
@@ -46,6 +56,10 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | None = None
     timeout: float | None = None
+    #: Most seconds for the whole exchange, however slowly the bytes arrive (None: no limit).
+    deadline: float | None = None
+    #: Largest body to read, in bytes, counted as it streams in (None: no limit).
+    max_response_bytes: int | None = None
 
     def __repr__(self) -> str:
         size = len(self.content) if self.content is not None else 0
@@ -115,6 +129,11 @@ class RequestsTransport:
 
     ``pool_size`` sets the connection pool (``HTTPAdapter(pool_maxsize=...)``) so that that many
     worker threads can share the session. TLS verification cannot be turned off.
+
+    Bodies are streamed: a :attr:`Request.max_response_bytes` limit is checked against
+    ``Content-Length`` first and then against the bytes actually read, and
+    :attr:`Request.deadline` bounds every socket read from the status line to the last chunk
+    (:mod:`d365leads.http.deadline`), measured on ``clock`` (monotonic seconds).
     """
 
     def __init__(
@@ -123,9 +142,11 @@ class RequestsTransport:
         pool_size: int = 16,
         keep_affinity: bool = True,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._clock = clock
+        adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.verify = True
@@ -166,47 +187,27 @@ class RequestsTransport:
                 jar.clear(cookie.domain, cookie.path, cookie.name)
 
     def send(self, request: Request) -> Response:
-        """Send ``request`` and read the whole body."""
-        try:
-            raw = self._session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.content,
-                timeout=request.timeout,
-                allow_redirects=False,
-                verify=self._verify,
-                proxies=self.proxies_for(request.url),
-            )
-            content = raw.content
-        except requests.exceptions.ConnectTimeout:
-            raise ConnectError(
-                f"could not connect to {_origin(request.url)} in time: nothing was sent"
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise RequestTimeoutError(
-                f"{request.method} {request.url}: no response within {request.timeout}s; "
-                "the request may or may not have been applied"
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise ConnectError(
-                f"TLS handshake with {_origin(request.url)} failed (certificate not trusted?): "
-                f"{type(exc).__name__}"
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
-                raise ConnectError(
-                    f"could not connect to {_origin(request.url)}: nothing was sent"
-                ) from None
-            raise TransportError(
-                f"{request.method} {request.url}: connection failed ({_reason(exc)}); "
-                "the request may or may not have been applied"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(
-                f"{request.method} {request.url}: {type(exc).__name__} ({_reason(exc)}); "
-                "the request may or may not have been applied"
-            ) from None
+        """Send ``request`` and read the whole body, within its deadline and size limit."""
+        with deadline_exchange(request.deadline, self._clock) as current:
+            raw: requests.Response | None = None
+            try:
+                raw = self._session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=request.content,
+                    timeout=request.timeout,
+                    allow_redirects=False,
+                    verify=self._verify,
+                    proxies=self.proxies_for(request.url),
+                    stream=True,
+                )
+                content = _read_body(raw, request, current, self._clock)
+            except requests.exceptions.RequestException as exc:
+                raise _transport_error(request, exc, current) from None
+            finally:
+                if raw is not None:
+                    raw.close()
         if not self.keep_affinity:
             self._drop_affinity_cookies()
         return Response(
@@ -224,6 +225,102 @@ class RequestsTransport:
         return f"RequestsTransport(keep_affinity={self.keep_affinity})"
 
 
+_CHUNK = 64 * 1024
+
+
+def _read_body(
+    raw: requests.Response,
+    request: Request,
+    current: Exchange | None,
+    clock: Callable[[], float],
+) -> bytes:
+    """Stream the body with a byte counter and the deadline, whatever the framing."""
+    limit = request.max_response_bytes
+    if limit is not None:
+        declared = (raw.headers.get("Content-Length") or "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(request, limit, int(declared), announced=True)
+    body = io.BytesIO()
+    size = 0
+    for chunk in raw.iter_content(_CHUNK):
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise _too_large(request, limit, size, announced=False)
+        body.write(chunk)
+        if current is not None and current.deadline <= clock():
+            current.expired = True
+            raise _deadline_error(request, received=size)
+    return body.getvalue()
+
+
+def _too_large(
+    request: Request, limit: int, size: int, *, announced: bool
+) -> ResponseTooLargeError:
+    what = f"announces {size} bytes" if announced else f"passed {limit} bytes"
+    return ResponseTooLargeError(
+        f"{request.method} {redact_url(request.url)}: the response {what}, more than the "
+        f"limit of {_mib(limit)} MiB (max_response_mb / D365_MAX_RESPONSE_MB); reading stopped. "
+        "Ask for less ($select fewer columns, a smaller page size or batch), or raise the limit "
+        "if an answer this large is expected",
+        limit=limit,
+        received=size,
+    )
+
+
+def _deadline_error(request: Request, *, received: int | None = None) -> RequestDeadlineError:
+    got = "" if received is None else f" ({received} bytes of the answer had arrived)"
+    return RequestDeadlineError(
+        f"{request.method} {redact_url(request.url)}: no complete answer within the "
+        f"{request.deadline:g}s request deadline (request_deadline / D365_REQUEST_DEADLINE)"
+        f"{got}; the server or a proxy is answering too slowly. The request may or may not "
+        "have been applied: check before sending a write again",
+        deadline=request.deadline,
+    )
+
+
+def _transport_error(
+    request: Request, exc: requests.exceptions.RequestException, current: Exchange | None
+) -> TransportError:
+    """The :mod:`d365leads.errors` exception for a failure inside ``requests``."""
+    if current is not None and current.expired:
+        return _deadline_error(request)
+    where = f"{request.method} {redact_url(request.url)}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ConnectError(
+            f"could not connect to {_origin(request.url)} in time: nothing was sent"
+        )
+    if isinstance(exc, requests.exceptions.ReadTimeout) or _caused_by(exc, ReadTimeoutError):
+        return RequestTimeoutError(
+            f"{where}: no response within {request.timeout}s; "
+            "the request may or may not have been applied"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectError(
+            f"TLS handshake with {_origin(request.url)} failed (certificate not trusted?): "
+            f"{type(exc).__name__}"
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _never_connected(exc):
+            return ConnectError(f"could not connect to {_origin(request.url)}: nothing was sent")
+        return TransportError(
+            f"{where}: connection failed ({_reason(exc)}); "
+            "the request may or may not have been applied"
+        )
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return TransportError(
+            f"{where}: the answer was cut off before its end ({_reason(exc)}); "
+            "the request may or may not have been applied"
+        )
+    return TransportError(
+        f"{where}: {type(exc).__name__} ({_reason(exc)}); "
+        "the request may or may not have been applied"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.3g}"
+
+
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, lower-cased (the unit of trust and of proxying)."""
     parts = urlsplit(url)
@@ -232,8 +329,13 @@ def _origin(url: str) -> str:
 
 def _never_connected(exc: BaseException) -> bool:
     """True when the connection was never established (refused, DNS), so nothing was sent."""
-    import urllib3.exceptions as u3
+    return _caused_by(exc, (NewConnectionError, NameResolutionError))
 
+
+def _caused_by(
+    exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]
+) -> bool:
+    """True when ``exc`` or anything it wraps (reason, cause, context, args) is a ``kinds``."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -241,7 +343,7 @@ def _never_connected(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (u3.NewConnectionError, u3.NameResolutionError)):
+        if isinstance(current, kinds):
             return True
         stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
         stack.extend(a for a in current.args if isinstance(a, BaseException))

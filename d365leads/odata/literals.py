@@ -23,28 +23,41 @@ LiteralValue = (
     str | int | float | bool | Decimal | uuid.UUID | _dt.datetime | _dt.date | Enum | None
 )
 
+_HEX32 = r"[0-9a-fA-F]{32}"
+_GROUPED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _GUID = re.compile(
-    r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$"
+    rf"(?:[uU][rR][nN]:[uU][uU][iI][dD]:)?(?P<bare>{_GROUPED}|{_HEX32})"
+    rf"|\{{(?P<braced>{_GROUPED}|{_HEX32})\}}"
+)
+_GUID_FORMS = (
+    "expected the form 00000000-0000-0000-0000-000000000000 (braces, urn:uuid:, upper case "
+    "and the 32 digits without hyphens are accepted too)"
 )
 
 
 def normalize_guid(value: object, *, what: str = "record id") -> str:
     """Return ``value`` as a lower-case canonical GUID string or raise ``InvalidIdError``.
 
-    Accepts :class:`uuid.UUID` and strings in the 8-4-4-4-12 form (optionally in braces).
+    The one rule for GUIDs in d365leads (ids, lookups, id files, CLI options): a
+    :class:`uuid.UUID`, or a string holding the 32 hex digits of a GUID, in any case, either
+    grouped 8-4-4-4-12 with hyphens or with no hyphens at all, optionally in one pair of braces
+    (``{...}``) or after ``urn:uuid:``, with surrounding whitespace ignored. So
+    ``" {6F1C2C1E-0000-0000-0000-000000000001} "``, ``"6f1c2c1e000000000000000000000001"`` and
+    ``"urn:uuid:6f1c2c1e-0000-0000-0000-000000000001"`` are all the same id. Anything else is
+    refused rather than guessed at: hyphens in other places, unbalanced braces, inner spaces,
+    a wrong number of digits, or braces around a ``urn:uuid:``.
     """
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, str):
-        match = _GUID.match(value.strip())
+        match = _GUID.fullmatch(value.strip())
         if match:
-            return match.group(1).lower()
+            digits = (match.group("bare") or match.group("braced")).replace("-", "").lower()
+            return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    raise InvalidIdError(
-        f"{what} {shown} is not a GUID: expected the form 00000000-0000-0000-0000-000000000000"
-    )
+    raise InvalidIdError(f"{what} {shown} is not a GUID: {_GUID_FORMS}")
 
 
 def _datetime(value: _dt.datetime) -> str:

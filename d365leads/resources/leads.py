@@ -18,14 +18,19 @@ from uuid import UUID
 from d365leads.errors import (
     DataverseError,
     InactiveRecordError,
+    InvalidIdError,
     InvalidInputError,
     InvalidStatusError,
     LeadClosedError,
+    MalformedResponseError,
     NoCustomerError,
     NotFoundError,
     NotSupportedError,
+    QualifyResponseError,
 )
+from d365leads.http.json_body import json_value
 from d365leads.http.pipeline import ApiSession
+from d365leads.http.transport import Response
 from d365leads.metadata import StatusMetadata
 from d365leads.models.account import Account
 from d365leads.models.base import DataverseModel, Lookup, entity_set_of, parse_id
@@ -109,6 +114,37 @@ def parse_qualify_response(body: Mapping[str, Any]) -> list[tuple[str, UUID | No
         raw_id = item.get(f"{table}id")
         created.append((table, parse_id(raw_id, what=f"{table}id") if raw_id else None))
     return created
+
+
+def _created_records(
+    response: Response, requested: bool
+) -> tuple[list[tuple[str, UUID | None]], str | None]:
+    """The ``(table, id)`` pairs a QualifyLead answer names, or what it lacks to name them.
+
+    An empty answer is only complete when nothing was to be created. An element that names
+    its table without the key gives ``(table, None)`` (the element content is UNCONFIRMED).
+    """
+    if not response.content:
+        return [], ("a body listing the created records" if requested else None)
+    try:
+        payload = json_value(response, method="POST")
+    except MalformedResponseError as exc:
+        return [], f"a usable JSON body ({exc})"
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("value"), list):
+        return [], "the 'value' collection of created records"
+    pairs: list[tuple[str, UUID | None]] = []
+    for number, item in enumerate(payload["value"], start=1):
+        if not isinstance(item, Mapping):
+            return [], f"created record {number} as a JSON object (got {type(item).__name__})"
+        table = str(item.get(_ODATA_TYPE) or "").lstrip("#").removeprefix(_TYPE_PREFIX)
+        if not table:
+            return [], f"the @odata.type of created record {number}"
+        raw_id = item.get(f"{table}id")
+        try:
+            pairs.append((table, parse_id(raw_id, what=f"{table}id") if raw_id else None))
+        except InvalidIdError:
+            return [], f"a valid id of the created {table} ({str(raw_id)[:60]!r})"
+    return pairs, None
 
 
 def _reference(value: Any, table: str, what: str) -> Lookup | None:
@@ -309,6 +345,10 @@ class Leads(EntitySet[Lead]):
         account/contact, a new account (needs ``companyname``) or a new contact (needs a name).
 
         :returns: the closed lead and the created records, read back after the call.
+        :raises QualifyResponseError: the action answered with success but the answer does not
+            say which records it created (no body, no ``value``, an element without its type,
+            or without its key when no record originating from the lead can be found). The
+            lead is read again for the error; the action is never sent twice.
         """
         lead_id = self.id_of(lead)
         status_value = _status_value(status, "status")
@@ -352,21 +392,27 @@ class Leads(EntitySet[Lead]):
         response = self._session.request(
             "POST", f"leads({lead_id})/Microsoft.Dynamics.CRM.QualifyLead", json=body
         )
-        payload = response.json() if response.content else {"value": []}
+        created, missing = _created_records(response, any(flags.values()))
+        if missing is not None:
+            raise self._unusable_qualify_answer(lead_id, response.status, missing)
         refs: list[Lookup] = []
         found: dict[str, DataverseModel] = {}
-        for table, created_id in parse_qualify_response(
-            payload if isinstance(payload, Mapping) else {}
-        ):
+        for table, created_id in created:
             model = _MODELS.get(table)
             if model is None or table in found:
                 if created_id is not None:
                     refs.append(Lookup(id=created_id, table=table))
                 continue
             record = self._read_created(model, created_id, lead_id)
-            if record is not None and record.id is not None:
-                found[table] = record
-                refs.append(Lookup(id=record.id, table=table))
+            if record is None or record.id is None:
+                raise self._unusable_qualify_answer(
+                    lead_id,
+                    response.status,
+                    f"the id of the created {table} ('{table}id'), and no {table} originating "
+                    "from the lead was found",
+                )
+            found[table] = record
+            refs.append(Lookup(id=record.id, table=table))
         closed = self.get(lead_id)
         if isinstance(lead, Lead):
             # the lead just read holds the new etag and state: no second read
@@ -388,8 +434,9 @@ class Leads(EntitySet[Lead]):
         entity_set = entity_set_of(model.logical_name)
         if record_id is not None:
             return model.from_wire(self._records.get(entity_set, record_id, annotations=True))
-        # The action named the table but not the key: the newest record of that table that
-        # points back to this lead is the one it just created.
+        # The element content is not documented (UNCONFIRMED): an element may name its table
+        # without the key, and then the newest record of that table that points back to this
+        # lead is the one the action just created.
         query = (
             Query(entity_set)
             .where(col("_originatingleadid_value") == lead_id)
@@ -399,6 +446,34 @@ class Leads(EntitySet[Lead]):
         for row in self._records.query(entity_set, query, annotations=True):
             return model.from_wire(row)
         return None
+
+    def _unusable_qualify_answer(
+        self, lead_id: UUID, status: int, missing: str
+    ) -> QualifyResponseError:
+        """The error for a QualifyLead success that does not name what it created.
+
+        The action is never re-sent (it may have created records); the lead is read again so
+        the error can say whether the qualification took effect.
+        """
+        state: str | None = None
+        try:
+            lead = self.get(lead_id, select=("leadid", "statecode", "statuscode"))
+        except DataverseError as exc:
+            seen = f"reading the lead again failed too ({type(exc).__name__}), so it is unknown"
+        else:
+            state = lead.formatted("statecode") or (
+                lead.statecode.name.title() if lead.statecode is not None else None
+            )
+            seen = f"the lead was read again and is now {state or 'in an unknown state'}"
+        return QualifyResponseError(
+            f"QualifyLead for lead {lead_id} answered HTTP {status} without {missing}; {seen}. "
+            "The action was not sent again, since it may already have created records: find "
+            f"them by their originating lead (_originatingleadid_value eq {lead_id}) before "
+            "trying again",
+            lead_id=str(lead_id),
+            missing=missing,
+            lead_state=state,
+        )
 
     @staticmethod
     def _require_customer(lead: Lead, create_account: bool, create_contact: bool) -> None:

@@ -20,6 +20,7 @@ from d365leads import (
     Query,
     StaticTokenProvider,
     ThrottledError,
+    UntrustedLinkError,
     WhoAmI,
     col,
     odata_bind,
@@ -215,7 +216,7 @@ def test_next_link_to_another_host_is_refused(client: DataverseClient, rsps: Any
         API + "leads",
         json={"value": [], "@odata.nextLink": "https://evil.example.com/api/data/v9.2/leads"},
     )
-    with pytest.raises(InvalidInputError, match=r"evil\.example\.com"):
+    with pytest.raises(UntrustedLinkError, match=r"evil\.example\.com"):
         list(client.records.query("leads"))
     assert len(rsps.calls) == 1
 

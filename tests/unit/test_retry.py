@@ -139,9 +139,77 @@ def test_retry_after_beyond_the_time_budget_gives_up_at_once() -> None:
     with pytest.raises(ThrottledError) as info:
         session.request("GET", "leads")
     assert info.value.retry_after == 120.0
+    assert "asked to wait 120s" in str(info.value) and "retry budget" in str(info.value)
     assert t.sleeps == []
-    # Other workers sharing the state still honour the server's pause.
-    assert session.throttle.pause_remaining() == 120.0
+    # Other workers sharing the state honour the server's pause, up to the retry budget.
+    assert session.throttle.pause_remaining() == 60.0
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1000000000", "1000000000s"), ("9" * 40, "1e+40s")])
+def test_huge_retry_after_never_makes_anyone_sleep_for_ages(value: str, shown: str) -> None:
+    t = FakeTime()
+    script = Script([throttled(value), resp(200, {"ok": 1})])
+    session = make_session(script, t, retry=RetryPolicy(max_retries=5, max_retry_time=300))
+    with pytest.raises(ThrottledError) as info:
+        session.request("GET", "leads")
+    assert info.value.retry_after == float(value)
+    assert f"asked to wait {shown}" in str(info.value)
+    assert t.sleeps == [] and len(script.sent) == 1
+    # The next request waits out at most the budget, then goes.
+    assert session.get_json("WhoAmI") == {"ok": 1}
+    assert t.sleeps == [300.0]
+
+
+def test_huge_retry_after_on_a_503_write_is_reported_not_slept() -> None:
+    t = FakeTime()
+    script = Script([resp(503, **{"Retry-After": "86400"})])
+    session = make_session(script, t)
+    with pytest.raises(ServerError) as info:
+        session.request("POST", "leads", json={})
+    assert info.value.status == 503 and info.value.retry_after == 86400.0
+    assert "asked to wait 86400s" in str(info.value) and "300s left" in str(info.value)
+    assert t.sleeps == [] and session.throttle.pause_remaining() == 0
+
+
+@pytest.mark.parametrize("value", ["-5", "soon", "1e9", "inf", "nan", "Mon, 99 Foo 2026 x"])
+def test_negative_or_garbage_retry_after_falls_back_to_backoff(value: str) -> None:
+    t = FakeTime()
+    script = Script([throttled(value), resp(200, {"ok": 1})])
+    session = make_session(script, t, retry=RetryPolicy(max_retries=5, rng=random.Random(3)))
+    assert session.get_json("WhoAmI") == {"ok": 1}
+    expected = RetryPolicy(rng=random.Random(3)).backoff(1)
+    assert t.sleeps == [expected] and 0 <= expected <= 1.0
+
+
+def test_retry_after_as_an_http_date_is_relative_to_the_injected_wall_clock() -> None:
+    t = FakeTime()
+    script = Script([throttled("Wed, 21 Oct 2015 07:28:17 GMT"), resp(200, {"ok": 1})])
+    session = ApiSession(
+        ORG,
+        token_provider=StaticTokenProvider("tok"),
+        transport=script,
+        retry=RetryPolicy(max_retries=5, max_retry_time=300, rng=random.Random(7)),
+        sleep=t.sleep,
+        clock=t.clock,
+        wall_clock=lambda: 1445412480.0,  # 2015-10-21 07:28:00 UTC
+    )
+    assert session.get_json("WhoAmI") == {"ok": 1}
+    assert t.sleeps == [17.0]
+
+
+def test_retry_after_as_a_past_http_date_means_retry_now() -> None:
+    t = FakeTime()
+    script = Script([throttled("Wed, 21 Oct 2015 07:28:00 GMT"), resp(200, {"ok": 1})])
+    session = ApiSession(
+        ORG,
+        token_provider=StaticTokenProvider("tok"),
+        transport=script,
+        sleep=t.sleep,
+        clock=t.clock,
+        wall_clock=lambda: 1445412480.0 + 3600,
+    )
+    assert session.get_json("WhoAmI") == {"ok": 1}
+    assert t.sleeps == [0.0]
 
 
 def test_timed_out_patch_without_if_match_is_not_resent() -> None:

@@ -25,6 +25,8 @@ def test_from_env_reads_every_variable() -> None:
         "AZURE_AUTHORITY_HOST": "login.microsoftonline.us",
         "D365_TOKEN_CACHE": "/tmp/cache.json",
         "D365_TIMEOUT": "30.5",
+        "D365_REQUEST_DEADLINE": "90",
+        "D365_MAX_RESPONSE_MB": "0.5",
         "D365_MAX_RETRIES": "2",
         "D365_MAX_RETRY_TIME": "60",
         "D365_PAGE_SIZE": "250",
@@ -44,6 +46,7 @@ def test_from_env_reads_every_variable() -> None:
     assert s.token_cache_path == Path("/tmp/cache.json")
     assert (s.timeout, s.max_retries, s.max_retry_time) == (30.5, 2, 60.0)
     assert (s.page_size, s.keep_affinity, s.pool_size) == (250, False, 32)
+    assert (s.request_deadline, s.max_response_mb, s.max_response_bytes) == (90.0, 0.5, 524288)
     text = repr(s)
     for secret in ("tok-abc", "s3cret-value", "pw-value"):
         assert secret not in text and secret not in str(s)
@@ -54,6 +57,8 @@ def test_defaults_and_overrides() -> None:
     assert s.timeout == 5
     assert (s.max_retries, s.max_retry_time, s.page_size, s.keep_affinity) == (5, 300, 5000, True)
     assert s.replace(page_size=10).page_size == 10
+    assert (s.request_deadline, s.max_response_mb) == (600.0, 256.0)
+    assert s.max_response_bytes == 256 * 1024 * 1024
 
 
 def test_missing_url_names_the_variable() -> None:
@@ -73,6 +78,11 @@ def test_missing_url_names_the_variable() -> None:
         ("D365_KEEP_AFFINITY", "maybe", "D365_KEEP_AFFINITY='maybe' is not a boolean"),
         ("D365_AUTH", "kerberos", "D365_AUTH='kerberos' is not supported"),
         ("D365_POOL_SIZE", "0", "D365_POOL_SIZE"),
+        ("D365_MAX_RESPONSE_MB", "lots", "D365_MAX_RESPONSE_MB='lots' is not a number of megab"),
+        ("D365_MAX_RESPONSE_MB", "0", "D365_MAX_RESPONSE_MB=0.0 is out of range"),
+        ("D365_MAX_RESPONSE_MB", "-1", "D365_MAX_RESPONSE_MB"),
+        ("D365_REQUEST_DEADLINE", "forever", "D365_REQUEST_DEADLINE='forever' is not a number"),
+        ("D365_REQUEST_DEADLINE", "0", "D365_REQUEST_DEADLINE=0.0 is out of range"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str, message: str) -> None:

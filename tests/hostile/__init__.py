@@ -1,0 +1,1 @@
+"""The client against a server that answers badly on purpose (issue 16)."""
