@@ -26,8 +26,8 @@ from d365leads.http.pipeline import ApiSession
 from d365leads.metadata import StatusMetadata, TableAttributes
 from d365leads.models import ENTITY_SETS, Account, Contact, DataverseModel, Lead, Opportunity
 from d365leads.odata.literals import normalize_guid
+from d365leads.odata.paths import entity_path, odata_bind
 from d365leads.odata.query import Query
-from d365leads.records import entity_path, odata_bind
 
 if TYPE_CHECKING:
     import pandas as pd

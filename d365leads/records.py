@@ -8,7 +8,6 @@ or by alternate key (``accounts(accountnumber='ABC')``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,13 @@ from d365leads.http.pipeline import ApiSession
 from d365leads.http.transport import Response
 from d365leads.models.base import ENTITY_SETS
 from d365leads.odata.literals import literal, normalize_guid
+from d365leads.odata.paths import (
+    RecordKey,
+    check_entity_set,
+    entity_path,
+    id_from_entity_url,
+    odata_bind,
+)
 from d365leads.odata.query import Query
 
 if TYPE_CHECKING:
@@ -35,13 +41,6 @@ __all__ = [
     "odata_bind",
 ]
 
-RecordKey = str | uuid.UUID | Mapping[str, Any]
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENTITY_ID = re.compile(
-    r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$"
-)
-
 
 @dataclass(frozen=True)
 class WhoAmI:
@@ -50,47 +49,6 @@ class WhoAmI:
     user_id: str
     business_unit_id: str
     organization_id: str
-
-
-def _check_entity_set(entity_set: str) -> str:
-    if not isinstance(entity_set, str) or not _IDENT.match(entity_set):
-        raise InvalidInputError(
-            f"entity set {entity_set!r} is not a valid name (for example 'leads', 'accounts')"
-        )
-    return entity_set
-
-
-def entity_path(entity_set: str, key: RecordKey) -> str:
-    """The path of one record: ``leads(<guid>)`` or ``accounts(accountnumber='ABC')``."""
-    _check_entity_set(entity_set)
-    if isinstance(key, Mapping):
-        if not key:
-            raise InvalidInputError("an alternate key needs at least one column")
-        parts = []
-        for name, value in key.items():
-            if not isinstance(name, str) or not _IDENT.match(name):
-                raise InvalidInputError(f"alternate key column {name!r} is not a valid name")
-            if value is None:
-                raise InvalidInputError(f"alternate key column {name!r} has no value")
-            parts.append(f"{name}={literal(value)}")
-        return f"{entity_set}({','.join(parts)})"
-    return f"{entity_set}({normalize_guid(key)})"
-
-
-def odata_bind(entity_set: str, record_id: str | uuid.UUID) -> str:
-    """The ``@odata.bind`` value for a lookup: ``/accounts(<guid>)``.
-
-    Use it as ``{"parentaccountid@odata.bind": odata_bind("accounts", account_id)}``.
-    """
-    return "/" + entity_path(entity_set, record_id)
-
-
-def id_from_entity_url(url: str) -> str:
-    """Extract the GUID from an ``OData-EntityId`` URL such as ``.../leads(<guid>)``."""
-    match = _ENTITY_ID.search(url)
-    if match is None:
-        raise DataverseError(f"cannot find a record id in {url!r}")
-    return match.group(1).lower()
 
 
 def _select_params(select: Any = None, expand: Any = None) -> dict[str, str]:
@@ -139,7 +97,7 @@ class RecordsAPI:
         select: Any = None,
     ) -> str | dict[str, Any]:
         """Create a record; return its id, or the created row with ``return_representation``."""
-        _check_entity_set(entity_set)
+        check_entity_set(entity_set)
         _check_data(data)
         prefer = [_wire.PREFER_RETURN_REPRESENTATION] if return_representation else []
         params = _select_params(select) if return_representation else {}
@@ -234,7 +192,7 @@ class RecordsAPI:
         annotations: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``query``, fetching one page at a time."""
-        _check_entity_set(entity_set)
+        check_entity_set(entity_set)
         if query is not None and query.entity_set and query.entity_set != entity_set:
             raise InvalidInputError(
                 f"the query is for {query.entity_set!r} but was run on {entity_set!r}"
@@ -264,7 +222,7 @@ class RecordsAPI:
 
         :raises InvalidInputError: malformed XML, or a query of another table.
         """
-        _check_entity_set(entity_set)
+        check_entity_set(entity_set)
         root = check_fetchxml(xml)
         self.check_fetch_table(entity_set, fetch_entity(root))
         pages = iter_fetch_pages(

@@ -10,30 +10,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from d365leads.errors import (
     DataverseError,
     InactiveRecordError,
-    InvalidIdError,
     InvalidInputError,
     InvalidStatusError,
     LeadClosedError,
-    MalformedResponseError,
     NoCustomerError,
     NotFoundError,
     NotSupportedError,
     QualifyResponseError,
 )
-from d365leads.http.json_body import json_value
 from d365leads.http.pipeline import ApiSession
-from d365leads.http.transport import Response
 from d365leads.metadata import StatusMetadata
 from d365leads.models.account import Account
-from d365leads.models.base import DataverseModel, Lookup, entity_set_of, parse_id
+from d365leads.models.base import DataverseModel, Lookup, entity_set_of
 from d365leads.models.contact import Contact
 from d365leads.models.enums import DisqualifyReason, LeadState, LeadStatus
 from d365leads.models.lead import Lead
@@ -41,6 +36,14 @@ from d365leads.models.opportunity import Opportunity
 from d365leads.odata.query import Expr, Query, col
 from d365leads.records import RecordsAPI
 from d365leads.resources.base import EntitySet, RecordRef
+from d365leads.resources.qualify_answer import (
+    QualifyResult,
+    created_records,
+    customer_reference,
+    entity_parameter,
+    parse_qualify_response,
+    reference,
+)
 from d365leads.views import View, ViewsAPI
 
 if TYPE_CHECKING:
@@ -60,8 +63,6 @@ log = logging.getLogger("d365leads.views")
 CLOSED_LEADS_VIEW = "Closed Leads"
 MY_OPEN_LEADS_VIEW = "My Open Leads"
 
-_ODATA_TYPE = "@odata.type"
-_TYPE_PREFIX = "Microsoft.Dynamics.CRM."
 #: Columns the qualification checks need (rule 7 and rule 9).
 _QUALIFY_COLUMNS = (
     "leadid",
@@ -74,106 +75,6 @@ _QUALIFY_COLUMNS = (
     "_parentaccountid_value",
     "_parentcontactid_value",
 )
-
-
-@dataclass(frozen=True)
-class QualifyResult:
-    """What qualification produced: the closed lead and the records created from it."""
-
-    lead: Lead
-    account: Account | None = None
-    contact: Contact | None = None
-    opportunity: Opportunity | None = None
-    created: tuple[Lookup, ...] = field(default=())
-    """References exactly as QualifyLead returned them (table and id)."""
-
-
-def _entity_parameter(ref: Lookup) -> dict[str, str]:
-    assert ref.table is not None
-    return {_ODATA_TYPE: _TYPE_PREFIX + ref.table, f"{ref.table}id": str(ref.id)}
-
-
-def parse_qualify_response(body: Mapping[str, Any]) -> list[tuple[str, UUID | None]]:
-    """Parse QualifyLead's ``Collection(crmbaseentity)`` into ``(table, id)`` pairs.
-
-    Each element carries ``@odata.type`` (``#Microsoft.Dynamics.CRM.account``) and, as far as
-    is known, its primary key (``accountid``); the element content is not documented, so an
-    element without its key gives ``(table, None)``.
-    """
-    value = body.get("value")
-    if not isinstance(value, list):
-        raise DataverseError("QualifyLead returned no 'value' collection")
-    created: list[tuple[str, UUID | None]] = []
-    for item in value:
-        if not isinstance(item, Mapping):
-            raise DataverseError(f"QualifyLead returned an unexpected element: {item!r}")
-        odata_type = str(item.get(_ODATA_TYPE) or "")
-        table = odata_type.lstrip("#").removeprefix(_TYPE_PREFIX)
-        if not table:
-            raise DataverseError(f"QualifyLead returned an element without @odata.type: {item!r}")
-        raw_id = item.get(f"{table}id")
-        created.append((table, parse_id(raw_id, what=f"{table}id") if raw_id else None))
-    return created
-
-
-def _created_records(
-    response: Response, requested: bool
-) -> tuple[list[tuple[str, UUID | None]], str | None]:
-    """The ``(table, id)`` pairs a QualifyLead answer names, or what it lacks to name them.
-
-    An empty answer is only complete when nothing was to be created. An element that names
-    its table without the key gives ``(table, None)`` (the element content is UNCONFIRMED).
-    """
-    if not response.content:
-        return [], ("a body listing the created records" if requested else None)
-    try:
-        payload = json_value(response, method="POST")
-    except MalformedResponseError as exc:
-        return [], f"a usable JSON body ({exc})"
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("value"), list):
-        return [], "the 'value' collection of created records"
-    pairs: list[tuple[str, UUID | None]] = []
-    for number, item in enumerate(payload["value"], start=1):
-        if not isinstance(item, Mapping):
-            return [], f"created record {number} as a JSON object (got {type(item).__name__})"
-        table = str(item.get(_ODATA_TYPE) or "").lstrip("#").removeprefix(_TYPE_PREFIX)
-        if not table:
-            return [], f"the @odata.type of created record {number}"
-        raw_id = item.get(f"{table}id")
-        try:
-            pairs.append((table, parse_id(raw_id, what=f"{table}id") if raw_id else None))
-        except InvalidIdError:
-            return [], f"a valid id of the created {table} ({str(raw_id)[:60]!r})"
-    return pairs, None
-
-
-def _reference(value: Any, table: str, what: str) -> Lookup | None:
-    if value is None:
-        return None
-    if isinstance(value, DataverseModel):
-        if value.logical_name != table or value.id is None:
-            raise InvalidInputError(f"{what} must be a saved {table} or its id")
-        return Lookup(id=value.id, table=table)
-    if isinstance(value, Lookup):
-        if value.table not in (None, table):
-            raise InvalidInputError(f"{what} must reference a {table}, not a {value.table}")
-        return Lookup(id=value.id, table=table)
-    return Lookup(id=parse_id(value, what=f"{what} id"), table=table)
-
-
-def _customer_reference(value: Any) -> Lookup | None:
-    if value is None:
-        return None
-    if isinstance(value, (Account, Contact)):
-        if value.id is None:
-            raise InvalidInputError(f"the customer {value.logical_name} has no id; create it first")
-        return Lookup(id=value.id, table=value.logical_name)
-    if isinstance(value, Lookup) and value.table in ("account", "contact"):
-        return value
-    raise InvalidInputError(
-        "customer must be an Account or Contact, or Lookup.to('account'|'contact', id): "
-        f"a bare id does not say which table it is in (got {value!r})"
-    )
 
 
 def _status_value(value: Any, what: str) -> int:
@@ -352,9 +253,9 @@ class Leads(EntitySet[Lead]):
         """
         lead_id = self.id_of(lead)
         status_value = _status_value(status, "status")
-        currency_ref = _reference(currency, "transactioncurrency", "currency")
-        campaign_ref = _reference(campaign, "campaign", "campaign")
-        customer_ref = _customer_reference(customer)
+        currency_ref = reference(currency, "transactioncurrency", "currency")
+        campaign_ref = reference(campaign, "campaign", "campaign")
+        customer_ref = customer_reference(customer)
         flags = {
             "create_account": create_account,
             "create_contact": create_contact,
@@ -384,15 +285,15 @@ class Leads(EntitySet[Lead]):
             "Status": status_value,
         }
         if currency_ref is not None:
-            body["OpportunityCurrencyId"] = _entity_parameter(currency_ref)
+            body["OpportunityCurrencyId"] = entity_parameter(currency_ref)
         if customer_ref is not None:
-            body["OpportunityCustomerId"] = _entity_parameter(customer_ref)
+            body["OpportunityCustomerId"] = entity_parameter(customer_ref)
         if campaign_ref is not None:
-            body["SourceCampaignId"] = _entity_parameter(campaign_ref)
+            body["SourceCampaignId"] = entity_parameter(campaign_ref)
         response = self._session.request(
             "POST", f"leads({lead_id})/Microsoft.Dynamics.CRM.QualifyLead", json=body
         )
-        created, missing = _created_records(response, any(flags.values()))
+        created, missing = created_records(response, any(flags.values()))
         if missing is not None:
             raise self._unusable_qualify_answer(lead_id, response.status, missing)
         refs: list[Lookup] = []

@@ -84,7 +84,7 @@ def test_fetch_pages_by_cookie_one_page_at_a_time(
     client: DataverseClient, rsps: responses.RequestsMock
 ) -> None:
     server = PagedLeads()
-    rsps.add_callback("GET", API + "leads", callback=server)
+    rsps.add_callback("GET", API + "leads", callback=server, content_type="application/json")
     rows = client.records.fetch("leads", XML, page_size=2)
     first = next(rows)
     assert len(rsps.calls) == 1  # nothing is read ahead of the rows asked for

@@ -94,7 +94,9 @@ def twelve_thousand() -> LeadOrg:
 def test_twelve_thousand_rows_by_cookie_each_once(
     client: DataverseClient, rsps: responses.RequestsMock, twelve_thousand: LeadOrg
 ) -> None:
-    rsps.add_callback("GET", API + "leads", callback=answer(twelve_thousand))
+    rsps.add_callback(
+        "GET", API + "leads", callback=answer(twelve_thousand), content_type="application/json"
+    )
     xml = (
         "<fetch><entity name='lead'><attribute name='fullname'/>"
         "<order attribute='fullname' descending='true'/></entity></fetch>"
@@ -110,7 +112,9 @@ def test_twelve_thousand_rows_by_cookie_each_once(
 def test_an_engine_refusal_reaches_the_caller_as_dataverse_error(
     client: DataverseClient, rsps: responses.RequestsMock, twelve_thousand: LeadOrg
 ) -> None:
-    rsps.add_callback("GET", API + "leads", callback=answer(twelve_thousand))
+    rsps.add_callback(
+        "GET", API + "leads", callback=answer(twelve_thousand), content_type="application/json"
+    )
     xml = "<fetch><entity name='lead'><attribute name='nope'/></entity></fetch>"
     with pytest.raises(BadRequestError) as caught:
         list(client.records.fetch("leads", xml))

@@ -1,59 +1,9 @@
-"""Every error d365leads raises, in one tree.
-
-::
-
-    DataverseError
-    ├── ConfigError                      a setting is missing or malformed (names the variable)
-    ├── AuthError                        a token could not be obtained or was refused
-    ├── InvalidInputError                refused before any request was sent
-    │   ├── InvalidIdError               not a GUID
-    │   ├── LeadClosedError              qualify on a qualified/disqualified lead
-    │   ├── NoCustomerError              qualify would leave the opportunity with no customer
-    │   ├── InactiveRecordError          edit of an inactive record without ``force=True``
-    │   └── InvalidStatusError           unknown status reason for the target state
-    ├── TransportError                   the request may not have reached Dataverse
-    │   ├── ConnectError                 no connection was made: nothing was sent
-    │   └── RequestTimeoutError          no answer in time (the write may have happened)
-    │       └── RequestDeadlineError     the whole answer took longer than ``request_deadline``
-    ├── ResponseError                    an answer came but is unusable (a write may have happened)
-    │   ├── MalformedResponseError       not the JSON the Web API sends (HTML, cut off, 200 + error)
-    │   ├── ResponseTooLargeError        the body is over ``max_response_mb``
-    │   ├── UntrustedLinkError           a nextLink/deltaLink to another host or to plain http
-    │   └── QualifyResponseError         QualifyLead succeeded but did not say what it created
-    ├── HTTPError                        Dataverse answered with an error status
-    │   ├── BadRequestError              400
-    │   │   └── InvalidStateTransitionError  0x80048408 invalid statecode/statuscode pair
-    │   ├── UnauthorizedError            401 (also an AuthError)
-    │   ├── PermissionDeniedError        403
-    │   ├── NotFoundError                404 / 0x80040217
-    │   ├── PreconditionFailedError      412 / 0x80060882 stale ETag
-    │   ├── DuplicateRecordError         0x80040237 / 0x80040333
-    │   ├── ThrottledError               429 with ``retry_after`` (service protection)
-    │   ├── NotSupportedError            501
-    │   └── ServerError                  5xx
-    ├── BatchError                       a ``$batch`` failed; holds the per-operation results
-    │   └── MalformedBatchResponseError  the answer was cut short or has the wrong number of parts
-    ├── BulkJobError                     a bulk job cannot start or resume
-    └── SyncError                        a sync cannot run (for example an expired delta token)
-
-HTTP errors are built from the OData v4 error body ``{"error": {"code", "message"}}``
-(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors#parse-errors-from-the-response).
-They keep the response body too (``HTTPError.body``: at most 1 MiB, with
-bearer tokens, JWTs and private keys scrubbed), so that the answer of a ``$batch`` that stopped
-at a failing operation can still be decoded.
-"""
+"""The exception classes of :mod:`d365leads.errors`; the tree is drawn in its docstring."""
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import json
-import re
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from d365leads import _wire
 
 __all__ = [
     "AuthError",
@@ -89,8 +39,6 @@ __all__ = [
     "TransportError",
     "UnauthorizedError",
     "UntrustedLinkError",
-    "error_from_response",
-    "parse_retry_after",
 ]
 
 
@@ -161,35 +109,6 @@ class ConnectError(TransportError):
 
 class RequestTimeoutError(TransportError):
     """No response arrived in time; a write may or may not have been applied."""
-
-
-# The most of an error response's body an HTTPError keeps (body_truncated says when more was
-# cut off): enough for the answer of a stopped $batch, bounded against a hostile server.
-_MAX_ERROR_BODY_BYTES = 1024 * 1024
-
-# Credentials as they could appear in a response body (echoed by a proxy or an error page).
-# errors.py sits below d365leads.redaction in the layers, so it carries its own short list.
-_BODY_SECRETS = (
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/=]+"), r"\1 ***"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "***"),
-    (
-        re.compile(
-            r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.DOTALL
-        ),
-        "-----*** PRIVATE KEY-----",
-    ),
-)
-
-
-def _kept_body(body: bytes | str | None) -> tuple[bytes, bool]:
-    """The body an :class:`HTTPError` keeps (bounded, credentials scrubbed), and if it was cut."""
-    raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-    truncated = len(raw) > _MAX_ERROR_BODY_BYTES
-    # surrogateescape keeps bytes that are not UTF-8 as they were.
-    text = raw[:_MAX_ERROR_BODY_BYTES].decode("utf-8", "surrogateescape")
-    for pattern, replacement in _BODY_SECRETS:
-        text = pattern.sub(replacement, text)
-    return text.encode("utf-8", "surrogateescape"), truncated
 
 
 class RequestDeadlineError(RequestTimeoutError):
@@ -401,105 +320,3 @@ class BulkJobError(DataverseError):
 
 class SyncError(DataverseError):
     """A sync cannot run (bad target URL, corrupt state, unsupported table)."""
-
-
-_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-
-_BY_CODE: dict[str, type[HTTPError]] = {
-    _wire.CODE_NOT_FOUND: NotFoundError,
-    _wire.CODE_CONCURRENCY_MISMATCH: PreconditionFailedError,
-    _wire.CODE_DUPLICATE_KEY: DuplicateRecordError,
-    _wire.CODE_DUPLICATE_DETECTED: DuplicateRecordError,
-    _wire.CODE_INVALID_STATE_STATUS: InvalidStateTransitionError,
-    **dict.fromkeys(_wire.THROTTLE_CODES, ThrottledError),
-}
-
-_BY_STATUS: dict[int, type[HTTPError]] = {
-    400: BadRequestError,
-    401: UnauthorizedError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    412: PreconditionFailedError,
-    429: ThrottledError,
-    501: NotSupportedError,
-}
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, or None when it says nothing usable.
-
-    RFC 9110 section 10.2.3 allows delay-seconds (``"7"``) or an HTTP date (IMF-fixdate, and
-    the obsolete RFC 850 and asctime forms), which is converted relative to ``now`` (POSIX
-    seconds; default the system clock) and is 0 when already past. Dataverse sends seconds.
-    A negative number, a non-number (``inf``, ``1e9``, text) or an unparsable date is treated
-    as absent, so the caller falls back to its own backoff.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if _DELAY_SECONDS.fullmatch(text):
-        return float(text)
-    if not any(c.isalpha() for c in text):
-        return None  # not a date either: a negative or malformed number
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)  # RFC 9110: HTTP dates are GMT
-    reference = time.time() if now is None else now
-    return max(0.0, when.timestamp() - reference)
-
-
-def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
-
-
-def error_from_response(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes | str | None,
-    *,
-    method: str | None = None,
-    url: str | None = None,
-    now: float | None = None,
-) -> HTTPError:
-    """Build the most specific :class:`HTTPError` for an error response.
-
-    ``now`` (POSIX seconds) is the reference for a ``Retry-After`` given as an HTTP date.
-    """
-    code = ""
-    message = ""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    try:
-        parsed = json.loads(text) if text else None
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        code = str(parsed["error"].get("code") or "")
-        message = str(parsed["error"].get("message") or "")
-    kept, truncated = _kept_body(body)
-    if not message:
-        # Not an OData error: quote the start of the body, credentials scrubbed.
-        shown = kept[:2000].decode("utf-8", "replace").strip()[:500]
-        message = shown or f"HTTP {status} with no error body"
-    lowered = _lower_keys(headers)
-    cls = _BY_CODE.get(code.lower())
-    if cls is None:
-        cls = _BY_STATUS.get(status, ServerError if status >= 500 else HTTPError)
-    if cls is PreconditionFailedError and "already exists" in message.lower():
-        cls = DuplicateRecordError
-    return cls(
-        message,
-        status=status,
-        code=code,
-        request_id=lowered.get(_wire.HEADER_REQUEST_ID.lower()) or lowered.get("req_id"),
-        method=method,
-        url=url,
-        retry_after=parse_retry_after(lowered.get(_wire.HEADER_RETRY_AFTER.lower()), now=now),
-        body=kept,
-        content_type=lowered.get("content-type"),
-        body_truncated=truncated,
-    )
