@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from d365leads.fake import FakeOptions
-from d365leads.fake.pytest_plugin import FakeDataverseFixture, FakeServerFixture
+from d365leads.testing import FakeDataverseFixture, FakeServerFixture
 
 
 def test_in_process_fixture_client_and_recorded_sleeps(
