@@ -8,7 +8,7 @@ throttling and impersonation have run before the router builds the context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..core.options import FakeOptions
 from ..org.state import OrgState
@@ -17,8 +17,7 @@ from ..wire.messages import FakeRequest
 __all__ = ["RequestContext"]
 
 
-@dataclass(frozen=True)
-class RequestContext:
+class RequestContext(NamedTuple):
     """One request being handled: ``org``, ``request`` and the effective ``caller_id``."""
 
     org: OrgState
@@ -29,7 +28,8 @@ class RequestContext:
     @classmethod
     def of(cls, org: OrgState, request: FakeRequest) -> RequestContext:
         """The context of ``request`` on the current thread (the caller the pipeline set)."""
-        return cls(org, request, org.caller_id)
+        # A tuple: built once per request and per $batch operation, so it is kept cheap.
+        return cls(org, request, org.identity.caller_id)
 
     @property
     def options(self) -> FakeOptions:

@@ -40,6 +40,7 @@ def check_inactive_edit(
     record_id: str | None,
     options: FakeOptions,
 ) -> None:
+    """Refuse ``changes`` to columns other than the state of an inactive ``current`` row."""
     if not options.enforce_inactive_edit_rule or meta.logical_name not in INACTIVE_RULE_TABLES:
         return
     if not is_inactive(meta, current):

@@ -37,6 +37,7 @@ def fill_computed(meta: Table, row: Row, current: Row | None = None) -> None:
 
 
 def check_alternate_keys(org: OrgState, meta: Table, row: Row, own_id: str | None) -> None:
+    """Refuse ``row`` when another row (not ``own_id``) has the same alternate-key values."""
     for key in meta.alternate_keys:
         values = {name: row.get(name) for name in key}
         if any(v is None for v in values.values()):

@@ -217,6 +217,7 @@ def parse_reference(org: OrgState, text: str) -> tuple[Table, KeySpec]:
 def bind_reference(
     org: OrgState, meta: Table, nav: str, value: Any, attrs: Row, *, check: bool
 ) -> None:
+    """Resolve ``<nav>@odata.bind: value`` into ``attrs`` (a missing target is 404 if ``check``)."""
     resolved = meta.navigation(nav)
     if resolved is None:
         raise FakeFault(

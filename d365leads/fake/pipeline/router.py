@@ -20,9 +20,9 @@ segments ``404`` as Dataverse does):
 =====================================================  ========================================
 
 A new endpoint is one handler module and one line in :data:`SERVICE_ROUTES` (a first path
-segment), :data:`PATH_ROUTES` (a path test), :data:`COLLECTION_ROUTES` /
-:data:`RECORD_ROUTES` (a method on an entity set or a record), or in the action registries of
-:mod:`~d365leads.fake.handlers.actions`.
+segment), :data:`PATH_ROUTES` (a path test), :data:`COLLECTION_READS` (a special kind of
+``GET /<set>``), :data:`COLLECTION_ROUTES` / :data:`RECORD_ROUTES` (a method on an entity set
+or a record), or in the action registries of :mod:`~d365leads.fake.handlers.actions`.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from ..wire.messages import API_PATH, FakeRequest, FakeResponse, Handler
 
 __all__ = [
     "ACTION_PREFIX",
+    "COLLECTION_READS",
     "COLLECTION_ROUTES",
     "PATH_ROUTES",
     "RECORD_ROUTES",
@@ -92,9 +93,17 @@ _KNOWN_UNSUPPORTED = {
 }
 
 
+COLLECTION_READS: tuple[tuple[Callable[[FakeRequest], bool], CollectionHandler], ...] = (
+    (delta.is_tracked_request, delta.handle_delta),
+)
+"""Special reads of ``GET /<set>``, ``(test of the request, handler)`` tried in order before
+the plain query (change tracking; a FetchXML or saved-view read goes here too)."""
+
+
 def _read_collection(ctx: RequestContext, meta: Table) -> FakeResponse:
-    if delta.is_tracked_request(ctx.request):
-        return delta.handle_delta(ctx, meta)
+    for matches, handler in COLLECTION_READS:
+        if matches(ctx.request):
+            return handler(ctx, meta)
     return query.handle_collection(ctx, meta)
 
 
@@ -181,8 +190,9 @@ class Router:
         by_segment = SERVICE_ROUTES.get(first)
         if by_segment is not None:
             return by_segment(ctx)
+        path = request.path
         for matches, handler in PATH_ROUTES:
-            if matches(request.path):
+            if matches(path):
                 return handler(ctx)
         match = _SEGMENT_RE.match(first)
         if match is None:

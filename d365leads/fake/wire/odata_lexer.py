@@ -68,6 +68,8 @@ OTHER_ODATA_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class Token:
+    """One token of a ``$filter`` expression and its 0-based position."""
+
     kind: str  # ident, string, number, guid, datetime, date, alias, lparen, rparen, comma, slash
     text: str
     pos: int
@@ -75,10 +77,12 @@ class Token:
 
 
 def syntax_error(message: str) -> FakeFault:
+    """The 400 ``0x80060888`` fault for a ``$filter`` syntax error."""
     return FakeFault(400, CODE_BAD_QUERY, message)
 
 
 def tokenize(text: str) -> list[Token]:
+    """The tokens of ``text`` (400 naming the position of anything unreadable)."""
     tokens: list[Token] = []
     i = 0
     n = len(text)
@@ -144,6 +148,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 def parse_datetime(text: str) -> datetime:
+    """An OData date-time literal as an aware UTC datetime (7 fractional digits allowed)."""
     raw = text
     if raw[-1] in "Zz":
         raw = raw[:-1] + "+00:00"
@@ -158,6 +163,7 @@ def parse_datetime(text: str) -> datetime:
 
 
 def literal_from_token(tok: Token, source: str) -> Constant:
+    """The literal a string, GUID, date, date-time or number token stands for."""
     try:
         if tok.kind == "string":
             return Constant(tok.value, "Edm.String", tok.pos)

@@ -32,6 +32,8 @@ __all__ = ["Compare", "Logical", "Node", "Not", "Parser", "Prop", "StringFunc"]
 
 @dataclass(frozen=True)
 class Prop:
+    """A property (column) of the table, as written in the expression."""
+
     column: Column
     name: str  # as written (wire property)
     pos: int
@@ -39,6 +41,8 @@ class Prop:
 
 @dataclass(frozen=True)
 class Compare:
+    """A comparison ``left op right``."""
+
     op: str
     left: Node
     right: Node
@@ -47,6 +51,8 @@ class Compare:
 
 @dataclass(frozen=True)
 class Logical:
+    """``left and right`` / ``left or right``."""
+
     op: str  # and / or
     left: Node
     right: Node
@@ -54,12 +60,16 @@ class Logical:
 
 @dataclass(frozen=True)
 class Not:
+    """``not operand``."""
+
     operand: Node
     pos: int
 
 
 @dataclass(frozen=True)
 class StringFunc:
+    """``contains``/``startswith``/``endswith`` of a string property and a pattern."""
+
     name: str
     prop: Prop
     needle: str
@@ -72,6 +82,8 @@ Node = Constant | Prop | Compare | Logical | Not | StringFunc
 
 
 class Parser:
+    """Recursive-descent parser of one ``$filter`` expression over ``table``."""
+
     def __init__(
         self,
         text: str,
@@ -108,6 +120,7 @@ class Parser:
 
     # grammar
     def parse(self) -> Node:
+        """The whole expression as a syntax tree (400/501 faults on errors)."""
         if not self.tokens:
             raise syntax_error(f"Expression expected at position 0 in '{self.text}'.")
         node = self._or()

@@ -29,6 +29,7 @@ TEMPORAL = {"Edm.DateTimeOffset", "Edm.Date"}
 
 
 def edm_of_column(column: Column) -> str:
+    """The EDM type a column compares as (``Edm.String``, ``Edm.Decimal``, …)."""
     return {
         "string": "Edm.String",
         "memo": "Edm.String",
@@ -50,6 +51,7 @@ def edm_of_column(column: Column) -> str:
 
 
 def check_compatible(op: str, a: str, b: str, text: str) -> None:
+    """Refuse comparing EDM types ``a`` and ``b`` with ``op`` when the platform does (400)."""
     if a == "null" or b == "null" or a == b:
         return
     if a in NUMERIC and b in NUMERIC:
