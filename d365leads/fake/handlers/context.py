@@ -18,18 +18,19 @@ __all__ = ["RequestContext"]
 
 
 class RequestContext(NamedTuple):
-    """One request being handled: ``org``, ``request`` and the effective ``caller_id``."""
+    """One request being handled: ``org``, ``request`` and the effective :attr:`caller_id`.
+
+    A tuple: it is built for every request and every ``$batch`` operation, so it stays cheap.
+    """
 
     org: OrgState
     request: FakeRequest
-    caller_id: str
-    """The systemuser the request acts as (after ``MSCRMCallerID`` / ``acting_as``)."""
 
-    @classmethod
-    def of(cls, org: OrgState, request: FakeRequest) -> RequestContext:
-        """The context of ``request`` on the current thread (the caller the pipeline set)."""
-        # A tuple: built once per request and per $batch operation, so it is kept cheap.
-        return cls(org, request, org.identity.caller_id)
+    @property
+    def caller_id(self) -> str:
+        """The systemuser the request acts as (after ``MSCRMCallerID`` / ``acting_as``; the
+        pipeline set it for this thread before routing)."""
+        return self.org.identity.caller_id
 
     @property
     def options(self) -> FakeOptions:

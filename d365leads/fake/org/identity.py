@@ -27,6 +27,10 @@ def org_guid(org_url: str, what: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{org_url.lower()}|{what}"))
 
 
+class _Acting(threading.local):
+    user_id: str | None = None  # a class default: reading it never raises AttributeError
+
+
 class Identity:
     """The org's own ids and the caller of the current thread (see the module docstring)."""
 
@@ -35,7 +39,7 @@ class Identity:
         self.business_unit_id = org_guid(org_url, "businessunit")
         self.organization_id = org_guid(org_url, "organization")
         self.base_currency_id = org_guid(org_url, "transactioncurrency:USD")
-        self._acting = threading.local()
+        self._acting = _Acting()
 
     def __repr__(self) -> str:
         return f"Identity(caller={self.caller_id})"
@@ -43,13 +47,12 @@ class Identity:
     @property
     def caller_id(self) -> str:
         """The systemuser the current thread acts as (WhoAmI, ``ownerid``, ``createdby``)."""
-        acting: str | None = getattr(self._acting, "user_id", None)
-        return acting or self.default_caller_id
+        return self._acting.user_id or self.default_caller_id
 
     @contextmanager
     def acting(self, user_id: str) -> Iterator[None]:
         """Act as ``user_id`` (an existing systemuser's normalized id) on this thread."""
-        previous = getattr(self._acting, "user_id", None)
+        previous = self._acting.user_id
         self._acting.user_id = user_id
         try:
             yield

@@ -171,7 +171,7 @@ class Router:
     def __call__(self, request: FakeRequest) -> FakeResponse:
         """Answer one request (a ``FakeFault`` becomes its error response)."""
         try:
-            return self._route(RequestContext.of(self.org, request))
+            return self._route(RequestContext(self.org, request))
         except FakeFault as fault:
             return fault_response(fault)
 
