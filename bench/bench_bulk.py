@@ -56,9 +56,9 @@ from d365leads.bulk import (
     run_bulk_job,
 )
 from d365leads.client import DataverseClient
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.http import FakeRequest, FakeResponse
-from d365leads.fake.options import FakeOptions
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.options import FakeOptions
+from d365leads.fake.wire.messages import FakeRequest, FakeResponse
 
 TOKEN = "bench-token"
 TARGET = {"statecode": 0, "statuscode": 1}

@@ -24,8 +24,8 @@ only after redaction (see :mod:`d365leads.cassette.redact`); pseudonyms are keye
 ``D365LEADS_CASSETTE_KEY``, which must be the same when recording and replaying.
 
 While replaying, ``dataverse_cassette.player`` is the
-:class:`~d365leads.fake.replay.CassettePlayer` (``.misses``, ``.unused``); an unmatched request
-raises :class:`~d365leads.errors.NotSupportedError` naming the closest recorded interaction.
+:class:`~d365leads.fake.adapters.replay.CassettePlayer` (``.misses``, ``.unused``); an unmatched
+request raises :class:`~d365leads.errors.NotSupportedError` naming the closest recorded interaction.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from d365leads.cassette import PLACEHOLDER_ORG_URL, Cassette, Redactor
 
 if TYPE_CHECKING:
     from d365leads.client import DataverseClient
-    from d365leads.fake.replay import CassettePlayer
+    from d365leads.fake.adapters.replay import CassettePlayer
     from d365leads.http.recording import RecordingTransport
 
 __all__ = ["RECORD_MODES", "CassetteSession"]
@@ -139,7 +139,7 @@ class CassetteSession:
 
         if self.mode == "replay":
             from d365leads.fake import FakeDataverse
-            from d365leads.fake.replay import CassettePlayer
+            from d365leads.fake.adapters.replay import CassettePlayer
 
             if self.player is None:
                 cassette = Cassette.load(self.path)

@@ -32,8 +32,7 @@ from cassette_scenario import run_scenario  # noqa: E402
 from d365leads import DataverseClient, StaticTokenProvider  # noqa: E402
 from d365leads.cassette import scan_paths  # noqa: E402
 from d365leads.config import Settings  # noqa: E402
-from d365leads.fake import FakeDataverse, FakeOptions  # noqa: E402
-from d365leads.fake.clock import ManualClock  # noqa: E402
+from d365leads.fake import FakeDataverse, FakeOptions, ManualClock  # noqa: E402
 from d365leads.http.recording import RecordingTransport  # noqa: E402
 from d365leads.http.transport import RequestsTransport  # noqa: E402
 

@@ -7,14 +7,28 @@ Layers (a module may import its own layer or lower ones):
     L2 http.*                                (the only network I/O)
     L3 records, resources.*, metadata, batch, bulk.*, sync.*, actions
     L4 client, the package __init__
-    L5 cli.*, demo, __main__, pytest plugins (nothing imports them)
+    L5 cli.*, demo, testing, __main__, pytest plugins (nothing imports them)
 
 Islands: ``cassette.*`` imports only the stdlib (anyone may import it);
 ``fake.*`` imports only the stdlib, ``responses``, ``requests`` (its exceptions, for injected
-faults), ``yaml`` (seed files) and ``cassette``; ``fake.pytest_plugin`` may also build a client
-from the public surface (``d365leads``, ``d365leads.client``, ``d365leads.auth``), never
-odata/models/http.
+faults), ``yaml`` (seed files) and ``cassette``, never the client (its pytest plugin asks a hook
+for clients; ``d365leads.testing`` answers it).
 Third-party: ``msal`` only in ``auth``; ``requests``/``urllib3`` only in ``http`` (and the fake).
+
+The fake's own layers (docs/architecture.md, "The fake"), each importing only its own rank or
+lower ones:
+
+    F0 fake.core                              options, clock, faults, values, metering
+    F1 fake.org, fake.wire                    org never imports wire; wire imports only the
+                                              schema types of org (fake.org.schema)
+    F2 fake.handlers                          other handlers only by public names
+    F3 fake.pipeline                          middleware chain and router
+    F4 fake.adapters transports               responses_mock, server, replay
+    F5 fake.facade                            FakeDataverse
+    F6 fake entry points                      fake/__init__, __main__, adapters.serve,
+                                              adapters.pytest_plugin, adapters.pytest_hooks
+
+and no import circle between the fake's modules.
 """
 
 from __future__ import annotations
@@ -34,9 +48,20 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions", "frames")),
     (3, ("fetchxml", "views")),
     (4, ("client", "")),
-    (5, ("cli", "demo", "__main__", "pytest_cassettes")),
+    (5, ("cli", "demo", "testing", "__main__", "pytest_cassettes")),
 ]
-PLUGIN_CLIENT_IMPORTS = ("d365leads", "d365leads.client", "d365leads.auth", "d365leads.errors")
+FAKE_LAYERS: list[tuple[int, tuple[str, ...]]] = [
+    (0, ("core",)),
+    (1, ("org", "wire", "fetchxml")),
+    (2, ("handlers",)),
+    (3, ("pipeline",)),
+    (4, ("adapters.responses_mock", "adapters.server", "adapters.replay")),
+    (5, ("facade",)),
+    (6, ("", "__main__", "adapters", "adapters.serve", "adapters.pytest_plugin")),
+    (6, ("adapters.pytest_hooks",)),
+]
+"""Ranks of the fake's modules by their path below ``d365leads.fake`` (longest prefix wins)."""
+PYTEST_MODULES = ("d365leads.fake.adapters.pytest_plugin", "d365leads.fake.adapters.pytest_hooks")
 
 
 def module_name(path: Path) -> str:
@@ -57,6 +82,73 @@ def layer_of(module: str) -> int | None:
         if head in heads:
             return level
     return None
+
+
+def fake_rank(module: str) -> int | None:
+    """The rank of a ``d365leads.fake...`` module in :data:`FAKE_LAYERS`; ``None`` if unknown."""
+    if module != "d365leads.fake" and not module.startswith("d365leads.fake."):
+        return None
+    rest = module[len("d365leads.fake") :].lstrip(".")
+    best: tuple[int, int] | None = None  # (prefix length, rank)
+    for rank, prefixes in FAKE_LAYERS:
+        for prefix in prefixes:
+            exact = rest == prefix
+            below = bool(prefix) and rest.startswith(prefix + ".")
+            if (exact or below) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), rank)
+    return best[1] if best is not None else None
+
+
+def fake_violation(here: str, target: str) -> str | None:
+    """Why ``here`` (a fake module) may not import ``target`` (a fake module), or ``None``."""
+    own, other = fake_rank(here), fake_rank(target)
+    if own is None or other is None:
+        return None
+    part = here.split(".")[2] if here.count(".") >= 2 else ""
+    target_part = target.split(".")[2] if target.count(".") >= 2 else ""
+    if other > own:
+        return f"fake layer {own} ({part or 'fake'}) must not import layer {other} ({target_part})"
+    if part == "org" and target_part == "wire":
+        return "fake.org knows nothing of HTTP: it must not import fake.wire"
+    if (
+        part == "wire"
+        and target_part == "org"
+        and not target.startswith("d365leads.fake.org.schema")
+    ):
+        return "fake.wire may use only the schema types of the org (fake.org.schema)"
+    return None
+
+
+def private_handler_imports(path: Path) -> list[str]:
+    """Private names a handler module imports from another handler module."""
+    here = module_name(path)
+    if not here.startswith("d365leads.fake.handlers."):
+        return []
+    shared = ("d365leads.fake.handlers._common", "d365leads.fake.handlers.context")
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        target = resolve_from(here, path, node)
+        if target.startswith("d365leads.fake.handlers.") and target not in shared:
+            found.extend(
+                f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {target}.{a.name}: "
+                "handlers share helpers through handlers._common, not each other's internals"
+                for a in node.names
+                if a.name.startswith("_")
+            )
+    return found
+
+
+def resolve_from(here: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module of a ``from … import`` in module ``here`` (file ``path``)."""
+    if not node.level:
+        return node.module or ""
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
+    base_parts = package.split(".")
+    base = ".".join(base_parts[: len(base_parts) - (node.level - 1)])
+    return f"{base}.{node.module}" if node.module else base
 
 
 def imports_of(path: Path) -> list[tuple[str, int]]:
@@ -112,16 +204,17 @@ def violations_for(path: Path) -> list[str]:
             continue
         if head == "fake":
             allowed_third = {"responses", "requests", "urllib3", "yaml", "__future__"}
-            if here == "d365leads.fake.pytest_plugin":
-                allowed_third.add("pytest")
+            if here in PYTEST_MODULES:
+                allowed_third |= {"pytest", "pluggy"}
             if top != "d365leads" and top not in sys.stdlib_module_names | allowed_third:
                 problems.append(f"{where}: fake/ may import only the stdlib, responses and yaml")
             if top == "d365leads" and not target.startswith(
                 ("d365leads.fake", "d365leads.cassette")
             ):
-                plugin = here == "d365leads.fake.pytest_plugin"
-                if not (plugin and target in PLUGIN_CLIENT_IMPORTS):
-                    problems.append(f"{where}: fake/ is an island")
+                problems.append(f"{where}: fake/ is an island (it imports nothing of the client)")
+            why = fake_violation(here, target)
+            if why is not None:
+                problems.append(f"{where}: {why}")
             continue
         if top != "d365leads":
             continue
@@ -143,6 +236,34 @@ def package_files() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
+def fake_cycles() -> list[list[str]]:
+    """Import circles between the fake's modules (each reported once, from its smallest name)."""
+    graph: dict[str, set[str]] = {}
+    for path in package_files():
+        here = module_name(path)
+        if here == "d365leads.fake" or here.startswith("d365leads.fake."):
+            graph[here] = {t for t, _ in imports_of(path) if t in _fake_modules()}
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in sorted(graph.get(node, ())):
+                if nxt == start:
+                    cycles.append(trail)
+                elif nxt > start and nxt not in trail:
+                    stack.append((nxt, [*trail, nxt]))
+    return cycles
+
+
+def _fake_modules() -> set[str]:
+    return {
+        module_name(p)
+        for p in package_files()
+        if module_name(p) == "d365leads.fake" or module_name(p).startswith("d365leads.fake.")
+    }
+
+
 def test_every_module_has_a_layer() -> None:
     unknown = []
     for path in package_files():
@@ -153,9 +274,22 @@ def test_every_module_has_a_layer() -> None:
     assert unknown == [], "add these modules to LAYERS in tests/test_layering.py"
 
 
+def test_every_fake_module_has_a_layer() -> None:
+    unknown = [
+        module_name(p)
+        for p in package_files()
+        if module_name(p).startswith("d365leads.fake") and fake_rank(module_name(p)) is None
+    ]
+    assert unknown == [], "add these modules to FAKE_LAYERS in tests/test_layering.py"
+
+
 @pytest.mark.parametrize("path", package_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_import_directions(path: Path) -> None:
-    assert violations_for(path) == []
+    assert violations_for(path) + private_handler_imports(path) == []
+
+
+def test_no_import_circle_inside_the_fake() -> None:
+    assert fake_cycles() == []
 
 
 def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,8 +307,41 @@ def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.Monk
     (fake_pkg / "cassette" / "model.py").write_text("import yaml\nfrom d365leads import errors\n")
     (fake_pkg / "records.py").write_text("import msal\nfrom d365leads import client, cli\n")
     (fake_pkg / "cli").mkdir()
+    # Inside the fake: upward imports, org -> wire, wire -> the store, a handler's internals,
+    # the client from the pytest plugin, and a circle.
+    for folder in ("core", "org", "wire", "handlers", "pipeline", "adapters"):
+        (fake_pkg / "fake" / folder).mkdir()
+        (fake_pkg / "fake" / folder / "__init__.py").write_text("")
+    (fake_pkg / "fake" / "core" / "fault.py").write_text("from ..pipeline import router\n")
+    (fake_pkg / "fake" / "org" / "store.py").write_text("from ..wire import messages\n")
+    (fake_pkg / "fake" / "wire" / "messages.py").write_text("from ..org import store\n")
+    (fake_pkg / "fake" / "handlers" / "crud.py").write_text(
+        "from ..pipeline.router import Router\nfrom .query import _matching_rows\n"
+    )
+    (fake_pkg / "fake" / "handlers" / "query.py").write_text("from ..facade import FakeDataverse\n")
+    (fake_pkg / "fake" / "pipeline" / "router.py").write_text("from ..adapters import server\n")
+    (fake_pkg / "fake" / "adapters" / "server.py").write_text("import pytest\n")
+    (fake_pkg / "fake" / "adapters" / "pytest_plugin.py").write_text(
+        "import pytest\nfrom d365leads import client\n"
+    )
+    (fake_pkg / "fake" / "facade.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake_pkg)
     assert len(violations_for(fake_pkg / "odata" / "query.py")) == 2
     assert len(violations_for(fake_pkg / "fake" / "store.py")) == 3
     assert len(violations_for(fake_pkg / "cassette" / "model.py")) == 2
     assert len(violations_for(fake_pkg / "records.py")) == 4  # msal, client, cli (twice)
+    fake = fake_pkg / "fake"
+    assert len(violations_for(fake / "core" / "fault.py")) == 1  # F0 -> F3
+    assert len(violations_for(fake / "org" / "store.py")) == 1  # org -> wire
+    assert len(violations_for(fake / "wire" / "messages.py")) == 1  # wire -> the store
+    crud = fake / "handlers" / "crud.py"
+    assert len(violations_for(crud)) == 1  # F2 -> F3
+    assert len(private_handler_imports(crud)) == 1  # another handler's internals
+    assert len(violations_for(fake / "handlers" / "query.py")) == 1  # F2 -> F5
+    assert len(violations_for(fake / "pipeline" / "router.py")) == 1  # F3 -> F4
+    assert len(violations_for(fake / "adapters" / "server.py")) == 1  # pytest outside the plugin
+    assert len(violations_for(fake / "adapters" / "pytest_plugin.py")) == 1  # the client
+    assert any(
+        set(c) == {"d365leads.fake.org.store", "d365leads.fake.wire.messages"}
+        for c in fake_cycles()
+    )

@@ -24,28 +24,6 @@ from test_layering import imports_of, module_name, package_files
 
 MAX_LINES = 500
 
-# The fake is being redesigned into layers (issue 15) by another change: until it lands, these
-# modules of today's fake may stay over the limit or inside its import circle. To be emptied
-# when the fake redesign lands; test_pending_exemptions_are_exact fails as soon as one of them
-# no longer offends, so the list can only shrink.
-_PENDING_FAKE_REDESIGN = frozenset(
-    {
-        "d365leads.fake.actions",
-        "d365leads.fake.admin",
-        "d365leads.fake.app",
-        "d365leads.fake.crud",
-        "d365leads.fake.delta",
-        "d365leads.fake.demo_data",
-        "d365leads.fake.odata_eval",
-        "d365leads.fake.query",
-        "d365leads.fake.responses_adapter",
-        "d365leads.fake.router",
-        "d365leads.fake.rules",
-        "d365leads.fake.schema",
-        "d365leads.fake.server",
-    }
-)
-
 Graph = Mapping[str, Mapping[str, int]]
 """module -> {module it imports: line of the first such import}."""
 
@@ -165,26 +143,13 @@ def size_violations(exempt: frozenset[str] = frozenset()) -> list[str]:
 
 
 def test_no_import_circle_between_modules() -> None:
-    problems = circle_violations(module_graph(), _PENDING_FAKE_REDESIGN)
+    problems = circle_violations(module_graph())
     assert problems == [], "\n".join(problems)
 
 
 def test_no_module_over_the_line_limit() -> None:
-    problems = size_violations(_PENDING_FAKE_REDESIGN)
+    problems = size_violations()
     assert problems == [], "\n".join(problems)
-
-
-def test_pending_exemptions_are_exact() -> None:
-    """Only fake modules, each still over the limit or in a circle: the list only shrinks."""
-    files = {module_name(path): path for path in package_files()}
-    in_circles = {m for component in import_circles(module_graph()) for m in component}
-    stale = []
-    for name in sorted(_PENDING_FAKE_REDESIGN):
-        assert name.startswith("d365leads.fake."), f"{name} is not part of the fake"
-        path = files.get(name)
-        if path is None or (line_count(path) <= MAX_LINES and name not in in_circles):
-            stale.append(name)
-    assert stale == [], f"remove from _PENDING_FAKE_REDESIGN (no longer offending): {stale}"
 
 
 def test_the_checker_catches_a_circle_and_an_oversize_module(

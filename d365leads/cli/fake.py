@@ -112,7 +112,7 @@ def serve(
     Point the client at it with D365_URL=<that url> and any D365_ACCESS_TOKEN.
     """
     from d365leads.fake import FakeOptions, run_server
-    from d365leads.fake.faults import FaultSpecError, parse_fault_spec
+    from d365leads.fake.pipeline.faults import FaultSpecError, parse_fault_spec
 
     for spec in faults:
         try:

@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .faults import FaultSpecError, parse_fault_spec
-from .options import FakeOptions
-from .server import run_server
+from .adapters.serve import run_server
+from .core.options import FakeOptions
+from .pipeline.faults import FaultSpecError, parse_fault_spec
 
 __all__ = ["build_parser", "main", "options_from_args"]
 

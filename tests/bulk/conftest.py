@@ -11,8 +11,8 @@ import pytest
 from d365leads.auth import StaticTokenProvider, TokenProvider
 from d365leads.bulk import Journal
 from d365leads.client import DataverseClient
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.options import FakeOptions
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.options import FakeOptions
 
 
 def no_wait(_seconds: float) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from d365leads.cli import bulk as bulk_cli
 from d365leads.cli.app import cli
-from d365leads.fake.app import FakeDataverse
+from d365leads.fake import FakeDataverse
 
 from .conftest import seed_leads
 

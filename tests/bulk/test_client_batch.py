@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from d365leads.errors import BatchError, InvalidStateTransitionError, NotFoundError
-from d365leads.fake.app import FakeDataverse
+from d365leads.fake import FakeDataverse
 
 from .conftest import make_client, seed_leads
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.options import FakeOptions
-from d365leads.fake.server import FakeServer
+from d365leads.fake import FakeDataverse, FakeServer
+from d365leads.fake.core.options import FakeOptions
 
 from .conftest import seed_leads
 

@@ -22,9 +22,9 @@ from d365leads.bulk import (
 )
 from d365leads.client import DataverseClient
 from d365leads.errors import BulkJobError, InvalidStatusError
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.http import FakeRequest, FakeResponse, Handler
-from d365leads.fake.options import FakeOptions
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.options import FakeOptions
+from d365leads.fake.wire.messages import FakeRequest, FakeResponse, Handler
 
 from .conftest import make_client, no_wait, seed_leads
 

@@ -17,7 +17,7 @@ from d365leads import DataverseClient, StaticTokenProvider
 from d365leads.cassette import Cassette
 from d365leads.cli.app import cli
 from d365leads.fake import FakeDataverse
-from d365leads.fake.replay import CassettePlayer
+from d365leads.fake.adapters.replay import CassettePlayer
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 LIFECYCLE = CASSETTES / "lifecycle" / "lead_lifecycle.json"

@@ -15,10 +15,9 @@ from click.testing import CliRunner, Result
 
 from d365leads.cassette import Cassette, scan_paths
 from d365leads.cli.app import cli
-from d365leads.fake import FakeDataverse
+from d365leads.fake import FakeDataverse, run_server
 from d365leads.fake import __main__ as fake_main
-from d365leads.fake.replay import CassettePlayer
-from d365leads.fake.server import run_server
+from d365leads.fake.adapters.replay import CassettePlayer
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJyZWNvcmRpbmctdXNlciJ9.c2lnbmF0dXJlLWJ5dGVz"
 REAL_EMAIL = "jane.roe@contoso.com"

@@ -18,7 +18,7 @@ from d365leads import DataverseClient, StaticTokenProvider
 from d365leads.cassette import Cassette, Redactor, scan_paths
 from d365leads.errors import NotSupportedError
 from d365leads.fake import FakeDataverse
-from d365leads.fake.replay import MISMATCH_CODE, CassettePlayer
+from d365leads.fake.adapters.replay import MISMATCH_CODE, CassettePlayer
 from d365leads.http.recording import RecordingTransport
 from d365leads.http.transport import RequestsTransport
 from d365leads.odata.query import col

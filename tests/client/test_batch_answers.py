@@ -20,7 +20,7 @@ from d365leads import (
     MalformedBatchResponseError,
     NotFoundError,
 )
-from d365leads.fake.http import FakeRequest, FakeResponse, Handler
+from d365leads.fake import FakeRequest, FakeResponse, Handler
 
 from .conftest import API
 

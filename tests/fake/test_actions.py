@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from d365leads.fake import FakeDataverse, FakeFault, FakeOptions, FakeRequest, FakeResponse, crud
-from d365leads.fake.actions import (
+from d365leads.fake import FakeDataverse, FakeFault, FakeOptions, FakeRequest, FakeResponse
+from d365leads.fake.handlers.actions import (
     BOUND_ACTIONS,
     CLOSED_LEAD_MESSAGE,
     UNBOUND_ACTIONS,
@@ -20,7 +20,8 @@ from d365leads.fake.actions import (
     qualify_lead,
     win_opportunity,
 )
-from d365leads.fake.rules import add_status_reason
+from d365leads.fake.org import records as crud
+from d365leads.fake.org.states import add_status_reason
 
 FULL_LEAD: dict[str, Any] = {
     "subject": "500 espresso machines",

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d365leads.fake import FakeDataverse, FakeOptions, ManualClock
-from d365leads.fake.batch import (
+from d365leads.fake.wire.batch_codec import (
     BatchFormatError,
     BatchOperation,
     ChangeSet,

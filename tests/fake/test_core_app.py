@@ -28,7 +28,7 @@ from d365leads.fake import (
     Store,
     TransportFault,
 )
-from d365leads.fake.http import Handler, parse_prefer
+from d365leads.fake.wire.messages import Handler, parse_prefer
 
 TENANT = "72f988bf-0000-4000-8000-00000000aaaa"
 CLIENT_ID = "51f81489-12ee-4a9e-aaae-a2591f45987d"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from d365leads.fake import FakeOptions
-from d365leads.fake.pytest_plugin import FakeDataverseFixture, FakeServerFixture
+from d365leads.fake import FakeDataverse, FakeOptions
+from d365leads.testing import FakeDataverseFixture, FakeServerFixture, fake_client
 
 
 def test_in_process_fixture_client_and_recorded_sleeps(
@@ -56,3 +56,35 @@ class TestOptionsOverride:
         assert refused.status_code == 401
         fake_dataverse.accepted_tokens.add("fake-token")
         assert fake_dataverse.client().whoami().user_id == fake_dataverse.caller_id
+
+
+def test_fake_client_outside_the_fixtures() -> None:
+    fake = FakeDataverse()
+    sleeps: list[float] = []
+    with fake.mock():
+        client = fake_client(fake.org_url, sleep=sleeps.append)
+        fake.faults.throttle_next(1, retry_after=3)
+        assert client.whoami().user_id == fake.caller_id
+        client.close()
+    assert sleeps == [3.0]
+
+
+def test_fixtures_without_the_client_plugin_name_what_is_missing(
+    pytester: pytest.Pytester,
+) -> None:
+    # The fake's plugin works alone (it imports nothing of the client); only .client() needs
+    # d365leads.testing, and says so.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_seed_works(fake_dataverse):
+            assert fake_dataverse.seed("lead", [{"subject": "x"}])
+
+        def test_client_needs_the_client_plugin(fake_dataverse):
+            with pytest.raises(RuntimeError, match="pytest_fake_dataverse_client"):
+                fake_dataverse.client()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:d365leads_testing")
+    result.assert_outcomes(passed=2)

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from d365leads.fake import FakeDataverse, FakeOptions, ManualClock
-from d365leads.fake.delta import decode_token, encode_token
+from d365leads.fake.handlers.delta import decode_token, encode_token
 
 TRACK = {"Prefer": "odata.track-changes"}
 

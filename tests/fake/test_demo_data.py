@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from d365leads.fake import FakeDataverse, ManualClock
-from d365leads.fake.demo_data import DEFAULT_NOW, demo_rows
+from d365leads.fake.org.demo_data import DEFAULT_NOW, demo_rows
 
 
 def test_demo_rows_are_deterministic_per_seed() -> None:

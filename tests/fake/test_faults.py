@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from d365leads.fake import FakeDataverse, ManualClock
-from d365leads.fake.faults import FaultPlan, FaultSpecError, parse_fault_spec
-from d365leads.fake.http import FakeRequest, FakeResponse
-from d365leads.fake.options import FakeOptions
+from d365leads.fake.core.options import FakeOptions
+from d365leads.fake.pipeline.faults import FaultPlan, FaultSpecError, parse_fault_spec
+from d365leads.fake.wire.messages import FakeRequest, FakeResponse
 
 ROOT = "https://fake-org.crm.dynamics.com/api/data/v9.2/"
 

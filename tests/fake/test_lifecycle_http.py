@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from d365leads.fake import FakeDataverse, FakeOptions
-from d365leads.fake.rules import add_status_reason
+from d365leads.fake.org.states import add_status_reason
 
 HEADERS = {
     "Authorization": "Bearer fake-token",

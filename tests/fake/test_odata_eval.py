@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d365leads.fake.errors import FakeFault
-from d365leads.fake.odata_eval import (
+from d365leads.fake.core.fault import FakeFault
+from d365leads.fake.org.tables import table
+from d365leads.fake.wire.odata_eval import (
     OrderKey,
     compile_filter,
     parse_orderby,
     parse_select,
     sort_rows,
 )
-from d365leads.fake.schema import table
 
 LEAD = table("lead")
 ACCOUNT_ID = "6f1c2c1e-0000-0000-0000-000000000001"

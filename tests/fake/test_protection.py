@@ -9,12 +9,13 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from d365leads.fake import FakeDataverse, latency
-from d365leads.fake.clock import ManualClock
-from d365leads.fake.http import FakeRequest, FakeResponse
-from d365leads.fake.latency import LatencySimulator
-from d365leads.fake.options import FakeOptions
-from d365leads.fake.protection import ServiceProtection
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.clock import ManualClock
+from d365leads.fake.core.options import FakeOptions
+from d365leads.fake.pipeline import latency
+from d365leads.fake.pipeline.latency import LatencySimulator
+from d365leads.fake.pipeline.protection import ServiceProtection
+from d365leads.fake.wire.messages import FakeRequest, FakeResponse
 
 URL = "https://fake-org.crm.dynamics.com/api/data/v9.2/leads"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from d365leads.fake.pytest_plugin import FakeServerFixture
+from d365leads.testing import FakeServerFixture
 
 
 def _part(method: str, url: str, content_id: int, body: dict[str, Any]) -> str:

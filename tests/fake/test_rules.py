@@ -6,20 +6,20 @@ from typing import Any
 
 import pytest
 
-from d365leads.fake.errors import FakeFault
-from d365leads.fake.http import FakeRequest
-from d365leads.fake.options import FakeOptions
-from d365leads.fake.rules import (
+from d365leads.fake import Store
+from d365leads.fake.core.fault import FakeFault
+from d365leads.fake.core.options import FakeOptions
+from d365leads.fake.handlers.status_metadata import handle_metadata
+from d365leads.fake.org.inactive import is_inactive
+from d365leads.fake.org.states import (
     add_status_reason,
     check_pair,
     default_status,
-    handle_metadata,
-    is_inactive,
     status_model,
     validate_create,
-    validate_update,
 )
-from d365leads.fake.store import Store
+from d365leads.fake.org.transitions import validate_update
+from d365leads.fake.wire.messages import FakeRequest
 
 LEAD_ID = "6f1c2c1e-0000-0000-0000-000000000001"
 BASE = "https://fake-org.crm.dynamics.com/api/data/v9.2/"

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from d365leads.fake import FakeDataverse
-from d365leads.fake.app import SeedError
+from d365leads.fake import FakeDataverse, SeedError
 
 SEED_YAML = """\
 account:

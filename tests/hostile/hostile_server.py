@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from d365leads.fake import FakeDataverse
-from d365leads.fake.http import FakeRequest
+from d365leads.fake import FakeDataverse, FakeRequest
 
 #: Longest any single answer may keep writing, whatever the client does.
 ANSWER_SECONDS = 20.0

@@ -16,7 +16,7 @@ from d365leads import (
     NotFoundError,
     PreconditionFailedError,
 )
-from d365leads.fake.pytest_plugin import FakeDataverseFixture
+from d365leads.testing import FakeDataverseFixture
 
 from .fake_helpers import seed_lead, snapshot, writes
 

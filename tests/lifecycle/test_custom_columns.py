@@ -10,7 +10,7 @@ import pytest
 
 from d365leads import DataverseClient, Lead, Query, col
 from d365leads.errors import BadRequestError
-from d365leads.fake.pytest_plugin import FakeDataverseFixture
+from d365leads.testing import FakeDataverseFixture
 
 from .fake_helpers import seed_lead
 

@@ -25,7 +25,7 @@ from d365leads import (
     Query,
     col,
 )
-from d365leads.fake.pytest_plugin import FakeDataverseFixture
+from d365leads.testing import FakeDataverseFixture
 
 from .fake_helpers import seed_lead, snapshot, writes
 
@@ -70,7 +70,7 @@ def test_rule1_disqualify_with_each_default_reason(
 def test_rule1_tenant_defined_disqualified_reason(
     fake_dataverse: FakeDataverseFixture, client: DataverseClient
 ) -> None:
-    from d365leads.fake.rules import add_status_reason
+    from d365leads.fake.org.states import add_status_reason
 
     add_status_reason(fake_dataverse.options, "lead", 100000001, "Went with competitor", 2)
     lead_id = seed_lead(fake_dataverse, lastname="Lee")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from d365leads import DataverseClient, DisqualifyReason, LeadState, LeadStatus
-from d365leads.fake.pytest_plugin import FakeServerFixture
+from d365leads.testing import FakeServerFixture
 
 
 def test_qualify_disqualify_reactivate_over_http(fake_dataverse_server: FakeServerFixture) -> None:

@@ -19,7 +19,7 @@ from d365leads import (
     Query,
     col,
 )
-from d365leads.fake.pytest_plugin import FakeDataverseFixture
+from d365leads.testing import FakeDataverseFixture
 
 
 @pytest.fixture

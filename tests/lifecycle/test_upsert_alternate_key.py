@@ -6,7 +6,7 @@ import pytest
 
 from d365leads import DataverseClient, InactiveRecordError
 from d365leads.errors import DuplicateRecordError, NotFoundError
-from d365leads.fake.pytest_plugin import FakeDataverseFixture
+from d365leads.testing import FakeDataverseFixture
 
 from .fake_helpers import seed_lead, writes
 

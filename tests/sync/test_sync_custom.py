@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from d365leads.cli.app import cli
 from d365leads.client import DataverseClient
 from d365leads.errors import SyncError
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.clock import ManualClock
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.clock import ManualClock
 from d365leads.sync import SyncTarget, pull
 from d365leads.sync.push import CsvValidationError, push_csv
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from d365leads.client import DataverseClient
 from d365leads.errors import ServerError, SyncError
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.clock import ManualClock
-from d365leads.fake.options import FakeOptions
+from d365leads.fake import FakeDataverse
+from d365leads.fake.core.clock import ManualClock
+from d365leads.fake.core.options import FakeOptions
 from d365leads.http.pipeline import Page
 from d365leads.sync import PageDone, SyncTarget, pull
 from d365leads.sync.pull import DeltaTokenExpiredError, prefetch

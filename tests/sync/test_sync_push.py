@@ -10,7 +10,7 @@ import pytest
 
 from d365leads.client import DataverseClient
 from d365leads.errors import InvalidInputError
-from d365leads.fake.app import FakeDataverse
+from d365leads.fake import FakeDataverse
 from d365leads.sync.push import CsvValidationError, PushResult, push_csv
 
 

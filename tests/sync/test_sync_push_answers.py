@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from d365leads.client import DataverseClient
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.http import FakeRequest, FakeResponse, Handler
+from d365leads.fake import FakeDataverse, FakeRequest, FakeResponse, Handler
 from d365leads.sync.push import push_csv
 
 

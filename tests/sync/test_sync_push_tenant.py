@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from d365leads.cli.app import cli
 from d365leads.client import DataverseClient
-from d365leads.fake.app import FakeDataverse
-from d365leads.fake.http import FakeRequest, FakeResponse, Handler
+from d365leads.fake import FakeDataverse
+from d365leads.fake.wire.messages import FakeRequest, FakeResponse, Handler
 from d365leads.sync.push import CsvValidationError, push_csv
 
 METADATA = "EntityDefinitions(LogicalName='lead')/Attributes"

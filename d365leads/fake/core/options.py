@@ -1,0 +1,183 @@
+"""Every switch of the fake, in one dataclass.
+
+Defaults follow ``lead-lifecycle.md`` for business rules and ``dataverse-web-api.md`` for wire
+behaviour.  Each behaviour that reference marks **UNCONFIRMED** has a switch here (the comment
+names the item of its "Consolidated UNCONFIRMED list") so a recording from a real tenant can
+calibrate it without code changes.
+
+Owners: rule switches are read by ``org`` (``states``, ``transitions``, ``inactive``,
+``qualify``, ``records``, ``values``), service protection by ``pipeline.protection``, latency by
+``pipeline.latency``, ``faults`` by ``pipeline.faults``, ``change_retention_days`` by
+``handlers.delta``, paging/query switches by ``handlers.query``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+__all__ = ["FakeOptions"]
+
+
+@dataclass
+class FakeOptions:
+    """Rule switches, limits, service protection, latency and scripted faults of the fake."""
+
+    # --- auth -------------------------------------------------------------------------------
+    strict_auth: bool = False
+    """Accept only bearer tokens the fake's own login endpoint issued (else any bearer token)."""
+    require_auth: bool = True
+    """Reject requests without an ``Authorization: Bearer …`` header with 401."""
+
+    # --- business rules (lead-lifecycle.md) -------------------------------------------------
+    enforce_inactive_edit_rule: bool = True
+    """Product rule 3: non-state edits of an inactive lead/account/contact/opportunity are
+    refused.  False = the platform's lenient behaviour (UNCONFIRMED 4)."""
+    inactive_edit_status: int = 400
+    inactive_edit_code: str = "0x80040203"
+    """No platform code is documented for this product rule; the generic invalid-argument code."""
+    require_opportunity_customer: bool = True
+    """Business rule 7: creating an opportunity without ``customerid`` is refused (UNCONFIRMED 7
+    as a platform rule; documented as app-enforced only)."""
+    disqualify_requires_no_open_opportunity: bool = False
+    """UI rule "disqualify only if no opportunity is associated" (UNCONFIRMED 5)."""
+
+    # --- state / status ---------------------------------------------------------------------
+    invalid_state_code: str = "0x80048408"
+    """Error code for an invalid statecode/statuscode pair (UNCONFIRMED 1)."""
+    invalid_state_status: int = 400
+    statecode_only_sets_default_status: bool = True
+    """PATCH ``{statecode}`` alone applies the state's default status (UNCONFIRMED 2); False
+    rejects it as an invalid pair."""
+    create_state: Literal["reject", "ignore", "honour"] = "reject"
+    """``statecode``/non-open ``statuscode`` on create (UNCONFIRMED 3): ``reject`` a status not
+    in the Open state, ``ignore`` the values, or ``honour`` any valid pair."""
+    readonly_on_write: Literal["ignore", "reject"] = "ignore"
+    """Read-only/system columns in a create/update body: ignored (documented) or rejected."""
+    opportunity_close_requires_action: bool = True
+    """A PATCH of opportunity ``statecode`` 1/2 is refused; use Win/LoseOpportunity."""
+    custom_status_reasons: tuple[tuple[str, int, str, int], ...] = ()
+    """Tenant-defined status reasons ``(table, value, label, state)`` on top of the built-in
+    option sets (added with ``rules.add_status_reason``; owner: fake-domain)."""
+
+    # --- tenant customisations (schema.TenantSchema) ----------------------------------------
+    custom_columns: tuple[tuple[str, str, str], ...] = ()
+    """Tenant columns ``(table, column, type)``, e.g. ``("lead", "new_score", "int")``; types as
+    ``schema.CUSTOM_COLUMN_TYPES`` or ``lookup:<table>``.  Add with ``fake.add_column``."""
+    alternate_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Tenant alternate keys ``(table, (column, …))`` on top of the built-in ones, e.g.
+    ``("lead", ("emailaddress1",))``.  Add with ``fake.add_alternate_key``."""
+
+    # --- QualifyLead (UNCONFIRMED 6) --------------------------------------------------------
+    qualify_closed_lead_status: int = 400
+    qualify_closed_lead_code: str = "0x80040203"
+    """"The lead is closed…" has no documented code; the generic invalid-argument code."""
+    qualify_status_must_be_qualified: bool = True
+    qualify_sets_qualifying_opportunity: bool = True
+    qualify_sets_lead_parent_links: bool = False
+    qualify_sets_originating_lead_on_account_contact: bool = True
+    qualify_cross_links: bool = True
+    """contact.parentcustomerid -> new account, account.primarycontactid -> new contact."""
+    qualify_default_currency: bool = True
+    """Use the organization's base currency when ``OpportunityCurrencyId`` is omitted."""
+    qualify_creates_account_when_parent_set: bool = False
+    """``CreateAccount`` still creates a new account when the lead has ``parentaccountid``."""
+    qualify_empty_company: Literal["skip", "error"] = "skip"
+    """``CreateAccount`` with an empty ``companyname``: create no account, or fail."""
+    qualify_documented_phone_mappings: bool = True
+    """Map lead telephone1 to account.address1_telephone1 and contact.managerphone (documented)."""
+    duplicate_detection_status: int = 500
+    """HTTP status of rule-based duplicate detection ``0x80040333`` (UNCONFIRMED 8)."""
+
+    # --- writes -----------------------------------------------------------------------------
+    validate_references: bool = True
+    """``@odata.bind`` targets must exist."""
+    duplicate_key_status: int = 412
+    """HTTP status of ``0x80040237`` (412 per docs, 409 in some reports; UNCONFIRMED 8)."""
+    upsert_create_status: int = 204
+    """Status of an upsert that created the row (UNCONFIRMED 9; 204 + OData-EntityId)."""
+
+    # --- query ------------------------------------------------------------------------------
+    max_page_size: int = 5000
+    max_count: int = 5000
+    top_with_maxpagesize: Literal["honour_top", "ignore_top"] = "honour_top"
+    """``$top`` together with ``odata.maxpagesize`` (UNCONFIRMED 10; docs say ``$top`` ignored)."""
+    accept_quoted_guid_in_filter: bool = True
+    """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
+    max_expand: int = 15
+
+    # --- $batch (fake-advanced) -------------------------------------------------------------
+    max_batch_operations: int = 1000
+    changeset_failure: Literal["single_error", "per_operation"] = "single_error"
+    """Shape of a failed changeset in the batch response (UNCONFIRMED 11)."""
+
+    # --- change tracking (fake-advanced) ----------------------------------------------------
+    change_retention_days: float = 7.0
+    change_tracking_tables: tuple[str, ...] = ("lead", "account", "contact", "opportunity")
+    delta_expired_status: int = 400
+    delta_unsupported_option_status: int = 400
+
+    # --- service protection (fake-advanced) --------------------------------------------------
+    max_requests: int | None = 6000
+    """Requests per caller per window; ``None`` disables the limit."""
+    window_s: float = 300.0
+    max_exec_ms: int | None = 1_200_000
+    """Combined execution time per caller per window in milliseconds; ``None`` disables it."""
+    max_concurrency: int | None = 52
+    """Concurrent requests per caller; ``None`` disables it."""
+    dop_hint: int | None = 4
+    """``x-ms-dop-hint`` response header value; ``None`` omits the header."""
+    affinity_cookie: bool = False
+    """Answer with ``Set-Cookie: ARRAffinity=...`` as Dataverse's web front ends do, so a client
+    that keeps the cookie is pinned to one server (see the api-limits doc). Off by default: it
+    costs about a quarter of the in-process request rate (cookie parsing in ``requests``)."""
+
+    # --- latency (fake-advanced) ------------------------------------------------------------
+    latency_ms: float = 0.0
+    """Fixed latency added to each request."""
+    op_cost_ms: float = 0.0
+    """Simulated execution time per operation (counts toward ``max_exec_ms``)."""
+    sleep_in_process: bool = False
+    """Really sleep for latency in the in-process adapter (the server always waits)."""
+
+    # --- scripted faults (fake-advanced) ----------------------------------------------------
+    faults: list[str] = field(default_factory=list)
+    """Fault specs parsed by ``faults.FaultPlan`` (same syntax as ``--fault``)."""
+
+    # --- identity / determinism -------------------------------------------------------------
+    guid_seed: int | None = None
+    """Seed for the store's GUID factory; ``None`` = random GUIDs."""
+
+    def __post_init__(self) -> None:
+        # Lists (JSON, hand-written options) become tuples so the schema cache can compare them.
+        self.custom_columns = tuple((str(t), str(c), str(k)) for t, c, k in self.custom_columns)
+        self.alternate_keys = tuple(
+            (str(t), (cols,) if isinstance(cols, str) else tuple(str(c) for c in cols))
+            for t, cols in self.alternate_keys
+        )
+        if not 1 <= self.max_page_size <= 5000:
+            raise ValueError("max_page_size must be between 1 and 5000")
+        if self.window_s <= 0:
+            raise ValueError("window_s must be positive")
+        for name in ("latency_ms", "op_cost_ms", "change_retention_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} cannot be negative")
+        for name in ("max_requests", "max_exec_ms", "max_concurrency", "dop_hint"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or None to disable it)")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of every switch (for CLIs and config files)."""
+        return [f.name for f in fields(cls)]
+
+    def replace(self, **changes: Any) -> FakeOptions:
+        """A copy with ``changes`` applied; unknown names raise ``TypeError``."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        unknown = sorted(set(changes) - set(data))
+        if unknown:
+            raise TypeError(f"unknown FakeOptions field(s): {', '.join(unknown)}")
+        data.update(changes)
+        data["faults"] = list(data["faults"])
+        return FakeOptions(**data)

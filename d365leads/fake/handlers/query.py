@@ -1,0 +1,137 @@
+"""Collection reads: ``GET /leads?…`` and ``GET /leads/$count``.
+
+Supported: ``$select``, ``$filter`` (:mod:`~d365leads.fake.wire.odata_eval`), ``$orderby``,
+``$top``, ``$count`` (``@odata.count`` capped at ``max_count``;
+``Microsoft.Dynamics.CRM.totalrecordcount`` and ``…limitexceeded`` annotations when asked for),
+``$expand`` (:mod:`~d365leads.fake.wire.query_options`), parameter aliases (``@p1``), and
+paging: ``Prefer: odata.maxpagesize=N`` (at most 5000, echoed in ``Preference-Applied``; larger
+values are ignored like the service) with an ``@odata.nextLink`` whose ``$skiptoken`` is a
+cookie-shaped keyset token (:mod:`~d365leads.fake.wire.paging`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.fault import CODE_BAD_QUERY, bad_request
+from ..core.values import Row
+from ..org.schema import Table
+from ..org.state import OrgState
+from ..wire import odata_eval
+from ..wire.messages import FakeRequest, FakeResponse, service_root
+from ..wire.paging import decode_skiptoken, encode_skiptoken, next_link
+from ..wire.query_options import (
+    COLLECTION_OPTIONS,
+    aliases,
+    annotation_preference,
+    check_options,
+    parse_page_size,
+    select_expand,
+)
+from ..wire.serialize import context_url
+from ._common import render_entity
+from .context import RequestContext
+
+__all__ = ["handle_collection", "handle_count"]
+
+
+def _matching_rows(
+    org: OrgState,
+    request: FakeRequest,
+    meta: Table,
+    base: list[Row] | None = None,
+) -> tuple[list[Row], list[tuple[str, bool]]]:
+    rows = org.store.rows(meta.logical_name) if base is None else base
+    filter_text = request.query_value("$filter")
+    if filter_text is not None:
+        predicate = odata_eval.compile_filter(
+            filter_text,
+            meta,
+            aliases(request),
+            accept_quoted_guid=org.options.accept_quoted_guid_in_filter,
+        )
+        rows = [r for r in rows if predicate(r)]
+    orderby_text = request.query_value("$orderby")
+    keys: list[tuple[str, bool]] = []
+    if orderby_text is not None:
+        keys = [(k.column, k.descending) for k in odata_eval.parse_orderby(orderby_text, meta)]
+    # The primary key breaks ties so pages are stable.
+    keys.append((meta.primary_key, False))
+    # The rows are already copies (``store.rows`` / the caller's ``base``).
+    return odata_eval.sort_rows(rows, keys, meta), keys
+
+
+def handle_collection(
+    ctx: RequestContext, meta: Table, base: list[Row] | None = None
+) -> FakeResponse:
+    """``GET /<entityset>?…``: filter, sort, page and render (``base``: the candidate rows,
+    for a collection-valued navigation such as ``accounts(<id>)/contact_customer_accounts``)."""
+    org, request = ctx.org, ctx.request
+    check_options(request, COLLECTION_OPTIONS)
+    options = org.options
+    select, expand = select_expand(request, meta, options.max_expand, org.schema)
+    top_text = request.query_value("$top")
+    top: int | None = None
+    if top_text is not None:
+        if not top_text.isdigit() or int(top_text) < 1:
+            raise bad_request(
+                f"Invalid value '{top_text}' for $top: use a positive whole number.",
+                CODE_BAD_QUERY,
+            )
+        top = int(top_text)
+    count_text = request.query_value("$count")
+    if count_text not in (None, "true", "false"):
+        raise bad_request(f"Invalid value '{count_text}' for $count: use true or false.")
+    annotations, applied = annotation_preference(request)
+    page_size, page_applied = parse_page_size(request, options.max_page_size)
+    if top is not None and page_applied and options.top_with_maxpagesize == "ignore_top":
+        top = None
+    rows, keys = _matching_rows(org, request, meta, base)
+    total = len(rows)
+    if top is not None:
+        rows = rows[:top]
+    start = 0
+    page = 1
+    token = request.query_value("$skiptoken")
+    if token is not None:
+        page, last = decode_skiptoken(token, keys)
+        # Keyset paging: continue after where the last row sent sorts now (it may be gone).
+        marker: Row = dict(last)
+        ordered = odata_eval.sort_rows([*rows, marker], keys, meta)
+        start = next(i for i, r in enumerate(ordered) if r is marker)
+    chunk = rows[start : start + page_size]
+    root = service_root(request)
+    body: dict[str, Any] = {"@odata.context": context_url(root, meta, select, entity=False)}
+    if count_text == "true":
+        body["@odata.count"] = min(total, options.max_count)
+        if annotations is not None:
+            if annotations("Microsoft.Dynamics.CRM.totalrecordcount"):
+                body["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(total, options.max_count)
+            if annotations("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
+                body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = (
+                    total > options.max_count
+                )
+    body["value"] = [
+        render_entity(org, meta, r, select=select, expand=expand, annotations=annotations)
+        for r in chunk
+    ]
+    end = start + len(chunk)
+    if end < len(rows) and chunk:
+        next_token = encode_skiptoken(page + 1, keys, chunk[0], chunk[-1])
+        body["@odata.nextLink"] = next_link(request, next_token)
+    headers: dict[str, str] = {}
+    if applied or page_applied:
+        headers["Preference-Applied"] = ",".join(applied + page_applied)
+    return FakeResponse.json_body(200, body, headers)
+
+
+def handle_count(ctx: RequestContext, meta: Table) -> FakeResponse:
+    """``GET /<entityset>/$count``: the row count as ``text/plain`` (capped like ``$count``)."""
+    org, request = ctx.org, ctx.request
+    check_options(request, {"$filter"})
+    total = len(_matching_rows(org, request, meta)[0])
+    return FakeResponse(
+        200,
+        {"Content-Type": "text/plain", "OData-Version": "4.0"},
+        str(min(total, org.options.max_count)).encode(),
+    )

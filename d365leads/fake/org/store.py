@@ -1,0 +1,272 @@
+"""The fake's in-memory tables: rows, a global version counter, tombstones and snapshots.
+
+Storage model
+-------------
+* One dict per table (logical name), mapping the lower-case GUID string of the primary key to
+  a row dict.  Rows are keyed by **attribute logical names** (``subject``, ``statecode``,
+  ``parentaccountid``) and hold JSON-compatible values: ``str``, ``int``, ``float``, ``bool``,
+  ``None``; datetimes as ISO-8601 UTC strings ``2026-01-05T09:00:00Z``, dates ``2026-01-05``.
+* **Lookups** are stored under the attribute name as the lower-case GUID string of the target
+  (``row["parentaccountid"] = "3f2c…"``).  A polymorphic lookup (customer) also stores its
+  target table in ``<attribute>type`` (``row["customeridtype"] = "account"``).  Owner lookups
+  store ``ownerid`` (GUID) and ``owneridtype = "systemuser"``.  The Web API names
+  (``_parentaccountid_value``, ``customerid_account@odata.bind``) exist only in
+  the wire (``wire.serialize``) and the write path (``org.values``).
+* **Versions**: one monotonic counter for the whole org.  Every insert and update takes the next
+  value and writes it to the row's ``versionnumber`` (the ETag is ``W/"<versionnumber>"``);
+  every delete takes the next value and records a :class:`Tombstone`
+  ``(table, id, version, time)`` for change tracking.
+* **System columns**: ``insert`` fills ``createdon``/``modifiedon`` from the clock and
+  ``createdby``/``modifiedby``/``ownerid`` from ``actor`` when the table has them and the row does
+  not; ``update`` refreshes ``modifiedon`` (and ``modifiedby`` when ``actor`` is given).
+* The store does **no** business validation (that is ``org.records``/``org.states``); it only
+  guarantees unique keys and consistent versions.  All methods take the re-entrant ``lock``; hold
+  :meth:`transaction` (or ``lock``) across several calls that must be atomic.
+* :meth:`snapshot`/:meth:`restore` copy the whole state (used by changesets and actions).
+* IDs come from :meth:`new_id`: ``uuid4`` or, with ``guid_seed``, a deterministic sequence.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..core.clock import Clock, utc_now
+from ..core.fault import duplicate_key, not_found
+from ..core.values import Row, format_datetime, normalize_id
+from .schema import Table
+from .tables import TABLES, table
+
+__all__ = ["Row", "Store", "StoreSnapshot", "Tombstone", "format_datetime", "normalize_id"]
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A delete, remembered for change tracking."""
+
+    table: str
+    id: str
+    version: int
+    time: datetime
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """An opaque copy of the store's state (see :meth:`Store.snapshot`)."""
+
+    tables: dict[str, dict[str, Row]]
+    version: int
+    tombstones: tuple[Tombstone, ...]
+
+
+class Store:
+    """Thread-safe in-memory tables (see the module docstring for the storage model)."""
+
+    def __init__(self, *, clock: Clock | None = None, guid_seed: int | None = None) -> None:
+        self.lock = threading.RLock()
+        self.clock: Clock = clock or utc_now
+        self._rng = random.Random(guid_seed) if guid_seed is not None else None
+        self._tables: dict[str, dict[str, Row]] = {name: {} for name in TABLES}
+        self._version = 0
+        self._tombstones: list[Tombstone] = []
+
+    # --- ids, time, versions -----------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """A new GUID (deterministic when the store was built with ``guid_seed``)."""
+        with self.lock:
+            if self._rng is None:
+                return str(uuid.uuid4())
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def now(self) -> datetime:
+        """The store clock's current time."""
+        return self.clock()
+
+    @property
+    def version(self) -> int:
+        """The last version number handed out (0 before the first write)."""
+        with self.lock:
+            return self._version
+
+    def _next_version(self) -> int:
+        self._version += 1
+        return self._version
+
+    @property
+    def tombstones(self) -> list[Tombstone]:
+        """A copy of every recorded delete, oldest first."""
+        with self.lock:
+            return list(self._tombstones)
+
+    # --- rows -------------------------------------------------------------------------------
+
+    def _table(self, logical_name: str) -> tuple[Table, dict[str, Row]]:
+        meta = table(logical_name)
+        return meta, self._tables[logical_name]
+
+    def insert(self, logical_name: str, row: Row, *, actor: str | None = None) -> Row:
+        """Add ``row`` (primary key optional: a new id is generated) and return a copy.
+
+        Raises :class:`FakeFault` ``0x80040237`` if the key already exists.
+        """
+        with self.lock:
+            meta, rows = self._table(logical_name)
+            data = dict(row)
+            raw_id = data.get(meta.primary_key) or self.new_id()
+            record_id = normalize_id(raw_id)
+            if record_id in rows:
+                raise duplicate_key()
+            data[meta.primary_key] = record_id
+            stamp = format_datetime(self.now())
+            columns = meta.by_name
+            for name in ("createdon", "modifiedon"):
+                if name in columns and not data.get(name):
+                    data[name] = stamp
+            if actor is not None:
+                for name in ("createdby", "modifiedby", "ownerid"):
+                    if name in columns and not data.get(name):
+                        data[name] = actor
+                if "ownerid" in columns and data.get("ownerid"):
+                    data.setdefault("owneridtype", "systemuser")
+            data["versionnumber"] = self._next_version()
+            rows[record_id] = data
+            return dict(data)
+
+    def get(self, logical_name: str, record_id: str) -> Row | None:
+        """A copy of the row, or ``None``."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            try:
+                key = normalize_id(record_id)
+            except ValueError:
+                return None
+            found = rows.get(key)
+            return dict(found) if found is not None else None
+
+    def exists(self, logical_name: str, record_id: str) -> bool:
+        """True when the row exists."""
+        return self.get(logical_name, record_id) is not None
+
+    def update(
+        self, logical_name: str, record_id: str, changes: Row, *, actor: str | None = None
+    ) -> Row:
+        """Merge ``changes`` into the row, bump its version and return a copy.
+
+        Raises the 404 :class:`FakeFault` when the row does not exist.  The primary key and
+        ``versionnumber`` cannot be changed.
+        """
+        with self.lock:
+            meta, rows = self._table(logical_name)
+            key = normalize_id(record_id)
+            current = rows.get(key)
+            if current is None:
+                raise not_found(logical_name, key)
+            updated = dict(current)
+            updated.update(changes)
+            updated[meta.primary_key] = key
+            if "modifiedon" in meta.by_name:
+                updated["modifiedon"] = format_datetime(self.now())
+            if actor is not None and "modifiedby" in meta.by_name:
+                updated["modifiedby"] = actor
+            updated["versionnumber"] = self._next_version()
+            rows[key] = updated
+            return dict(updated)
+
+    def delete(self, logical_name: str, record_id: str) -> Row:
+        """Remove the row, record a tombstone and return the removed row (404 if missing)."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            key = normalize_id(record_id)
+            removed = rows.pop(key, None)
+            if removed is None:
+                raise not_found(logical_name, key)
+            self._tombstones.append(Tombstone(logical_name, key, self._next_version(), self.now()))
+            return removed
+
+    def rows(self, logical_name: str) -> list[Row]:
+        """Copies of every row of the table, in insertion order."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            return [dict(r) for r in rows.values()]
+
+    def rows_between(self, logical_name: str, after: int, up_to: int) -> list[Row]:
+        """Copies of the rows whose version is in ``(after, up_to]``, in version order."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            found = [dict(r) for r in rows.values() if after < r["versionnumber"] <= up_to]
+        found.sort(key=lambda r: int(r["versionnumber"]))
+        return found
+
+    def find(self, logical_name: str, predicate: Callable[[Row], bool]) -> list[Row]:
+        """Copies of the rows for which ``predicate`` is true."""
+        return [r for r in self.rows(logical_name) if predicate(r)]
+
+    def count(self, logical_name: str) -> int:
+        """Number of rows in the table."""
+        with self.lock:
+            return len(self._table(logical_name)[1])
+
+    def changes_since(self, version: int) -> tuple[list[tuple[str, Row]], list[Tombstone]]:
+        """Rows written and deletes recorded after ``version``, each in version order."""
+        with self.lock:
+            written = [
+                (name, dict(r))
+                for name, rows in self._tables.items()
+                for r in rows.values()
+                if r["versionnumber"] > version
+            ]
+            written.sort(key=lambda item: int(item[1]["versionnumber"]))
+            deleted = [t for t in self._tombstones if t.version > version]
+            return written, deleted
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self) -> StoreSnapshot:
+        """Copy the whole state."""
+        with self.lock:
+            return StoreSnapshot(
+                {
+                    name: {k: dict(r) for k, r in rows.items()}
+                    for name, rows in self._tables.items()
+                },
+                self._version,
+                tuple(self._tombstones),
+            )
+
+    def restore(self, snapshot: StoreSnapshot) -> None:
+        """Return to a state taken by :meth:`snapshot`."""
+        with self.lock:
+            self._tables = {
+                name: {k: dict(r) for k, r in rows.items()}
+                for name, rows in snapshot.tables.items()
+            }
+            self._version = snapshot.version
+            self._tombstones = list(snapshot.tombstones)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the lock; on any exception restore the state from before the block."""
+        with self.lock:
+            before = self.snapshot()
+            try:
+                yield self
+            except BaseException:
+                self.restore(before)
+                raise
+
+    def clear(self) -> None:
+        """Remove every row and tombstone (the version counter keeps counting)."""
+        with self.lock:
+            self._tables = {name: {} for name in TABLES}
+            self._tombstones = []
+
+    def __repr__(self) -> str:
+        with self.lock:
+            sizes = ", ".join(f"{k}={len(v)}" for k, v in self._tables.items() if v)
+            return f"Store(version={self._version}, {sizes or 'empty'})"

@@ -1,0 +1,331 @@
+"""The fake server's own OData query evaluator (``$filter``, ``$orderby``, ``$select``).
+
+Written independently of the client's query builder, so a misunderstanding in the client cannot
+hide behind a matching misunderstanding here.  It follows what Dataverse accepts
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows):
+
+* comparison operators ``eq ne gt ge lt le``, logical ``and or not``, parentheses;
+* ``contains``, ``startswith``, ``endswith`` (case-insensitive, like every string comparison;
+  their argument is a T-SQL ``LIKE`` pattern as in Dataverse: ``%``, ``_``, ``[a-c]``,
+  ``[^a]``, ``[%]`` for a literal, see :func:`like_pattern`);
+* literals: ``null``, ``true``/``false``, integers, decimals (``1.5``, ``2M``), doubles
+  (``1e3``), strings with doubled single quotes (``'O''Hara'``), GUIDs (unquoted, and quoted
+  when ``accept_quoted_guid`` is on), dates (``2024-01-31``) and date-times
+  (``2024-01-31T12:00:00Z``, an offset, or no zone = UTC), parameter aliases (``@p1``);
+* lookup properties as ``_<name>_value``; column-to-column comparison;
+* comparisons are typed by the schema column (date-times as instants, money as decimals,
+  GUIDs case-insensitive); a ``null`` column makes any comparison except ``eq null`` /
+  ``ne null`` *unknown* (SQL three-valued logic, so ``ne`` does not match empty columns, as in
+  Dataverse).
+
+Errors are :class:`~d365leads.fake.core.fault.FakeFault`:
+
+* unknown column -> 400 ``0x80060888`` "Could not find a property named 'x' on type
+  'Microsoft.Dynamics.CRM.<table>'.";
+* syntax and type errors -> 400 ``0x80060888`` with the position (0-based) and the text;
+* recognised but unimplemented features (``Microsoft.Dynamics.CRM.*`` query functions,
+  ``any``/``all`` lambdas, other OData built-in functions, arithmetic, ``in``/``has``, filters on
+  related tables through a navigation path) -> 501 naming the feature.
+
+Public functions:
+
+* :func:`compile_filter` ``(text, table, aliases=None, *, accept_quoted_guid=True)`` ->
+  ``predicate(row) -> bool`` over stored rows (keys are attribute names; lookups stored under
+  the attribute name as a GUID string).
+* :func:`parse_orderby` ``(text, table)`` -> ``list[OrderKey]``; ``OrderKey`` is a
+  ``(column, descending)`` named tuple of the *attribute* name.
+* :func:`sort_rows` ``(rows, orderby, table=None)`` -> a new sorted list; ``orderby`` is the
+  ``$orderby`` text or parsed keys; nulls first on ascending keys and last on descending ones
+  (SQL Server order), strings case-insensitive.
+* :func:`parse_select` ``(text, table)`` -> attribute names, in order, without duplicates;
+  lookups must be selected as ``_<name>_value`` (and come back as the attribute name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timezone
+from typing import Any, NamedTuple, TypeVar
+
+from ..core.fault import not_implemented, property_not_found
+from ..org.schema import Column, Table
+from .odata_lexer import Constant, syntax_error
+from .odata_parser import Compare, Logical, Node, Not, Parser, Prop, StringFunc
+from .odata_types import like_pattern, normalize_value
+
+__all__ = [
+    "OrderKey",
+    "Predicate",
+    "compile_filter",
+    "like_pattern",
+    "normalize_value",
+    "parse_orderby",
+    "parse_select",
+    "sort_rows",
+]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+_R = TypeVar("_R", bound=Mapping[str, Any])
+
+
+def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
+    """Make two normalised values comparable (case-insensitive text, dates vs date-times)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.casefold(), b.casefold()
+    if isinstance(a, datetime) and not isinstance(b, datetime) and isinstance(b, date):
+        return a, datetime.combine(b, time(0), tzinfo=timezone.utc)
+    if isinstance(b, datetime) and not isinstance(a, datetime) and isinstance(a, date):
+        return datetime.combine(a, time(0), tzinfo=timezone.utc), b
+    return a, b
+
+
+_Value = Callable[[Mapping[str, Any]], Any]
+_Tri = Callable[[Mapping[str, Any]], "bool | None"]
+
+
+def _value_getter(node: Prop | Constant) -> _Value:
+    if isinstance(node, Constant):
+        constant = node.value
+        return lambda row: constant
+    column = node.column
+    key = column.name
+    return lambda row: normalize_value(column, row.get(key))
+
+
+def _compare(op: str, a: Any, b: Any) -> bool | None:
+    if op == "eq" and (a is None or b is None):
+        return a is None and b is None
+    if op == "ne" and (a is None or b is None):
+        return not (a is None and b is None)
+    if a is None or b is None:
+        return None
+    x, y = _comparable(a, b)
+    try:
+        if op == "eq":
+            return bool(x == y)
+        if op == "ne":
+            return bool(x != y)
+        if op == "gt":
+            return bool(x > y)
+        if op == "ge":
+            return bool(x >= y)
+        if op == "lt":
+            return bool(x < y)
+        return bool(x <= y)
+    except TypeError:
+        return None
+
+
+def _compile(node: Node) -> _Tri:
+    if isinstance(node, Compare):
+        left = _value_getter(node.left)  # type: ignore[arg-type]
+        right = _value_getter(node.right)  # type: ignore[arg-type]
+        op = node.op
+        # eq/ne null keep two-valued semantics: "x eq null" is "x is null".
+        null_test = (isinstance(node.right, Constant) and node.right.edm == "null") or (
+            isinstance(node.left, Constant) and node.left.edm == "null"
+        )
+        if null_test and op in ("eq", "ne"):
+            return lambda row: _compare(op, left(row), right(row))
+
+        def compare(row: Mapping[str, Any]) -> bool | None:
+            a, b = left(row), right(row)
+            if a is None or b is None:
+                return None  # SQL semantics: a null column is unknown, even for ne
+            return _compare(op, a, b)
+
+        return compare
+    if isinstance(node, Logical):
+        lhs, rhs = _compile(node.left), _compile(node.right)
+        if node.op == "and":
+
+            def both(row: Mapping[str, Any]) -> bool | None:
+                a = lhs(row)
+                if a is False:
+                    return False
+                b = rhs(row)
+                if b is False:
+                    return False
+                return True if a and b else None
+
+            return both
+
+        def either(row: Mapping[str, Any]) -> bool | None:
+            a = lhs(row)
+            if a is True:
+                return True
+            b = rhs(row)
+            if b is True:
+                return True
+            return False if a is False and b is False else None
+
+        return either
+    if isinstance(node, Not):
+        inner = _compile(node.operand)
+
+        def negate(row: Mapping[str, Any]) -> bool | None:
+            value = inner(row)
+            return None if value is None else not value
+
+        return negate
+    if isinstance(node, StringFunc):
+        key = node.prop.column.name
+        body = like_pattern(node.needle)
+        pattern = re.compile(
+            {"contains": f".*{body}.*", "startswith": f"{body}.*", "endswith": f".*{body}"}[
+                node.name
+            ],
+            re.IGNORECASE | re.DOTALL,
+        )
+
+        def string_func(row: Mapping[str, Any]) -> bool | None:
+            value = row.get(key)
+            return None if value is None else pattern.fullmatch(str(value)) is not None
+
+        return string_func
+    if isinstance(node, Prop):  # a bare boolean column
+        key = node.column.name
+
+        def flag(row: Mapping[str, Any]) -> bool | None:
+            value = row.get(key)
+            return None if value is None else bool(value)
+
+        return flag
+    constant = bool(node.value)
+    return lambda row: constant
+
+
+def compile_filter(
+    text: str,
+    table: Table,
+    aliases: Mapping[str, str] | None = None,
+    *,
+    accept_quoted_guid: bool = True,
+) -> Predicate:
+    """Parse a ``$filter`` expression for ``table`` and return a predicate over stored rows.
+
+    ``aliases`` maps parameter aliases (``"@p1"``) to their literal text from the query string
+    (``{k: v for k, v in request.query if k.startswith("@")}``).  ``accept_quoted_guid``
+    (``FakeOptions.accept_quoted_guid_in_filter``, UNCONFIRMED 10) lets
+    ``_x_value eq '<guid>'`` compare as a GUID; when off, a quoted GUID against a GUID column is
+    an incompatible-types 400.
+    Raises :class:`FakeFault` (400 for bad syntax/columns/types, 501 for unsupported features).
+    """
+    node = Parser(text, table, aliases or {}, accept_quoted_guid).parse()
+    tri = _compile(node)
+    return lambda row: tri(row) is True
+
+
+# --- $orderby -----------------------------------------------------------------------------
+
+
+class OrderKey(NamedTuple):
+    """One ``$orderby`` key: the attribute name and whether it sorts descending."""
+
+    column: str
+    descending: bool
+
+
+def parse_orderby(text: str, table: Table) -> list[OrderKey]:
+    """Parse ``$orderby`` (``name asc, createdon desc``) into :class:`OrderKey` items.
+
+    Properties are validated against ``table`` (lookups as ``_<name>_value``); the default
+    direction is ascending.  Raises :class:`FakeFault` 400 for unknown columns or bad syntax.
+    """
+    keys: list[OrderKey] = []
+    if not text.strip():
+        raise syntax_error(f"Expression expected at position 0 in '{text}'.")
+    offset = 0
+    for item in text.split(","):
+        words = item.split()
+        if not words:
+            raise syntax_error(f"Expression expected at position {offset} in '{text}'.")
+        if len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
+            raise syntax_error(
+                f"Syntax error in $orderby '{text}': expected '<property> [asc|desc]', "
+                f"found '{item.strip()}'."
+            )
+        name = words[0]
+        if "/" in name:
+            raise not_implemented(f"ordering by the related column '{name}'")
+        if "(" in name or ")" in name:
+            raise not_implemented(f"ordering by the expression '{name}'")
+        column = table.column_for_property(name)
+        if column is None:
+            raise property_not_found(name, table.logical_name)
+        keys.append(OrderKey(column.name, len(words) == 2 and words[1] == "desc"))
+        offset += len(item) + 1
+    return keys
+
+
+def _sort_value(value: Any, column: Column | None) -> Any:
+    if column is not None:
+        value = normalize_value(column, value)
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def sort_rows(
+    rows: Iterable[_R],
+    orderby: str | Sequence[tuple[str, bool]],
+    table: Table | None = None,
+) -> list[_R]:
+    """Return ``rows`` sorted by ``orderby``, stably.
+
+    ``orderby`` is ``$orderby`` text (parsed with :func:`parse_orderby`; needs ``table``) or
+    already parsed ``(attribute, descending)`` pairs.  Nulls sort first on ascending keys and
+    last on descending ones (SQL Server order); strings sort case-insensitively.  With
+    ``table``, values are normalised by column type (ISO date-time strings sort as instants).
+    """
+    if isinstance(orderby, str):
+        if table is None:
+            raise TypeError("sort_rows needs the table to parse $orderby text")
+        keys: Sequence[tuple[str, bool]] = parse_orderby(orderby, table)
+    else:
+        keys = orderby
+    result = list(rows)
+    for name, descending in reversed(list(keys)):
+        column = table.column(name) if table is not None else None
+        nulls = [r for r in result if r.get(name) is None]
+        valued = [r for r in result if r.get(name) is not None]
+        valued.sort(key=lambda r: _sort_value(r.get(name), column), reverse=descending)
+        result = valued + nulls if descending else nulls + valued
+    return result
+
+
+# --- $select ------------------------------------------------------------------------------
+
+
+def parse_select(text: str, table: Table) -> list[str]:
+    """Parse ``$select`` into attribute names (in order, duplicates dropped).
+
+    A lookup must be selected as ``_<name>_value`` and comes back as its attribute name
+    (``parentaccountid``); the bare attribute name of a lookup or a navigation property is an
+    unknown property (400 ``0x80060888``), as in Dataverse.  Use ``table.column(name)`` for the
+    :class:`Column`.
+    """
+    names: list[str] = []
+    if not text.strip():
+        raise syntax_error(
+            "The $select query option is empty; list column names separated by commas."
+        )
+    for item in text.split(","):
+        name = item.strip()
+        if not name:
+            raise syntax_error(f"Syntax error in $select '{text}': an empty column name.")
+        if name == "*":
+            raise not_implemented("$select=*")
+        if "/" in name or "(" in name:
+            raise not_implemented(f"selecting '{name}'")
+        column = table.column_for_property(name)
+        if column is None:
+            raise property_not_found(name, table.logical_name)
+        if column.name not in names:
+            names.append(column.name)
+    return names

@@ -1,0 +1,164 @@
+"""Stored rows -> Dataverse JSON.
+
+* ``@odata.etag`` is ``W/"<versionnumber>"``;
+* lookups read as ``_<attribute>_value``;
+* with ``Prefer: odata.include-annotations=…`` (``"*"`` or a comma list, ``*`` wildcards):
+  ``@OData.Community.Display.V1.FormattedValue`` for state/status/picklist/bool/money/number/
+  date columns and lookups (the target's primary name), and for lookups
+  ``@Microsoft.Dynamics.CRM.lookuplogicalname`` and
+  ``@Microsoft.Dynamics.CRM.associatednavigationproperty``
+  (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/format-results).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from ..core.values import Row
+from ..org.schema import Column, Table
+
+__all__ = [
+    "FORMATTED",
+    "LOOKUP_LOGICAL_NAME",
+    "NAVIGATION_PROPERTY",
+    "AnnotationFilter",
+    "annotation_filter",
+    "context_url",
+    "etag",
+    "formatted_value",
+    "serialize_row",
+]
+
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
+NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+
+AnnotationFilter = Callable[[str], bool]
+NameResolver = Callable[[str, str], "str | None"]
+
+
+def etag(row: Row) -> str:
+    """The weak ETag of a row."""
+    return f'W/"{row["versionnumber"]}"'
+
+
+def annotation_filter(prefer_value: str | None) -> AnnotationFilter | None:
+    """A predicate over annotation names from an ``odata.include-annotations`` value."""
+    if prefer_value is None:
+        return None
+    patterns = [p.strip() for p in prefer_value.split(",") if p.strip()]
+    if not patterns:
+        return None
+    excluded = [p[1:] for p in patterns if p.startswith("-")]
+    included = [p for p in patterns if not p.startswith("-")]
+
+    def wanted(name: str) -> bool:
+        if any(fnmatch.fnmatchcase(name, p) for p in excluded):
+            return False
+        return any(fnmatch.fnmatchcase(name, p) for p in included)
+
+    return wanted
+
+
+def context_url(base_url: str, table: Table, select: Iterable[str] | None, *, entity: bool) -> str:
+    """``@odata.context`` for a collection (``…#leads(a,b)``) or one entity (``/$entity``)."""
+    names = list(select or [])
+    suffix = f"({','.join(names)})" if names else ""
+    tail = "/$entity" if entity else ""
+    return f"{base_url}$metadata#{table.entity_set}{suffix}{tail}"
+
+
+def _format_number(value: float | int, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def _format_datetime(text: str) -> str:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    hour = when.hour % 12 or 12
+    half = "AM" if when.hour < 12 else "PM"
+    return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d} {half}"
+
+
+def _format_date(text: str) -> str:
+    try:
+        year, month, day = (int(p) for p in text[:10].split("-"))
+    except ValueError:
+        return text
+    return f"{month}/{day}/{year}"
+
+
+def formatted_value(column: Column, value: Any) -> str | None:
+    """The display text Dataverse gives a non-lookup value (``None`` when it gives none)."""
+    if value is None:
+        return None
+    kind = column.type
+    if kind in ("state", "status", "picklist"):
+        return column.options.get(int(value), str(value))
+    if kind == "bool":
+        if column.options:
+            return column.options.get(int(bool(value)), "Yes" if value else "No")
+        return "Yes" if value else "No"
+    if kind == "money":
+        return "$" + _format_number(float(value), 2)
+    if kind in ("int", "bigint"):
+        return _format_number(int(value), 0)
+    if kind == "decimal":
+        return _format_number(float(value), 2)
+    if kind == "datetime":
+        return _format_datetime(str(value))
+    if kind == "date":
+        return _format_date(str(value))
+    return None
+
+
+def serialize_row(
+    table: Table,
+    row: Row,
+    *,
+    select: Iterable[str] | None = None,
+    annotations: AnnotationFilter | None = None,
+    resolve_name: NameResolver | None = None,
+) -> dict[str, Any]:
+    """One row as a Web API entity (without ``@odata.context``).
+
+    ``select`` lists attribute names (``None`` = every column); the primary key is always
+    returned.  ``resolve_name(table, id)`` gives a lookup target's primary name for its
+    FormattedValue annotation.
+    """
+    out: dict[str, Any] = {"@odata.etag": etag(row)}
+    names = list(select) if select is not None else [c.name for c in table.columns]
+    if table.primary_key not in names:
+        names.append(table.primary_key)
+    for name in names:
+        column = table.column(name)
+        if column is None:
+            continue
+        value = row.get(name)
+        prop = column.value_property
+        out[prop] = value
+        if annotations is None or value is None:
+            continue
+        if column.is_lookup:
+            target = row.get(column.type_attribute) if column.is_polymorphic else None
+            target = target or (column.targets[0] if column.targets else None)
+            if target is None:
+                continue
+            if annotations(FORMATTED) and resolve_name is not None:
+                label = resolve_name(target, str(value))
+                if label is not None:
+                    out[f"{prop}@{FORMATTED}"] = label
+            if annotations(NAVIGATION_PROPERTY):
+                out[f"{prop}@{NAVIGATION_PROPERTY}"] = column.navigation.get(target, column.name)
+            if annotations(LOOKUP_LOGICAL_NAME):
+                out[f"{prop}@{LOOKUP_LOGICAL_NAME}"] = target
+        elif annotations(FORMATTED):
+            text = formatted_value(column, value)
+            if text is not None:
+                out[f"{prop}@{FORMATTED}"] = text
+    return out
