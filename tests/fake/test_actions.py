@@ -502,3 +502,24 @@ def test_close_errors_leave_store_unchanged() -> None:
     win_opportunity(fake, request(fake, "WinOpportunity", close_body(opp_id, 3)), None)
     again = close_fault(fake, lose_opportunity, close_body(opp_id, 4))
     assert "already closed" in again.message
+
+
+def test_an_action_bound_to_an_entity_set_is_one_registry_entry() -> None:
+    # How the bulk messages (CreateMultiple, …) plug in: keyed by table, called without a record.
+    fake = make_fake()
+    calls: list[tuple[str, str | None]] = []
+
+    def create_multiple(org: Any, req: FakeRequest, record_id: str | None) -> FakeResponse:
+        calls.append((req.json()["Targets"][0]["subject"], record_id))
+        return FakeResponse.json_body(200, {"Ids": [org.caller_id]})
+
+    path = "leads/Microsoft.Dynamics.CRM.CreateMultiple"
+    body = {"Targets": [{"subject": "one"}]}
+    auth = {"Authorization": "Bearer t"}
+    before = fake(FakeRequest("POST", fake.base_url + path, auth, json.dumps(body).encode()))
+    assert before.status == 501  # not implemented until registered
+    fake.bound_actions[("lead", "CreateMultiple")] = create_multiple
+    answer = fake(FakeRequest("POST", fake.base_url + path, auth, json.dumps(body).encode()))
+    assert (answer.status, answer.json()) == (200, {"Ids": [fake.caller_id]})
+    assert calls == [("one", None)]
+    assert make_fake().bound_actions.get(("lead", "CreateMultiple")) is None  # per fake
