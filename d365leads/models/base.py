@@ -39,7 +39,12 @@ _NO_PLAN = object()
 M = TypeVar("M", bound="DataverseModel")
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def _wire_value(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, UUID):
@@ -97,7 +102,9 @@ class DataverseModel(BaseModel):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if not name.startswith("_"):
-            self._dirty.add(name)
+            # Private attributes live in __pydantic_private__; ``self._dirty`` would go through
+            # BaseModel.__getattr__ on every assignment.
+            self.__pydantic_private__["_dirty"].add(name)  # type: ignore[index]
 
     def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
@@ -280,7 +287,7 @@ class DataverseModel(BaseModel):
 
         :raises InvalidInputError: when a read-only column was changed.
         """
-        return self._body(sorted(self._dirty))
+        return self._body(sorted(self.__pydantic_private__["_dirty"]))  # type: ignore[index]
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body holding every set field (for POST or an upsert of the whole record)."""
@@ -292,14 +299,24 @@ class DataverseModel(BaseModel):
 
     def _body(self, names: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {}
+        # Columns and tenant columns are read from where pydantic keeps them (attribute access
+        # of a tenant column goes through BaseModel.__getattr__, the slow path of a PATCH body).
+        values = self.__dict__
+        extra = self.__pydantic_extra__ or {}
+        lookups = self.lookups
         for name in names:
             if name in self.read_only or name.startswith("_"):
                 raise InvalidInputError(
                     f"{self.logical_name}.{name} is read-only (Dataverse computes it); "
                     "remove it from the changes"
                 )
-            value = getattr(self, name, None)
-            spec = self.lookups.get(name)
+            if name in values:
+                value = values[name]
+            elif name in extra:
+                value = extra[name]
+            else:
+                value = getattr(self, name, None)
+            spec = lookups.get(name)
             if spec is not None:
                 if spec.read_only:
                     raise InvalidInputError(
@@ -320,7 +337,7 @@ class DataverseModel(BaseModel):
                     )
                 continue
             body[name] = _wire_value(value)
-        body.update(self._binds)
+        body.update(self.__pydantic_private__["_binds"])  # type: ignore[index]
         return body
 
     def __repr_args__(self) -> Any:
