@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 lead.statuscode = 2
                 lead.parentaccountid = account
                 lead.changes()
-            return len(models)
+            return len(chosen)
 
         bench.measure(
             "patch_body",
