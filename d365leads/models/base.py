@@ -12,7 +12,6 @@ written back when changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum, IntEnum
@@ -23,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, field_v
 
 from d365leads import _wire
 from d365leads.errors import InvalidIdError, InvalidInputError
-from d365leads.odata.literals import normalize_guid
+from d365leads.models.lookup import ENTITY_SETS, Lookup, LookupSpec, entity_set_of, parse_id
+from d365leads.models.row_plan import RowPlan
 
 __all__ = [
     "ENTITY_SETS",
@@ -34,109 +34,17 @@ __all__ = [
     "parse_id",
 ]
 
-#: Entity set name of each table the models link to (logical name -> entity set).
-ENTITY_SETS: Mapping[str, str] = {
-    "account": "accounts",
-    "businessunit": "businessunits",
-    "campaign": "campaigns",
-    "contact": "contacts",
-    "lead": "leads",
-    "opportunity": "opportunities",
-    "opportunityclose": "opportunitycloses",
-    "systemuser": "systemusers",
-    "team": "teams",
-    "transactioncurrency": "transactioncurrencies",
-}
-
-
-def entity_set_of(table: str) -> str:
-    """Return the entity set name of a table given by logical name.
-
-    :raises InvalidInputError: for a table this library does not know.
-    """
-    try:
-        return ENTITY_SETS[table]
-    except KeyError:
-        known = ", ".join(sorted(ENTITY_SETS))
-        raise InvalidInputError(f"unknown table {table!r}; expected one of: {known}") from None
-
-
-def parse_id(value: object, *, what: str = "record id") -> UUID:
-    """Return ``value`` as a UUID, or raise :class:`InvalidIdError` naming what was wrong.
-
-    Accepts a :class:`uuid.UUID` or a GUID string (``8-4-4-4-12`` hex digits, braces allowed).
-    """
-    if isinstance(value, UUID):
-        return value
-    return UUID(normalize_guid(value, what=what))
-
-
-class Lookup(BaseModel):
-    """A reference to another record: its id, table (logical name) and display name.
-
-    Read from ``_<nav>_value`` plus its annotations; written as ``<nav>@odata.bind``.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    id: UUID
-    table: str | None = None
-    name: str | None = None
-
-    @classmethod
-    def to(cls, table: str, record_id: UUID | str) -> Lookup:
-        """Build a reference to ``table`` (logical name) row ``record_id``."""
-        entity_set_of(table)
-        return cls(id=parse_id(record_id), table=table)
-
-    def __str__(self) -> str:
-        return str(self.id)
-
-    def __eq__(self, other: object) -> bool:
-        # Two references to the same row are equal whatever display name came with them; a
-        # reference without a table matches on the id alone.
-        if not isinstance(other, Lookup):
-            return NotImplemented
-        if self.id != other.id:
-            return False
-        return self.table is None or other.table is None or self.table == other.table
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-
-@dataclass(frozen=True)
-class LookupSpec:
-    """How a lookup column is read and written.
-
-    :param targets: logical names of the tables it may point to.
-    :param navigation: single-valued navigation property used to write it.
-    :param polymorphic: write through ``<navigation>_<table>`` (customer lookups).
-    :param read_only: the platform maintains it; never written.
-    """
-
-    targets: tuple[str, ...]
-    navigation: str
-    polymorphic: bool = False
-    read_only: bool = False
-
-    def bind_key(self, table: str | None) -> str:
-        """The ``@odata.bind`` key that writes a reference to ``table``."""
-        if self.polymorphic:
-            if table is None:
-                raise InvalidInputError(
-                    f"{self.navigation} can point to {' or '.join(self.targets)}; "
-                    "say which with Lookup.to(table, id) or pass the record itself"
-                )
-            return f"{self.navigation}_{table}{_BIND}"
-        return f"{self.navigation}{_BIND}"
-
-
 _BIND = "@odata.bind"
+_NO_PLAN = object()
 M = TypeVar("M", bound="DataverseModel")
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def _wire_value(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, UUID):
@@ -194,7 +102,9 @@ class DataverseModel(BaseModel):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if not name.startswith("_"):
-            self._dirty.add(name)
+            # Private attributes live in __pydantic_private__; ``self._dirty`` would go through
+            # BaseModel.__getattr__ on every assignment.
+            self.__pydantic_private__["_dirty"].add(name)  # type: ignore[index]
 
     def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
@@ -216,7 +126,25 @@ class DataverseModel(BaseModel):
 
     @classmethod
     def from_wire(cls: type[M], row: Mapping[str, Any]) -> M:
-        """Parse a row as returned by the Web API (annotations included when present)."""
+        """Parse a row as returned by the Web API (annotations included when present).
+
+        Reads the row through the class's :class:`~d365leads.models.row_plan.RowPlan` (one pass,
+        one validation); a row the plan cannot read exactly takes :meth:`_from_wire_validated`,
+        which gives the same model or raises the same error.
+        """
+        plan: RowPlan | None = cls.__dict__.get("__row_plan__", _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = RowPlan.for_class(cls)
+            type.__setattr__(cls, "__row_plan__", plan)
+        if plan is not None:
+            model = plan.read(row)
+            if model is not None:
+                return model  # type: ignore[return-value]  # the plan of cls builds a cls
+        return cls._from_wire_validated(row)
+
+    @classmethod
+    def _from_wire_validated(cls: type[M], row: Mapping[str, Any]) -> M:
+        """The reference reading of a wire row: split it, then one ``model_validate``."""
         plain: dict[str, Any] = {}
         formatted: dict[str, str] = {}
         lookup_tables: dict[str, str] = {}
@@ -359,7 +287,7 @@ class DataverseModel(BaseModel):
 
         :raises InvalidInputError: when a read-only column was changed.
         """
-        return self._body(sorted(self._dirty))
+        return self._body(sorted(self.__pydantic_private__["_dirty"]))  # type: ignore[index]
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body holding every set field (for POST or an upsert of the whole record)."""
@@ -371,14 +299,24 @@ class DataverseModel(BaseModel):
 
     def _body(self, names: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {}
+        # Columns and tenant columns are read from where pydantic keeps them (attribute access
+        # of a tenant column goes through BaseModel.__getattr__, the slow path of a PATCH body).
+        values = self.__dict__
+        extra = self.__pydantic_extra__ or {}
+        lookups = self.lookups
         for name in names:
             if name in self.read_only or name.startswith("_"):
                 raise InvalidInputError(
                     f"{self.logical_name}.{name} is read-only (Dataverse computes it); "
                     "remove it from the changes"
                 )
-            value = getattr(self, name, None)
-            spec = self.lookups.get(name)
+            if name in values:
+                value = values[name]
+            elif name in extra:
+                value = extra[name]
+            else:
+                value = getattr(self, name, None)
+            spec = lookups.get(name)
             if spec is not None:
                 if spec.read_only:
                     raise InvalidInputError(
@@ -399,7 +337,7 @@ class DataverseModel(BaseModel):
                     )
                 continue
             body[name] = _wire_value(value)
-        body.update(self._binds)
+        body.update(self.__pydantic_private__["_binds"])  # type: ignore[index]
         return body
 
     def __repr_args__(self) -> Any:

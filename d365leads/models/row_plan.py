@@ -1,0 +1,531 @@
+"""RowPlan: how each wire key of one model class is read, worked out once per class.
+
+:meth:`DataverseModel.from_wire <d365leads.models.base.DataverseModel.from_wire>` sits on the
+hot path of every typed read. Its reference form splits a row into columns, annotations and
+lookups by parsing every key of every row, then runs one ``model_validate`` whose per-field
+Python validator runs for all fields and validates each lookup again as a nested model.
+
+A plan reads the same row in one pass with one dict lookup per key (wire key -> what it is),
+validates the declared plain columns in a single pydantic-core call, keeps the tenant columns
+the model does not declare as they came (as ``model_validate`` with ``extra="allow"`` does) and
+builds each lookup straight from its ``_<nav>_value`` and annotation keys. Anything the plan
+cannot read exactly like the reference (an invalid value, a lookup pointing at a table it may not
+point to, a lookup field sent under its own name) makes :meth:`RowPlan.read` return ``None``, and
+the caller runs the reference path, which gives the same model or raises the same error.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import operator
+import typing
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum, IntEnum
+from itertools import compress
+from types import NoneType, UnionType
+from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
+
+from pydantic import ConfigDict, Field, ValidationError, create_model
+from pydantic_core import SchemaValidator
+
+from d365leads import _wire
+from d365leads.errors import InvalidIdError
+from d365leads.models.lookup import Lookup, parse_id
+
+if TYPE_CHECKING:
+    from d365leads.models.base import DataverseModel
+
+__all__ = ["RowPlan", "new_lookup"]
+
+# What a wire key is; the read loop branches on these.
+_FIELD: Final = 0  # a declared plain column
+_FORMATTED: Final = 1  # <column>@OData.Community.Display.V1.FormattedValue
+_LOOKUP: Final = 2  # _<nav>_value of a declared lookup
+_TABLE: Final = 3  # _<nav>_value@...lookuplogicalname of a declared lookup
+_EXTRA: Final = 4  # a column the model does not declare
+_ANNOTATION: Final = 5  # any other annotation, kept by wire key
+_TABLE_OTHER: Final = 6  # lookuplogicalname of a lookup the model does not declare
+_ETAG: Final = 7  # @odata.etag
+_SLOW: Final = 8  # a lookup field under its own name: only the reference path reads it
+
+#: Keys learnt from rows (tenant columns and their annotations) are remembered up to this many
+#: per class, so rows of arbitrary keys cannot grow a plan without bound.
+_MAX_LEARNT = 4096
+#: Lookup ids seen recently (owners, creators and currencies repeat across rows).
+_MAX_IDS = 4096
+#: Row shapes (key tuples) remembered per class; a query gives one, a few queries a few.
+_MAX_SHAPES = 64
+#: Tenant column values kept as they come (anything else may be expanded JSON).
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, NoneType})
+#: State and status values read by the plan (others take the reference path).
+_ENUM_INPUT_TYPES: Final = frozenset({int, NoneType})
+_TEXT: Final = frozenset({str})
+_ID_TYPES: Final = frozenset({str, NoneType})
+_TEXT_OR_NULL: Final = _ID_TYPES
+
+#: Types whose pydantic validation never accepts a dict or a list, so a row holding one in such a
+#: column fails validation and goes to the reference path (which keeps it as expanded JSON).
+_SCALARS: Final = (NoneType, str, int, float, bool, Decimal, date, datetime, UUID)
+
+#: Configuration keys that do not change how a field validates.
+_NEUTRAL_CONFIG: Final = frozenset({"extra", "validate_assignment", "title", "frozen"})
+
+_setattr = object.__setattr__
+_LOOKUP_FIELDS_SET: Final = frozenset({"id", "table", "name"})
+
+
+def new_lookup(record_id: UUID, table: str | None, name: str | None) -> Lookup:
+    """A :class:`Lookup` from values already checked (a UUID and two optional strings).
+
+    Builds the instance as ``Lookup(id=..., table=..., name=...)`` would, without validating
+    it again; the fields set are all three, as with that call.
+    """
+    lookup = Lookup.__new__(Lookup)
+    _setattr(lookup, "__dict__", {"id": record_id, "table": table, "name": name})
+    _setattr(lookup, "__pydantic_fields_set__", set(_LOOKUP_FIELDS_SET))
+    _setattr(lookup, "__pydantic_extra__", None)
+    _setattr(lookup, "__pydantic_private__", None)
+    return lookup
+
+
+def _fields_validator(name: str, columns: dict[str, Any]) -> SchemaValidator:
+    """A validator of ``columns`` giving (values, extra, fields set), without an instance."""
+    schema = create_model(
+        name, __config__=ConfigDict(extra="ignore"), **columns
+    ).__pydantic_core_schema__
+    if schema["type"] != "model" or schema["schema"]["type"] != "model-fields":
+        raise TypeError(f"unexpected core schema for {name}")
+    return SchemaValidator(schema["schema"], schema.get("config"))
+
+
+def _is_text(annotation: Any) -> bool:
+    return annotation is str or set(typing.get_args(annotation)) == {str, NoneType}
+
+
+def _only_target(targets: tuple[str, ...]) -> str | None:
+    return targets[0] if len(targets) == 1 else None
+
+
+def _is_scalar(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or isinstance(annotation, UnionType):
+        return all(_is_scalar(arg) for arg in typing.get_args(annotation))
+    if origin is not None or not isinstance(annotation, type):
+        return False
+    return issubclass(annotation, Enum) or annotation in _SCALARS
+
+
+def _classify(
+    key: str, fields: Mapping[str, bool], lookup_keys: Mapping[str, Any]
+) -> tuple[int, str]:
+    """What ``key`` is, by the same rules as the reference path (see ``from_wire``)."""
+    if key == _wire.ODATA_ETAG:
+        return _ETAG, key
+    if key.startswith("@"):
+        return _ANNOTATION, key
+    if "@" in key:
+        base, _, suffix = key.partition("@")
+        suffix = "@" + suffix
+        if suffix == _wire.ANNOTATION_FORMATTED:
+            return _FORMATTED, base
+        if suffix == _wire.ANNOTATION_LOOKUP_LOGICAL_NAME:
+            return (_TABLE if base in lookup_keys else _TABLE_OTHER), base
+        return _ANNOTATION, key
+    if key in lookup_keys:
+        return _LOOKUP, key
+    is_lookup = fields.get(key)
+    if is_lookup is None:
+        return _EXTRA, key
+    return (_SLOW if is_lookup else _FIELD), key
+
+
+class RowPlan:
+    """The wire keys of one model class, what each one is, and the validator of its columns.
+
+    Build one with :meth:`for_class`; it is ``None`` for a class the plan cannot read exactly
+    like ``model_validate`` (custom validators, aliases, field constraints, non-scalar column
+    types, extra private attributes), which then always takes the reference path.
+    """
+
+    def __init__(self, model: type[DataverseModel]) -> None:
+        self.model = model
+        #: field name -> whether it is a lookup
+        fields = {name: name in model.lookups for name in model.model_fields}
+        #: _<nav>_value -> (field, targets, table when it can only be one)
+        self.lookups: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+            f"_{name}_value": (
+                name,
+                spec.targets,
+                spec.targets[0] if len(spec.targets) == 1 else None,
+            )
+            for name, spec in model.lookups.items()
+            if name in fields
+        }
+        self._fields = fields
+        enums: dict[str, type[IntEnum]] = {
+            name: enum
+            for name, enum in (("statecode", model.state_enum), ("statuscode", model.status_enum))
+            if enum is not None and name in fields
+        }
+        #: the state and status columns, read as their enum member when they are one
+        self.enums = list(enums)
+        known = [_wire.ODATA_ETAG]
+        for name in fields:
+            known += [name, name + _wire.ANNOTATION_FORMATTED]
+        for key in self.lookups:
+            known += [
+                key,
+                key + _wire.ANNOTATION_FORMATTED,
+                key + _wire.ANNOTATION_LOOKUP_LOGICAL_NAME,
+                key + _wire.ANNOTATION_NAVIGATION_PROPERTY,
+            ]
+        self.kinds: dict[str, tuple[int, str]] = {
+            k: _classify(k, fields, self.lookups) for k in known
+        }
+        self._learnt = 0
+        # The columns validated as the model declares them; lookups arrive built (Any).
+        columns: dict[str, Any] = {
+            name: (Any if fields[name] else info.annotation, None)
+            for name, info in model.model_fields.items()
+        }
+        for name in self.enums:
+            # An int is first tried as a member, as the reference path's validator does.
+            enum, declared = enums[name], model.model_fields[name].annotation
+            others = [arg for arg in typing.get_args(declared) if arg not in (enum, NoneType)]
+            if others:
+                either = functools.reduce(operator.or_, [enum, *others, NoneType])
+                columns[name] = (either, Field(default=None, union_mode="left_to_right"))
+        self._validator = _fields_validator(f"{model.__name__}Columns", columns)
+        #: the text columns, taken as they come when they are text or null
+        self.texts = frozenset(
+            name for name, info in model.model_fields.items() if _is_text(info.annotation)
+        )
+        #: the other plain columns, validated (a row of a known shape takes them apart)
+        self._typed = _fields_validator(
+            f"{model.__name__}TypedColumns",
+            {n: c for n, c in columns.items() if n not in self.texts and not fields[n]},
+        )
+        self._defaults = dict.fromkeys(model.model_fields)
+        self._lookups: dict[tuple[Any, str | None, str | None], Lookup] = {}
+        self._last: _Shape | None = None
+        self._ids: dict[str, UUID] = {}
+        self._shapes: dict[tuple[str, ...], _Shape] = {}
+
+    @classmethod
+    def for_class(cls, model: type[DataverseModel]) -> RowPlan | None:
+        """The plan of ``model``, or ``None`` when only the reference path reads it exactly."""
+        from d365leads.models.base import DataverseModel
+
+        decorators = model.__pydantic_decorators__
+        if (
+            set(decorators.field_validators) != {"_coerce"}
+            or decorators.model_validators
+            or decorators.validators
+            or decorators.root_validators
+            or set(model.model_config) - _NEUTRAL_CONFIG
+            or model.model_config.get("extra") != "allow"
+            or set(model.__private_attributes__) != set(DataverseModel.__private_attributes__)
+            or inspect.unwrap(model.model_post_init)
+            is not inspect.unwrap(DataverseModel.model_post_init)
+        ):
+            return None
+        for name, info in model.model_fields.items():
+            if (
+                info.alias is not None
+                or info.validation_alias is not None
+                or info.default_factory is not None
+                or info.metadata
+                or info.default is not None
+            ):
+                return None
+            if name not in model.lookups and not _is_scalar(info.annotation):
+                return None
+        return cls(model)
+
+    def _learn(self, key: str) -> tuple[int, str]:
+        entry = _classify(key, self._fields, self.lookups)
+        if self._learnt < _MAX_LEARNT:
+            self._learnt += 1
+            self.kinds[key] = entry
+        return entry
+
+    def _uuid(self, raw: Any) -> UUID:
+        if type(raw) is str:
+            found = self._ids.get(raw)
+            if found is None:
+                found = parse_id(raw)
+                if len(self._ids) >= _MAX_IDS:
+                    self._ids.clear()
+                self._ids[raw] = found
+            return found
+        return parse_id(raw)
+
+    def _lookup(self, raw: Any, table: str | None, label: str | None) -> Lookup:
+        # Lookups are frozen, and the same owner, creator or currency comes back row after row:
+        # one instance per (id, table, name) is shared, as equal values would be.
+        key = (raw, table, label)
+        found = self._lookups.get(key)
+        if found is None:
+            found = new_lookup(self._uuid(raw), table, label)
+            if len(self._lookups) >= _MAX_IDS:
+                self._lookups.clear()
+            self._lookups[key] = found
+        return found
+
+    def read(self, row: Mapping[str, Any]) -> DataverseModel | None:
+        """The model of ``row``, or ``None`` when the reference path must read it."""
+        shape = self._last
+        if shape is not None and shape.size == len(row):
+            model = self._read_shaped(shape, row)
+            if model is not None:
+                return model
+        keys = tuple(row)
+        shape = self._shapes.get(keys)
+        if shape is None:
+            shape = self._learn_shape(keys)
+        if shape is not None:
+            model = self._read_shaped(shape, row)
+            if model is not None:
+                self._last = shape
+                return model
+        return self._read_any(row)
+
+    def _learn_shape(self, keys: tuple[str, ...]) -> _Shape | None:
+        kinds = [self.kinds.get(key) or self._learn(key) for key in keys]
+        if any(kind == _SLOW for kind, _ in kinds):
+            return None
+        shape = _Shape(self, keys, kinds)
+        if len(self._shapes) < _MAX_SHAPES:
+            self._shapes[keys] = shape
+        return shape
+
+    def _read_shaped(self, shape: _Shape, row: Mapping[str, Any]) -> DataverseModel | None:
+        """Read a row of ``shape``'s keys with C-level item getters and one validation.
+
+        ``None`` when the row has other keys, or a value needs the key-by-key reading (a null or
+        non-text formatted value, a JSON object in a tenant column, a state that is not an int).
+        A row has exactly the shape's keys when it has as many, each getter found its keys and
+        the validation found the shape's typed columns.
+        """
+        try:
+            texts = shape.get_texts(row)
+            labels = shape.get_formatted(row)
+            extra_values = shape.get_extra(row)
+            enums = shape.get_enums(row)
+            annotation_values = shape.get_annotations(row)
+            raws = shape.get_lookups(row)
+            tables = shape.get_tables(row)
+            etag = row[shape.etag] if shape.etag is not None else None
+        except KeyError:
+            return None
+        if not (
+            _TEXT_OR_NULL.issuperset(map(type, texts))
+            and _TEXT.issuperset(map(type, labels))
+            and _ID_TYPES.issuperset(map(type, raws))
+            and _PLAIN_TYPES.issuperset(map(type, extra_values))
+            and _ENUM_INPUT_TYPES.issuperset(map(type, enums))
+            and _TEXT.issuperset(map(type, tables))
+        ):
+            return None
+        try:
+            typed, _, typed_set = self._typed.validate_python(row)
+        except ValidationError:
+            return None
+        if typed_set != shape.typed:
+            return None
+        data = self._defaults.copy()
+        data.update(typed)
+        data.update(zip(shape.texts, texts, strict=True))
+        fields_set = set(shape.fields_set)
+        formatted = dict(zip(shape.formatted, labels, strict=True))
+        annotations = dict(zip(shape.annotations, annotation_values, strict=True))
+        for key in shape.other_tables:
+            value = row[key]
+            annotations[key] = str(value) if value else value
+        if "" in raws:
+            return None
+        # Null lookups stay at their default (None); only the set ones are built.
+        for (key, name, targets, table_at), raw in zip(
+            compress(shape.lookups, raws), filter(None, raws), strict=True
+        ):
+            if table_at < 0:
+                table = targets[0] if len(targets) == 1 else None
+            else:
+                table = tables[table_at]
+                if table not in targets:
+                    return None
+            try:
+                data[name] = self._lookup(raw, table, formatted.get(key))
+            except InvalidIdError:
+                return None
+        return self._assemble(
+            data,
+            fields_set,
+            dict(zip(shape.extra, extra_values, strict=True)),
+            etag=None if etag is None else str(etag),
+            formatted=formatted,
+            annotations=annotations,
+            expanded={},
+        )
+
+    def _read_any(self, row: Mapping[str, Any]) -> DataverseModel | None:
+        """Read any row, sorting its keys one at a time."""
+        kinds = self.kinds
+        columns: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        formatted: dict[str, str] = {}
+        tables: dict[str, str] = {}
+        annotations: dict[str, Any] = {}
+        expanded: dict[str, Any] = {}
+        lookups: dict[str, Any] = {}
+        etag: str | None = None
+        for key, value in row.items():
+            entry = kinds.get(key)
+            if entry is None:
+                entry = self._learn(key)
+            kind = entry[0]
+            if kind == _FIELD:
+                columns[key] = value
+            elif kind == _FORMATTED:
+                if value is None:
+                    annotations[key] = value
+                else:
+                    formatted[entry[1]] = str(value)
+            elif kind == _LOOKUP:
+                lookups[key] = value
+            elif kind == _EXTRA:
+                if isinstance(value, (dict, list)):
+                    expanded[key] = value
+                else:
+                    extra[key] = value
+            elif kind == _ANNOTATION:
+                annotations[key] = value
+            elif kind == _TABLE:
+                if value:
+                    tables[entry[1]] = str(value)
+                else:
+                    annotations[key] = value
+            elif kind == _TABLE_OTHER:
+                annotations[key] = str(value) if value else value
+            elif kind == _ETAG:
+                etag = None if value is None else str(value)
+            else:
+                return None
+        if not _ENUM_INPUT_TYPES.issuperset(type(columns.get(name)) for name in self.enums):
+            return None
+        for key, raw in lookups.items():
+            name, targets, only = self.lookups[key]
+            label = formatted.get(key)
+            if label is not None:
+                formatted[name] = label
+            if raw is None:
+                columns[name] = None
+                continue
+            table = tables.get(key) or only
+            if table is not None and table not in targets:
+                return None
+            try:
+                columns[name] = self._lookup(raw, table, label)
+            except InvalidIdError:
+                return None
+        try:
+            data, _, fields_set = self._validator.validate_python(columns)
+        except ValidationError:
+            return None
+        return self._assemble(
+            data,
+            fields_set,
+            extra,
+            etag=etag,
+            formatted=formatted,
+            annotations=annotations,
+            expanded=expanded,
+        )
+
+    def _assemble(
+        self,
+        data: dict[str, Any],
+        fields_set: set[str],
+        extra: dict[str, Any],
+        *,
+        etag: str | None,
+        formatted: dict[str, str],
+        annotations: dict[str, Any],
+        expanded: dict[str, Any],
+    ) -> DataverseModel:
+        """The model holding the validated columns, as ``from_wire`` leaves it: clean, loaded."""
+        model = self.model.__new__(self.model)
+        fields_set.update(extra)
+        _setattr(model, "__dict__", data)
+        _setattr(model, "__pydantic_fields_set__", fields_set)
+        _setattr(model, "__pydantic_extra__", extra)
+        _setattr(
+            model,
+            "__pydantic_private__",
+            {
+                "_etag": etag,
+                "_formatted": formatted,
+                "_annotations": annotations,
+                "_binds": {},
+                "_expanded": expanded,
+                "_dirty": set(),
+                "_loaded": True,
+            },
+        )
+        return model
+
+
+def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not keys:
+        return lambda row: ()
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda row: (row[key],)
+    return operator.itemgetter(*keys)
+
+
+class _Shape:
+    """The keys of a row, in the order a page sends them, sorted once by what they are.
+
+    Rows of one query repeat the same keys, so a row of a known shape is read with a few
+    C-level item getters instead of a branch per key.
+    """
+
+    def __init__(self, plan: RowPlan, keys: tuple[str, ...], kinds: list[tuple[int, str]]) -> None:
+        def select(kind: int) -> list[tuple[str, str]]:
+            return [
+                (key, entry[1]) for key, entry in zip(keys, kinds, strict=True) if entry[0] == kind
+            ]
+
+        self.size = len(keys)
+        columns = [key for key, _ in select(_FIELD)]
+        self.texts = [key for key in columns if key in plan.texts]
+        self.get_texts = _getter(self.texts)
+        self.typed = {key for key in columns if key not in plan.texts}
+        lookups = [key for key, _ in select(_LOOKUP)]
+        # A lookup's formatted value is also kept under the lookup's own name.
+        labels = select(_FORMATTED)
+        labels += [(key, plan.lookups[base][0]) for key, base in labels if base in lookups]
+        self.formatted = [base for _, base in labels]
+        self.get_formatted = _getter([key for key, _ in labels])
+        self.extra = [key for key, _ in select(_EXTRA)]
+        self.get_extra = _getter(self.extra)
+        self.annotations = [key for key, _ in select(_ANNOTATION)]
+        self.get_annotations = _getter(self.annotations)
+        self.get_enums = _getter([name for name in plan.enums if name in keys])
+        self.other_tables = [key for key, _ in select(_TABLE_OTHER)]
+        self.get_lookups = _getter(lookups)
+        # The table names of the lookups read from their annotation, by position.
+        at = {base: key for key, base in select(_TABLE) if base in lookups}
+        self.get_tables = _getter(list(at.values()))
+        position = {base: i for i, base in enumerate(at)}
+        self.lookups = [
+            (key, plan.lookups[key][0], plan.lookups[key][1], position.get(key, -1))
+            for key in lookups
+        ]
+        self.fields_set = frozenset(columns) | {plan.lookups[key][0] for key in lookups}
+        self.etag = _wire.ODATA_ETAG if _wire.ODATA_ETAG in keys else None
