@@ -134,7 +134,7 @@ class DataverseModel(BaseModel):
         """
         plan: RowPlan | None = cls.__dict__.get("__row_plan__", _NO_PLAN)
         if plan is _NO_PLAN:
-            plan = RowPlan.for_class(cls)
+            plan = RowPlan.for_class(cls, DataverseModel)
             type.__setattr__(cls, "__row_plan__", plan)
         if plan is not None:
             model = plan.read(row)

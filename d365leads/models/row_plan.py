@@ -26,20 +26,26 @@ from decimal import Decimal
 from enum import Enum, IntEnum
 from itertools import compress
 from types import NoneType, UnionType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol, cast
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import SchemaValidator
 
 from d365leads import _wire
 from d365leads.errors import InvalidIdError
-from d365leads.models.lookup import Lookup, parse_id
-
-if TYPE_CHECKING:
-    from d365leads.models.base import DataverseModel
+from d365leads.models.lookup import Lookup, LookupSpec, parse_id
 
 __all__ = ["RowPlan", "new_lookup"]
+
+
+class _ModelMeta(Protocol):
+    """The class-level declarations of a ``DataverseModel`` subclass that a plan reads."""
+
+    lookups: Mapping[str, LookupSpec]
+    state_enum: type[IntEnum] | None
+    status_enum: type[IntEnum] | None
+
 
 # What a wire key is; the read loop branches on these.
 _FIELD: Final = 0  # a declared plain column
@@ -151,10 +157,11 @@ class RowPlan:
     types, extra private attributes), which then always takes the reference path.
     """
 
-    def __init__(self, model: type[DataverseModel]) -> None:
+    def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
+        meta = cast(_ModelMeta, model)
         #: field name -> whether it is a lookup
-        fields = {name: name in model.lookups for name in model.model_fields}
+        fields = {name: name in meta.lookups for name in model.model_fields}
         #: _<nav>_value -> (field, targets, table when it can only be one)
         self.lookups: dict[str, tuple[str, tuple[str, ...], str | None]] = {
             f"_{name}_value": (
@@ -162,13 +169,13 @@ class RowPlan:
                 spec.targets,
                 spec.targets[0] if len(spec.targets) == 1 else None,
             )
-            for name, spec in model.lookups.items()
+            for name, spec in meta.lookups.items()
             if name in fields
         }
         self._fields = fields
         enums: dict[str, type[IntEnum]] = {
             name: enum
-            for name, enum in (("statecode", model.state_enum), ("statuscode", model.status_enum))
+            for name, enum in (("statecode", meta.state_enum), ("statuscode", meta.status_enum))
             if enum is not None and name in fields
         }
         #: the state and status columns, read as their enum member when they are one
@@ -216,9 +223,13 @@ class RowPlan:
         self._shapes: dict[tuple[str, ...], _Shape] = {}
 
     @classmethod
-    def for_class(cls, model: type[DataverseModel]) -> RowPlan | None:
-        """The plan of ``model``, or ``None`` when only the reference path reads it exactly."""
-        from d365leads.models.base import DataverseModel
+    def for_class(cls, model: type[BaseModel], base: type[BaseModel]) -> RowPlan | None:
+        """The plan of ``model``, or ``None`` when only the reference path reads it exactly.
+
+        ``base`` is the model base class (``DataverseModel``, passed in so that this module does
+        not import it): a subclass that adds private attributes or post-init logic to it is read
+        by the reference path only.
+        """
 
         decorators = model.__pydantic_decorators__
         if (
@@ -228,9 +239,8 @@ class RowPlan:
             or decorators.root_validators
             or set(model.model_config) - _NEUTRAL_CONFIG
             or model.model_config.get("extra") != "allow"
-            or set(model.__private_attributes__) != set(DataverseModel.__private_attributes__)
-            or inspect.unwrap(model.model_post_init)
-            is not inspect.unwrap(DataverseModel.model_post_init)
+            or set(model.__private_attributes__) != set(base.__private_attributes__)
+            or inspect.unwrap(model.model_post_init) is not inspect.unwrap(base.model_post_init)
         ):
             return None
         for name, info in model.model_fields.items():
@@ -242,7 +252,7 @@ class RowPlan:
                 or info.default is not None
             ):
                 return None
-            if name not in model.lookups and not _is_scalar(info.annotation):
+            if name not in cast(_ModelMeta, model).lookups and not _is_scalar(info.annotation):
                 return None
         return cls(model)
 
@@ -276,7 +286,7 @@ class RowPlan:
             self._lookups[key] = found
         return found
 
-    def read(self, row: Mapping[str, Any]) -> DataverseModel | None:
+    def read(self, row: Mapping[str, Any]) -> BaseModel | None:
         """The model of ``row``, or ``None`` when the reference path must read it."""
         shape = self._last
         if shape is not None and shape.size == len(row):
@@ -303,7 +313,7 @@ class RowPlan:
             self._shapes[keys] = shape
         return shape
 
-    def _read_shaped(self, shape: _Shape, row: Mapping[str, Any]) -> DataverseModel | None:
+    def _read_shaped(self, shape: _Shape, row: Mapping[str, Any]) -> BaseModel | None:
         """Read a row of ``shape``'s keys with C-level item getters and one validation.
 
         ``None`` when the row has other keys, or a value needs the key-by-key reading (a null or
@@ -372,7 +382,7 @@ class RowPlan:
             expanded={},
         )
 
-    def _read_any(self, row: Mapping[str, Any]) -> DataverseModel | None:
+    def _read_any(self, row: Mapping[str, Any]) -> BaseModel | None:
         """Read any row, sorting its keys one at a time."""
         kinds = self.kinds
         columns: dict[str, Any] = {}
@@ -456,7 +466,7 @@ class RowPlan:
         formatted: dict[str, str],
         annotations: dict[str, Any],
         expanded: dict[str, Any],
-    ) -> DataverseModel:
+    ) -> BaseModel:
         """The model holding the validated columns, as ``from_wire`` leaves it: clean, loaded."""
         model = self.model.__new__(self.model)
         fields_set.update(extra)

@@ -252,7 +252,7 @@ def test_a_subclass_the_plan_cannot_mirror_takes_the_reference_path() -> None:
         def _upper(cls, value: str | None) -> str | None:
             return value.upper() if value else value
 
-    assert RowPlan.for_class(ShoutingLead) is None
+    assert RowPlan.for_class(ShoutingLead, DataverseModel) is None
     lead = ShoutingLead.from_wire({"subject": "quiet", "modifiedon": "2024-01-01T00:00:00Z"})
     assert lead.subject == "QUIET"
     assert lead.modifiedon == datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -261,7 +261,7 @@ def test_a_subclass_the_plan_cannot_mirror_takes_the_reference_path() -> None:
     class TenantLead(Lead):
         new_score: int | None = None
 
-    assert RowPlan.for_class(TenantLead) is not None
+    assert RowPlan.for_class(TenantLead, DataverseModel) is not None
     tenant = TenantLead.from_wire({"new_score": "41", "new_tag": "x"})
     assert tenant.new_score == 41
     assert tenant.extra == {"new_tag": "x"}
