@@ -21,6 +21,7 @@ __all__ = [
     "Lookup",
     "LookupSpec",
     "entity_set_of",
+    "new_lookup",
     "parse_id",
 ]
 
@@ -122,3 +123,17 @@ class LookupSpec:
                 )
             return f"{self.navigation}_{table}{_BIND}"
         return f"{self.navigation}{_BIND}"
+
+
+def new_lookup(record_id: UUID, table: str | None, name: str | None) -> Lookup:
+    """A :class:`Lookup` from values already checked (a UUID and two optional strings).
+
+    Builds the instance as ``Lookup(id=..., table=..., name=...)`` would, without validating
+    it again; the fields set are all three, as with that call.
+    """
+    lookup = Lookup.__new__(Lookup)
+    object.__setattr__(lookup, "__dict__", {"id": record_id, "table": table, "name": name})
+    object.__setattr__(lookup, "__pydantic_fields_set__", {"id", "table", "name"})
+    object.__setattr__(lookup, "__pydantic_extra__", None)
+    object.__setattr__(lookup, "__pydantic_private__", None)
+    return lookup

@@ -20,12 +20,10 @@ import functools
 import inspect
 import operator
 import typing
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum, IntEnum
+from collections.abc import Mapping
+from enum import IntEnum
 from itertools import compress
-from types import NoneType, UnionType
+from types import NoneType
 from typing import Any, Final, Protocol, cast
 from uuid import UUID
 
@@ -34,7 +32,46 @@ from pydantic_core import SchemaValidator
 
 from d365leads import _wire
 from d365leads.errors import InvalidIdError
-from d365leads.models.lookup import Lookup, LookupSpec, parse_id
+from d365leads.models.lookup import Lookup, LookupSpec, new_lookup, parse_id
+from d365leads.models.wire_keys import (
+    ANNOTATION as _ANNOTATION,
+)
+from d365leads.models.wire_keys import (
+    ETAG as _ETAG,
+)
+from d365leads.models.wire_keys import (
+    EXTRA as _EXTRA,
+)
+from d365leads.models.wire_keys import (
+    FIELD as _FIELD,
+)
+from d365leads.models.wire_keys import (
+    FORMATTED as _FORMATTED,
+)
+from d365leads.models.wire_keys import (
+    LOOKUP as _LOOKUP,
+)
+from d365leads.models.wire_keys import (
+    SLOW as _SLOW,
+)
+from d365leads.models.wire_keys import (
+    TABLE as _TABLE,
+)
+from d365leads.models.wire_keys import (
+    TABLE_OTHER as _TABLE_OTHER,
+)
+from d365leads.models.wire_keys import (
+    classify as _classify,
+)
+from d365leads.models.wire_keys import (
+    is_scalar as _is_scalar,
+)
+from d365leads.models.wire_keys import (
+    is_text as _is_text,
+)
+from d365leads.models.wire_keys import (
+    tuple_getter,
+)
 
 __all__ = ["RowPlan", "new_lookup"]
 
@@ -46,17 +83,6 @@ class _ModelMeta(Protocol):
     state_enum: type[IntEnum] | None
     status_enum: type[IntEnum] | None
 
-
-# What a wire key is; the read loop branches on these.
-_FIELD: Final = 0  # a declared plain column
-_FORMATTED: Final = 1  # <column>@OData.Community.Display.V1.FormattedValue
-_LOOKUP: Final = 2  # _<nav>_value of a declared lookup
-_TABLE: Final = 3  # _<nav>_value@...lookuplogicalname of a declared lookup
-_EXTRA: Final = 4  # a column the model does not declare
-_ANNOTATION: Final = 5  # any other annotation, kept by wire key
-_TABLE_OTHER: Final = 6  # lookuplogicalname of a lookup the model does not declare
-_ETAG: Final = 7  # @odata.etag
-_SLOW: Final = 8  # a lookup field under its own name: only the reference path reads it
 
 #: Keys learnt from rows (tenant columns and their annotations) are remembered up to this many
 #: per class, so rows of arbitrary keys cannot grow a plan without bound.
@@ -73,29 +99,10 @@ _TEXT: Final = frozenset({str})
 _ID_TYPES: Final = frozenset({str, NoneType})
 _TEXT_OR_NULL: Final = _ID_TYPES
 
-#: Types whose pydantic validation never accepts a dict or a list, so a row holding one in such a
-#: column fails validation and goes to the reference path (which keeps it as expanded JSON).
-_SCALARS: Final = (NoneType, str, int, float, bool, Decimal, date, datetime, UUID)
-
 #: Configuration keys that do not change how a field validates.
 _NEUTRAL_CONFIG: Final = frozenset({"extra", "validate_assignment", "title", "frozen"})
 
 _setattr = object.__setattr__
-_LOOKUP_FIELDS_SET: Final = frozenset({"id", "table", "name"})
-
-
-def new_lookup(record_id: UUID, table: str | None, name: str | None) -> Lookup:
-    """A :class:`Lookup` from values already checked (a UUID and two optional strings).
-
-    Builds the instance as ``Lookup(id=..., table=..., name=...)`` would, without validating
-    it again; the fields set are all three, as with that call.
-    """
-    lookup = Lookup.__new__(Lookup)
-    _setattr(lookup, "__dict__", {"id": record_id, "table": table, "name": name})
-    _setattr(lookup, "__pydantic_fields_set__", set(_LOOKUP_FIELDS_SET))
-    _setattr(lookup, "__pydantic_extra__", None)
-    _setattr(lookup, "__pydantic_private__", None)
-    return lookup
 
 
 def _fields_validator(name: str, columns: dict[str, Any]) -> SchemaValidator:
@@ -106,47 +113,6 @@ def _fields_validator(name: str, columns: dict[str, Any]) -> SchemaValidator:
     if schema["type"] != "model" or schema["schema"]["type"] != "model-fields":
         raise TypeError(f"unexpected core schema for {name}")
     return SchemaValidator(schema["schema"], schema.get("config"))
-
-
-def _is_text(annotation: Any) -> bool:
-    return annotation is str or set(typing.get_args(annotation)) == {str, NoneType}
-
-
-def _only_target(targets: tuple[str, ...]) -> str | None:
-    return targets[0] if len(targets) == 1 else None
-
-
-def _is_scalar(annotation: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or isinstance(annotation, UnionType):
-        return all(_is_scalar(arg) for arg in typing.get_args(annotation))
-    if origin is not None or not isinstance(annotation, type):
-        return False
-    return issubclass(annotation, Enum) or annotation in _SCALARS
-
-
-def _classify(
-    key: str, fields: Mapping[str, bool], lookup_keys: Mapping[str, Any]
-) -> tuple[int, str]:
-    """What ``key`` is, by the same rules as the reference path (see ``from_wire``)."""
-    if key == _wire.ODATA_ETAG:
-        return _ETAG, key
-    if key.startswith("@"):
-        return _ANNOTATION, key
-    if "@" in key:
-        base, _, suffix = key.partition("@")
-        suffix = "@" + suffix
-        if suffix == _wire.ANNOTATION_FORMATTED:
-            return _FORMATTED, base
-        if suffix == _wire.ANNOTATION_LOOKUP_LOGICAL_NAME:
-            return (_TABLE if base in lookup_keys else _TABLE_OTHER), base
-        return _ANNOTATION, key
-    if key in lookup_keys:
-        return _LOOKUP, key
-    is_lookup = fields.get(key)
-    if is_lookup is None:
-        return _EXTRA, key
-    return (_SLOW if is_lookup else _FIELD), key
 
 
 class RowPlan:
@@ -489,15 +455,6 @@ class RowPlan:
         return model
 
 
-def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    if not keys:
-        return lambda row: ()
-    if len(keys) == 1:
-        key = keys[0]
-        return lambda row: (row[key],)
-    return operator.itemgetter(*keys)
-
-
 class _Shape:
     """The keys of a row, in the order a page sends them, sorted once by what they are.
 
@@ -514,24 +471,24 @@ class _Shape:
         self.size = len(keys)
         columns = [key for key, _ in select(_FIELD)]
         self.texts = [key for key in columns if key in plan.texts]
-        self.get_texts = _getter(self.texts)
+        self.get_texts = tuple_getter(self.texts)
         self.typed = {key for key in columns if key not in plan.texts}
         lookups = [key for key, _ in select(_LOOKUP)]
         # A lookup's formatted value is also kept under the lookup's own name.
         labels = select(_FORMATTED)
         labels += [(key, plan.lookups[base][0]) for key, base in labels if base in lookups]
         self.formatted = [base for _, base in labels]
-        self.get_formatted = _getter([key for key, _ in labels])
+        self.get_formatted = tuple_getter([key for key, _ in labels])
         self.extra = [key for key, _ in select(_EXTRA)]
-        self.get_extra = _getter(self.extra)
+        self.get_extra = tuple_getter(self.extra)
         self.annotations = [key for key, _ in select(_ANNOTATION)]
-        self.get_annotations = _getter(self.annotations)
-        self.get_enums = _getter([name for name in plan.enums if name in keys])
+        self.get_annotations = tuple_getter(self.annotations)
+        self.get_enums = tuple_getter([name for name in plan.enums if name in keys])
         self.other_tables = [key for key, _ in select(_TABLE_OTHER)]
-        self.get_lookups = _getter(lookups)
+        self.get_lookups = tuple_getter(lookups)
         # The table names of the lookups read from their annotation, by position.
         at = {base: key for key, base in select(_TABLE) if base in lookups}
-        self.get_tables = _getter(list(at.values()))
+        self.get_tables = tuple_getter(list(at.values()))
         position = {base: i for i, base in enumerate(at)}
         self.lookups = [
             (key, plan.lookups[key][0], plan.lookups[key][1], position.get(key, -1))
