@@ -31,6 +31,7 @@ from ..wire.query_options import Expand, entity_options
 from ..wire.serialize import annotation_filter, context_url, etag
 from ._common import entity_url, existing_row, json_body, render_entity
 from .context import RequestContext
+from .expansion import context_names
 
 __all__ = ["handle_create", "handle_delete", "handle_patch", "handle_retrieve"]
 
@@ -45,9 +46,12 @@ def _entity_body(
     annotations: str | None,
 ) -> dict[str, Any]:
     """One record as a single-entity body (``annotations``: the include-annotations value)."""
-    body = {"@odata.context": context_url(root, meta, select, entity=True)}
+    names = context_names(meta, select, expand, entity=True)
+    body = {"@odata.context": context_url(root, meta, names, entity=True)}
     wanted = annotation_filter(annotations)
-    body.update(render_entity(org, meta, row, select=select, expand=expand, annotations=wanted))
+    body.update(
+        render_entity(org, meta, row, select=select, expand=expand, annotations=wanted, root=root)
+    )
     return body
 
 
