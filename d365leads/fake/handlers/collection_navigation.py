@@ -136,8 +136,7 @@ def handle_collection_navigation(
         changes: Row = {relationship.column: record_id}
         if polymorphic:
             changes[lookup.type_attribute] = meta.logical_name
-        with org.store.transaction():
-            update_record(org, related, child_id, changes)
+        update_record(org, related, child_id, changes)
         return FakeResponse.empty(204)
     if method == "DELETE":
         id_option = request.query_value("$id")
@@ -163,8 +162,7 @@ def handle_collection_navigation(
             changes = {relationship.column: None}
             if polymorphic:
                 changes[lookup.type_attribute] = None
-            with org.store.transaction():
-                update_record(org, related, child_id, changes)
+            update_record(org, related, child_id, changes)
         return FakeResponse.empty(204)
     raise _not_allowed(method)
 
