@@ -25,6 +25,7 @@ from d365leads.odata.paths import (
     check_entity_set,
     entity_path,
     id_from_entity_url,
+    is_key_form_entity_url,
     odata_bind,
 )
 from d365leads.odata.query import Query
@@ -169,11 +170,11 @@ class RecordsAPI:
             headers["If-Match"] = "*"
         response = self.session.request("PATCH", path, json=dict(data), headers=headers)
         location = response.headers.get(_wire.HEADER_ENTITY_ID)
-        if location:
+        if location and not (isinstance(key, Mapping) and is_key_form_entity_url(location)):
             return id_from_entity_url(location)
         if not isinstance(key, Mapping):
             return normalize_guid(key)
-        return None
+        return None  # answered in the key form: no GUID to report
 
     def delete(
         self, entity_set: str, record_id: str | uuid.UUID, *, etag: str | None = None

@@ -13,11 +13,19 @@ from typing import Any
 from d365leads.errors import DataverseError, InvalidInputError
 from d365leads.odata.literals import literal, normalize_guid
 
-__all__ = ["RecordKey", "check_entity_set", "entity_path", "id_from_entity_url", "odata_bind"]
+__all__ = [
+    "RecordKey",
+    "check_entity_set",
+    "entity_path",
+    "id_from_entity_url",
+    "is_key_form_entity_url",
+    "odata_bind",
+]
 
 RecordKey = str | uuid.UUID | Mapping[str, Any]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY_FORM = re.compile(r"/[A-Za-z_][A-Za-z0-9_]*\(([^()]*)\)\s*$")
 _ENTITY_ID = re.compile(
     r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$"
 )
@@ -55,6 +63,18 @@ def odata_bind(entity_set: str, record_id: str | uuid.UUID) -> str:
     Use it as ``{"parentaccountid@odata.bind": odata_bind("accounts", account_id)}``.
     """
     return "/" + entity_path(entity_set, record_id)
+
+
+def is_key_form_entity_url(url: str) -> bool:
+    """Whether an ``OData-EntityId`` names the record by alternate key (``accounts(k1=2,k2=2)``).
+
+    Dataverse answers an upsert through an alternate key in that form, without the GUID:
+    https://learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record
+    """
+    if _ENTITY_ID.search(url):
+        return False
+    match = _KEY_FORM.search(url)
+    return match is not None and "=" in match.group(1)
 
 
 def id_from_entity_url(url: str) -> str:

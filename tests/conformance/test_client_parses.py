@@ -389,28 +389,8 @@ def test_create_204_id_from_odata_entity_id(
 
 
 UPSERT_CASES = [
-    pytest.param(
-        "use-upsert-insert-update-record/create-with-upsert",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "client: records.upsert raises DataverseError('cannot find a record id') on the "
-                "documented key-form OData-EntityId accounts(example_key1=2,example_key2=2) "
-                "instead of returning None (no id reported)"
-            ),
-        ),
-    ),
-    pytest.param(
-        "use-upsert-insert-update-record/update-with-upsert",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "client: records.upsert raises DataverseError('cannot find a record id') on the "
-                "documented key-form OData-EntityId accounts(example_key1=2,example_key2=2) "
-                "instead of returning None (no id reported)"
-            ),
-        ),
-    ),
+    "use-upsert-insert-update-record/create-with-upsert",
+    "use-upsert-insert-update-record/update-with-upsert",
 ]
 
 

@@ -198,8 +198,17 @@ def test_collection_valued_expand_and_navigation(api: Api) -> None:
         f"accounts({account_id})/contact_customer_accounts?$select=lastname&$orderby=lastname"
     ).json()
     assert [c["lastname"] for c in listed["value"]] == ["Amy", "Zed"]
-    nested = api.get(f"accounts({account_id})?$expand=contact_customer_accounts($expand=x)")
-    assert nested.status_code == 501
+    unknown = api.get(f"accounts({account_id})?$expand=contact_customer_accounts($expand=x)")
+    assert unknown.status_code == 400
+    assert "Could not find a property named 'x'" in unknown.json()["error"]["message"]
+    nested = api.get(
+        f"accounts({account_id})?$select=name&$expand=contact_customer_accounts("
+        "$select=lastname;$filter=lastname eq 'Amy';$expand=createdby($select=fullname))"
+    ).json()
+    (amy,) = nested["contact_customer_accounts"]
+    caller = api.get("WhoAmI").json()["UserId"]
+    assert amy["createdby"]["systemuserid"] == caller
+    assert amy["createdby"]["ownerid"] == caller  # a user owns itself
 
 
 def test_top_with_maxpagesize_switch(api: Api) -> None:

@@ -187,9 +187,14 @@ def test_upsert_by_a_tenant_alternate_key(api: Api) -> None:
     assert missing.status_code == 404
     created = api.patch(path, json={"subject": "New", "new_score": 1})
     assert created.status_code == 204
-    lead_id = created.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
-    row = api.fake.get("lead", lead_id)
-    assert row is not None and row["emailaddress1"] == "ana@example.com"
+    # Named by the key it was addressed with, as the upsert page documents.
+    assert created.headers["OData-EntityId"] == api.base + path
+    (row,) = api.fake.rows("lead")
+    assert row["emailaddress1"] == "ana@example.com"
+    lead_id = row["leadid"]
+    api.fake.options.alternate_key_entity_id = "guid"
+    legacy = api.patch(path, json={"subject": "New"})
+    assert legacy.headers["OData-EntityId"] == f"{api.base}leads({lead_id})"
     again = api.patch(path, json={"subject": "Twice"}, headers={"If-None-Match": "*"})
     assert again.status_code == 412 and error_of(again)["code"] == "0x80040237"
     updated = api.patch(

@@ -31,6 +31,9 @@ def client(fake_dataverse: FakeDataverseFixture) -> DataverseClient:
 def test_upsert_by_alternate_key_creates_then_updates(
     fake_dataverse: FakeDataverseFixture, client: DataverseClient
 ) -> None:
+    # The client reads the new id from OData-EntityId; Dataverse answers an alternate-key
+    # upsert in the key form (no GUID), so this test uses the fake's GUID answer.
+    fake_dataverse.options.alternate_key_entity_id = "guid"
     first = client.accounts.upsert(
         Account(name="Keyed", accountnumber="A-1"), key={"accountnumber": "A-1"}
     )

@@ -17,6 +17,9 @@ KEY = {"emailaddress1": "ana@example.com"}
 def client(fake_dataverse: FakeDataverseFixture) -> DataverseClient:
     fake_dataverse.add_column("lead", "new_score", "int")
     fake_dataverse.add_alternate_key("lead", "emailaddress1")
+    # The client reads the new id from OData-EntityId; Dataverse answers an alternate-key
+    # upsert in the key form (no GUID), so these tests use the fake's GUID answer.
+    fake_dataverse.options.alternate_key_entity_id = "guid"
     client: DataverseClient = fake_dataverse.client()
     return client
 

@@ -26,6 +26,9 @@ def custom(fake: FakeDataverse) -> FakeDataverse:
     fake.add_column("lead", "new_score", "int")
     fake.add_column("lead", "new_segment", "string")
     fake.add_alternate_key("lead", "emailaddress1")
+    # The client reads the new id from OData-EntityId; Dataverse answers an alternate-key
+    # upsert in the key form (no GUID), so these tests use the fake's GUID answer.
+    fake.options.alternate_key_entity_id = "guid"
     return fake
 
 

@@ -119,3 +119,13 @@ def test_cli_currency_option_follows_the_same_rule() -> None:
     result = runner.invoke(cli, [*args, "--currency", "6f1c2c1e-0000-0000-0000-00000000001"])
     assert result.exit_code == 2
     assert "not a GUID" in result.output and "--currency" in result.output
+
+
+def test_key_form_entity_ids_are_told_apart_from_guid_ones() -> None:
+    from d365leads.odata.paths import is_key_form_entity_url
+
+    base = "https://org.crm.dynamics.com/api/data/v9.2/"
+    assert is_key_form_entity_url(base + "accounts(example_key1=2,example_key2=2)")
+    assert is_key_form_entity_url(base + "leads(emailaddress1='a@x.com')")
+    assert not is_key_form_entity_url(base + "accounts(7eb682f1-ca75-e511-80d4-00155d2a68d1)")
+    assert not is_key_form_entity_url(base + "accounts")

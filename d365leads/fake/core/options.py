@@ -96,6 +96,10 @@ class FakeOptions:
     """HTTP status of ``0x80040237`` (412 per docs, 409 in some reports; UNCONFIRMED 8)."""
     upsert_create_status: int = 204
     """Status of an upsert that created the row (UNCONFIRMED 9; 204 + OData-EntityId)."""
+    alternate_key_entity_id: Literal["key", "guid"] = "key"
+    """``OData-EntityId`` of a PATCH addressed by alternate key: ``key`` names the record as the
+    URL did (``accounts(accountnumber='A1')``, as the upsert page documents); ``guid`` gives
+    ``accounts(<id>)`` (the fake's earlier answer, kept for clients that read the id from it)."""
 
     # --- query ------------------------------------------------------------------------------
     max_page_size: int = 5000

@@ -15,10 +15,10 @@ from ..org.schema import Table
 from ..org.state import OrgState
 from ..org.states import status_model
 from ..org.values import CODE_PAYLOAD, KeySpec, resolve_key
-from ..wire import odata_eval
 from ..wire.messages import FakeRequest
 from ..wire.query_options import Expand
 from ..wire.serialize import AnnotationFilter, serialize_row
+from .expansion import RelatedIndex, render_expanded
 
 __all__ = [
     "entity_url",
@@ -78,53 +78,29 @@ def render_entity(
     select: list[str] | None,
     expand: list[Expand],
     annotations: AnnotationFilter | None,
+    index: RelatedIndex | None = None,
+    collection_query: bool = False,
+    root: str = "",
 ) -> dict[str, Any]:
-    """A row as JSON with its expanded navigation properties."""
+    """A row as JSON with its expanded navigation properties (:mod:`.expansion`).
+
+    ``index`` (one per request) lets the rows of a collection query share one read of each
+    related table; ``collection_query`` picks the collection shape of the expansions.
+    """
     # Tenant-defined status reasons get their labels from the rules' status model.
     meta = status_model(meta, org.options)
     out = serialize_row(
         meta, row, select=select, annotations=annotations, resolve_name=org.primary_name
     )
-    for item in expand:
-        target_meta = status_model(org.schema.table(item.target), org.options)
-        if item.collection:
-            related = related_rows(org, meta, str(row[meta.primary_key]), target_meta, item.column)
-            if item.predicate is not None:
-                related = [r for r in related if item.predicate(r)]
-            keys = [*item.order, (target_meta.primary_key, False)]
-            related = odata_eval.sort_rows(related, keys, target_meta)  # already copies
-            # A single-level collection expand is not paged (up to 5000 related rows).
-            related = related[: item.top if item.top is not None else org.options.max_page_size]
-            out[item.navigation] = [
-                serialize_row(
-                    target_meta,
-                    r,
-                    select=item.select,
-                    annotations=annotations,
-                    resolve_name=org.primary_name,
-                )
-                for r in related
-            ]
-            continue
-        target_id = row.get(item.column)
-        column = meta.column(item.column)
-        actual_target = item.target
-        if column is not None and column.is_polymorphic:
-            actual_target = row.get(column.type_attribute) or item.target
-        found = (
-            org.store.get(item.target, str(target_id))
-            if target_id is not None and actual_target == item.target
-            else None
-        )
-        out[item.navigation] = (
-            serialize_row(
-                target_meta,
-                found,
-                select=item.select,
-                annotations=annotations,
-                resolve_name=org.primary_name,
-            )
-            if found is not None
-            else None
-        )
+    render_expanded(
+        org,
+        meta,
+        row,
+        out,
+        expand,
+        annotations=annotations,
+        index=index if index is not None else RelatedIndex(org),
+        collection_query=collection_query,
+        root=root,
+    )
     return out

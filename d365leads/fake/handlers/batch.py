@@ -47,6 +47,9 @@ class SupportsSnapshot(Protocol):
     def restore(self, snapshot: Any) -> None: ...
 
 
+_JSON_MINIMAL = "application/json; odata.metadata=minimal"
+
+
 def _count(items: list[BatchItem]) -> int:
     return sum(len(item.operations) if isinstance(item, ChangeSet) else 1 for item in items)
 
@@ -180,10 +183,17 @@ class BatchProcessor:
         except FakeFault as fault:
             response = fault_response(fault)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        if operation.method == "POST" and response.status == 204:
+        # The batch page shows Location beside OData-EntityId on the 204 of a create and of an
+        # update, and GET answers as "application/json; odata.metadata=minimal;
+        # odata.streaming=true" (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api).
+        if operation.method in ("POST", "PATCH") and response.status == 204:
             entity = header_value(headers, "OData-EntityId")
             if entity and header_value(headers, "Location") is None:
                 headers["Location"] = entity
+        if operation.method == "GET" and response.status == 200:
+            for name, value in list(headers.items()):
+                if name.lower() == "content-type" and value == _JSON_MINIMAL:
+                    headers[name] = f"{_JSON_MINIMAL}; odata.streaming=true"
         return PartResponse(response.status, headers, response.body, operation.content_id)
 
     def _inner_request(

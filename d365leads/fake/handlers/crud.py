@@ -21,7 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.fault import bad_request, concurrency_mismatch, duplicate_key, not_found
+from ..core.options import FakeOptions
 from ..core.values import Row
+from ..org.deep_insert import create_deep, is_deep
 from ..org.records import create_record, update_record
 from ..org.schema import Table
 from ..org.state import OrgState
@@ -31,6 +33,7 @@ from ..wire.query_options import Expand, entity_options
 from ..wire.serialize import annotation_filter, context_url, etag
 from ._common import entity_url, existing_row, json_body, render_entity
 from .context import RequestContext
+from .expansion import context_names
 
 __all__ = ["handle_create", "handle_delete", "handle_patch", "handle_retrieve"]
 
@@ -43,11 +46,20 @@ def _entity_body(
     select: list[str] | None,
     expand: list[Expand],
     annotations: str | None,
+    *,
+    representation: bool = False,
 ) -> dict[str, Any]:
-    """One record as a single-entity body (``annotations``: the include-annotations value)."""
-    body = {"@odata.context": context_url(root, meta, select, entity=True)}
+    """One record as a single-entity body (``annotations``: the include-annotations value).
+
+    A ``return=representation`` body lists expansions in ``@odata.context`` as ``nav(…)``
+    only, as the create page prints it; a retrieve also names each navigation on its own.
+    """
+    names = context_names(meta, select, expand, entity=not representation)
+    body = {"@odata.context": context_url(root, meta, names, entity=True)}
     wanted = annotation_filter(annotations)
-    body.update(render_entity(org, meta, row, select=select, expand=expand, annotations=wanted))
+    body.update(
+        render_entity(org, meta, row, select=select, expand=expand, annotations=wanted, root=root)
+    )
     return body
 
 
@@ -57,7 +69,7 @@ def _representation(
     select, expand = entity_options(request, meta, org.options.max_expand, schema=org.schema)
     value = request.prefer().get("odata.include-annotations")
     root = service_root(request)
-    body = _entity_body(org, root, meta, row, select, expand, value)
+    body = _entity_body(org, root, meta, row, select, expand, value, representation=True)
     applied = ["return=representation"]
     if value is not None:
         applied.append(f'odata.include-annotations="{value}"')
@@ -79,19 +91,39 @@ def _wants_representation(request: FakeRequest) -> bool:
 
 
 def _entity_id_response(
-    request: FakeRequest, meta: Table, row: Row, status: int = 204
+    request: FakeRequest,
+    meta: Table,
+    row: Row,
+    status: int = 204,
+    key: KeySpec | None = None,
+    options: FakeOptions | None = None,
 ) -> FakeResponse:
     url = entity_url(service_root(request), meta, row[meta.primary_key])
+    if (
+        key is not None
+        and not isinstance(key, str)
+        and options is not None
+        and options.alternate_key_entity_id == "key"
+    ):
+        # Addressed by alternate key: the answer names the record the same way, as the upsert
+        # page shows (https://learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record).
+        segment = request.path.split("/", 1)[0]
+        if segment.startswith(f"{meta.entity_set}("):
+            url = f"{service_root(request)}{segment}"
     return FakeResponse.empty(status, {"OData-EntityId": url})
 
 
 def handle_create(ctx: RequestContext, meta: Table) -> FakeResponse:
     """``POST /<entityset>``."""
     org, request = ctx.org, ctx.request
-    attrs = attributes_from_body(org, meta, json_body(request))
-    if attrs.get(meta.primary_key) is None:
-        attrs.pop(meta.primary_key, None)
-    row = create_record(org, meta, attrs, duplicate_check=_wants_duplicate_detection(request))
+    payload = json_body(request)
+    if is_deep(org, meta, payload):
+        row = create_deep(org, meta, payload, duplicate_check=_wants_duplicate_detection(request))
+    else:
+        attrs = attributes_from_body(org, meta, payload)
+        if attrs.get(meta.primary_key) is None:
+            attrs.pop(meta.primary_key, None)
+        row = create_record(org, meta, attrs, duplicate_check=_wants_duplicate_detection(request))
     if _wants_representation(request):
         return _representation(org, request, meta, row, 201)
     return _entity_id_response(request, meta, row)
@@ -159,7 +191,7 @@ def handle_patch(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse
             )
             if _wants_representation(request):
                 return _representation(org, request, meta, updated, 200)
-            return _entity_id_response(request, meta, updated)
+            return _entity_id_response(request, meta, updated, key=key, options=org.options)
         # Upsert: create the row with the key from the URL.
         if isinstance(key, str):
             attrs[meta.primary_key] = key
@@ -173,7 +205,9 @@ def handle_patch(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse
         )
     if _wants_representation(request):
         return _representation(org, request, meta, created, 201)
-    return _entity_id_response(request, meta, created, org.options.upsert_create_status)
+    return _entity_id_response(
+        request, meta, created, org.options.upsert_create_status, key, org.options
+    )
 
 
 def handle_delete(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse:

@@ -4,7 +4,8 @@
   ``_<name>_value`` and are read-only here);
 * ``GET /leads(<id>)/<navigation>`` (the related record) and ``GET|PUT|DELETE
   /leads(<id>)/<navigation>/$ref``;
-* ``GET /accounts(<id>)/<collection navigation>`` (the related rows, as a collection read).
+* ``GET /accounts(<id>)/<collection navigation>`` (the related rows, as a collection read);
+  ``/$ref``, ``/$count``, associate and disassociate in :mod:`.collection_navigation`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..org.schema import Table
 from ..org.values import CODE_PAYLOAD, KeySpec, attributes_from_body, bind_reference, key_text
 from ..wire.messages import FakeResponse, service_root
 from ._common import entity_url, existing_row, json_body, related_rows
+from .collection_navigation import handle_collection_navigation, split_navigation_key
 from .context import RequestContext
 from .crud import handle_retrieve
 from .query import handle_collection
@@ -93,12 +95,19 @@ def handle_property(
         raise FakeFault(
             405, CODE_BAD_QUERY, f"The HTTP method '{request.method}' is not allowed here."
         )
-    relationship = org.schema.relationship(meta.logical_name, name)
+    nav_name, related_key = split_navigation_key(name)
+    relationship = org.schema.relationship(meta.logical_name, nav_name)
     if relationship is not None:
-        if len(segments) > 1 or request.method != "GET":
-            raise not_implemented(
-                f"{request.method} on '{'/'.join(segments)}' (collection-valued navigation "
-                "properties are read-only in the fake; set the lookup on the related row)"
+        if len(segments) > 1 or related_key is not None:
+            return handle_collection_navigation(
+                ctx, meta, record_id, relationship, related_key, segments[1:]
+            )
+        if request.method != "GET":
+            raise FakeFault(
+                405,
+                CODE_BAD_QUERY,
+                f"The HTTP method '{request.method}' is not allowed on '{name}'; associate "
+                f"with 'POST {name}/$ref' or create the related row with its lookup set.",
             )
         target_meta = org.schema.table(relationship.referencing)
         children = related_rows(org, meta, record_id, target_meta, relationship.column)

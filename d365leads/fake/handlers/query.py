@@ -31,6 +31,7 @@ from ..wire.query_options import (
 from ..wire.serialize import context_url
 from ._common import render_entity
 from .context import RequestContext
+from .expansion import RelatedIndex, context_names
 
 __all__ = ["handle_collection", "handle_count"]
 
@@ -101,7 +102,8 @@ def handle_collection(
         start = next(i for i, r in enumerate(ordered) if r is marker)
     chunk = rows[start : start + page_size]
     root = service_root(request)
-    body: dict[str, Any] = {"@odata.context": context_url(root, meta, select, entity=False)}
+    names = context_names(meta, select, expand, entity=False)
+    body: dict[str, Any] = {"@odata.context": context_url(root, meta, names, entity=False)}
     if count_text == "true":
         body["@odata.count"] = min(total, options.max_count)
         if annotations is not None:
@@ -111,8 +113,19 @@ def handle_collection(
                 body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = (
                     total > options.max_count
                 )
+    index = RelatedIndex(org)  # expanded collections read each related table once
     body["value"] = [
-        render_entity(org, meta, r, select=select, expand=expand, annotations=annotations)
+        render_entity(
+            org,
+            meta,
+            r,
+            select=select,
+            expand=expand,
+            annotations=annotations,
+            index=index,
+            collection_query=True,
+            root=root,
+        )
         for r in chunk
     ]
     end = start + len(chunk)

@@ -293,6 +293,11 @@ def attributes_from_body(
             continue
         if "@" in key:
             continue  # instance annotations in a payload carry no data
+        if value is None and not allow_readonly and meta.navigation(key) is not None:
+            # A single-valued navigation property set to null clears the lookup, like
+            # "<nav>@odata.bind": null (the associate/disassociate page shows both forms).
+            bind_reference(org, meta, key, None, attrs, check=check)
+            continue
         column = meta.column(key)
         if column is not None and column.is_lookup:
             if allow_readonly:

@@ -1,13 +1,16 @@
 """Query options on the wire: ``$select``, ``$expand``, allowed options, paging preferences.
 
 Dataverse refuses ``$skip`` with 400; ``$apply``/``$search``/``$format``/``$levels``/``$compute``
-answer 501.  ``$expand`` takes single-valued navigation properties with a nested ``$select``
-and collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``; the table
-and relationship look-ups come from the caller (:class:`SchemaLookup`), so tenant columns count.
+answer 501.  ``$expand`` takes single-valued navigation properties with a nested ``$select``/
+``$filter``/``$expand`` (``$orderby``/``$top`` -> the documented 400) or as ``<nav>/$ref``, and
+collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``/``$expand``; the
+table and relationship look-ups come from the caller (:class:`SchemaLookup`), so tenant columns
+count.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +30,7 @@ __all__ = [
     "annotation_preference",
     "check_options",
     "entity_options",
+    "nested_context",
     "parse_expand",
     "parse_page_size",
     "select_expand",
@@ -52,9 +56,12 @@ class SchemaLookup(Protocol):
 class Expand:
     """One ``$expand`` item.
 
-    Single-valued: ``column`` is the lookup of the expanded row, ``target`` its table.
+    Single-valued: ``column`` is the lookup of the expanded row, ``target`` its table;
+    ``ref`` for ``<nav>/$ref`` (the reference only); ``predicate`` from a nested ``$filter``
+    (a related row that does not match expands as ``null``); ``expand`` the nested items.
     Collection-valued (``collection`` set): the ``target`` rows whose ``column`` points back,
-    filtered, ordered and cut by the nested options.
+    filtered, ordered and cut by the nested options; ``options`` is the nested option text
+    (``$select=subject``) that the ``<nav>@odata.nextLink`` repeats.
     """
 
     navigation: str
@@ -65,46 +72,89 @@ class Expand:
     predicate: odata_eval.Predicate | None = None
     order: tuple[tuple[str, bool], ...] = ()
     top: int | None = None
+    ref: bool = False
+    expand: tuple[Expand, ...] = ()
+    options: str = ""
+    context: tuple[str, ...] = ()
+
+
+def nested_context(target: Table, select: list[str] | None, items: Iterable[Expand]) -> list[str]:
+    """The names an expansion lists in ``@odata.context`` (``fullname,createdby(fullname)``):
+    the selected properties (lookups as ``_x_value``), then each nested expansion."""
+    names = []
+    for name in select or []:
+        column = target.column(name)
+        names.append(column.value_property if column is not None else name)
+    for item in items:
+        if item.ref:
+            names.extend([item.navigation, f"{item.navigation}/$ref()"])
+        else:
+            names.append(f"{item.navigation}({','.join(item.context)})")
+    return names
+
+
+@dataclass
+class _Nested:
+    select: list[str] | None = None
+    predicate: odata_eval.Predicate | None = None
+    order: tuple[tuple[str, bool], ...] = ()
+    top: int | None = None
+    expand: tuple[Expand, ...] = ()
+
+
+# The documented answer for $orderby/$top inside a many-to-one (single-valued) $expand.
+_SINGLE_VALUED_ONLY = (
+    "Only $select and $filter clause can be provided while doing $expand on many-to-one "
+    "relationship or nested one-to-many relationship."
+)
+_REF_ON_COLLECTION = "Expand with $ref is only supported on lookup type navigation property."
 
 
 def _expand_options(
-    text: str, body: str, target: Table, *, collection: bool
-) -> tuple[list[str] | None, odata_eval.Predicate | None, list[tuple[str, bool]], int | None]:
-    select: list[str] | None = None
-    predicate: odata_eval.Predicate | None = None
-    order: list[tuple[str, bool]] = []
-    top: int | None = None
+    text: str,
+    body: str,
+    target: Table,
+    *,
+    collection: bool,
+    schema: SchemaLookup,
+    depth: int,
+) -> _Nested:
+    nested = _Nested()
     for option in split_top_level(body, ";") if body.strip() else []:
         name, _, value = option.strip().partition("=")
+        name, value = name.strip(), value.strip()
         if name == "$select":
-            select = odata_eval.parse_select(value, target)
-        elif name in ("$filter", "$orderby", "$top") and not collection:
-            raise not_implemented(f"{name} inside $expand of a single-valued navigation")
+            nested.select = odata_eval.parse_select(value, target)
+        elif name in ("$orderby", "$top") and not collection:
+            raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
         elif name == "$filter":
-            predicate = odata_eval.compile_filter(value, target)
+            nested.predicate = odata_eval.compile_filter(value, target)
         elif name == "$orderby":
-            order = [(k.column, k.descending) for k in odata_eval.parse_orderby(value, target)]
+            nested.order = tuple(
+                (k.column, k.descending) for k in odata_eval.parse_orderby(value, target)
+            )
         elif name == "$top":
             if not value.isdigit() or int(value) < 1:
                 raise bad_request(f"Invalid $top '{value}' inside $expand.", CODE_BAD_QUERY)
-            top = int(value)
+            nested.top = int(value)
         elif name == "$expand":
-            raise not_implemented("nested $expand")
+            items = _parse_items(value, target, schema=schema, depth=depth + 1)
+            if collection and any(i.collection for i in items):
+                raise not_implemented("a collection-valued $expand inside a collection $expand")
+            nested.expand = tuple(items)
         else:
             raise bad_request(
                 f"The query option '{name}' is not supported inside $expand '{text}'.",
                 CODE_BAD_QUERY,
             )
-    return select, predicate, order, top
+    if collection and nested.expand and (nested.order or nested.top is not None):
+        raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
+    return nested
 
 
-def parse_expand(
-    text: str, meta: Table, *, max_expand: int = 15, schema: SchemaLookup
-) -> list[Expand]:
-    """Parse ``$expand`` (``parentaccountid($select=name),contact_customer_accounts``).
-
-    ``schema`` resolves target tables and relationships (the org's, so tenant columns count).
-    """
+def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) -> list[Expand]:
+    if depth > _MAX_DEPTH:
+        raise bad_request(f"$expand is nested more than {_MAX_DEPTH} levels deep.", CODE_BAD_QUERY)
     items: list[Expand] = []
     for raw in split_top_level(text):
         item = raw.strip()
@@ -115,27 +165,62 @@ def parse_expand(
         if paren and not rest.endswith(")"):
             raise bad_request(f"Syntax error in $expand '{text}': missing ')'.", CODE_BAD_QUERY)
         body = rest[:-1] if paren else ""
+        ref = nav.endswith("/$ref")
+        if ref:
+            nav = nav[: -len("/$ref")]
+            if paren:
+                raise bad_request(
+                    f"'{nav}/$ref' in $expand '{text}' takes no nested options.", CODE_BAD_QUERY
+                )
         resolved = meta.navigation(nav)
         relationship = schema.relationship(meta.logical_name, nav)
         if resolved is not None:
             column, target = resolved
-            select, _, _, _ = _expand_options(text, body, schema.table(target), collection=False)
-            items.append(Expand(nav, column.name, target, select))
+            nested = _expand_options(
+                text, body, schema.table(target), collection=False, schema=schema, depth=depth
+            )
+            items.append(
+                Expand(
+                    nav,
+                    column.name,
+                    target,
+                    nested.select,
+                    predicate=nested.predicate,
+                    ref=ref,
+                    expand=nested.expand,
+                    context=tuple(
+                        nested_context(schema.table(target), nested.select, nested.expand)
+                    ),
+                )
+            )
         elif relationship is not None:
-            target_meta = schema.table(relationship.referencing)
-            select, predicate, order, top = _expand_options(
-                text, body, target_meta, collection=True
+            if ref:
+                raise bad_request(_REF_ON_COLLECTION, CODE_BAD_QUERY)
+            nested = _expand_options(
+                text,
+                body,
+                schema.table(relationship.referencing),
+                collection=True,
+                schema=schema,
+                depth=depth,
             )
             items.append(
                 Expand(
                     nav,
                     relationship.column,
                     relationship.referencing,
-                    select,
+                    nested.select,
                     collection=True,
-                    predicate=predicate,
-                    order=tuple(order),
-                    top=top,
+                    predicate=nested.predicate,
+                    order=nested.order,
+                    top=nested.top,
+                    expand=nested.expand,
+                    options=body,
+                    context=tuple(
+                        nested_context(
+                            schema.table(relationship.referencing), nested.select, nested.expand
+                        )
+                    ),
                 )
             )
         else:
@@ -144,6 +229,22 @@ def parse_expand(
                 CODE_BAD_QUERY,
                 f"Could not find a property named '{nav}' on type '{meta.type_name}'.",
             )
+    return items
+
+
+# Nested $expand depth the fake follows (the join-tables page shows three levels).
+_MAX_DEPTH = 10
+
+
+def parse_expand(
+    text: str, meta: Table, *, max_expand: int = 15, schema: SchemaLookup
+) -> list[Expand]:
+    """Parse ``$expand`` (``parentaccountid($select=name),contact_customer_accounts``,
+    ``primarycontactid/$ref``, ``primarycontactid($select=fullname;$expand=createdby)``).
+
+    ``schema`` resolves target tables and relationships (the org's, so tenant columns count).
+    """
+    items = _parse_items(text, meta, schema=schema, depth=0)
     if len(items) > max_expand:
         raise bad_request(
             f"The $expand has {len(items)} items; Dataverse allows at most {max_expand}.",
