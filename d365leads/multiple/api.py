@@ -6,7 +6,8 @@ throttling; a chunk that fails is re-sent as a ``$batch`` so the bad records are
 others written; tables without the messages use ``$batch`` throughout
 (:mod:`~d365leads.multiple.writer`).  Every input record gets a
 :class:`~d365leads.multiple.results.RecordOutcome`.  Nothing is sent until every record has
-been checked.
+been checked.  Chunks go out on up to ``max_workers`` threads (default: the org's
+``x-ms-dop-hint``, at most 8).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class MultipleAPI:
         table: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         bypass_custom_logic: bool = False,
+        max_workers: int | None = None,
     ) -> ManyResult:
         """Create one record per row; the outcomes carry the new ids."""
         logical = _table(entity_set, table)
@@ -61,7 +63,7 @@ class MultipleAPI:
             target = {"@odata.type": _type(logical), **data}
             items.append(BulkItem(index, target, "POST", entity_set, data))
         return self._write("CreateMultiple", entity_set, logical, items, chunk_size,
-                           bypass_custom_logic)  # fmt: skip
+                           bypass_custom_logic, max_workers)  # fmt: skip
 
     def update_many(
         self,
@@ -72,6 +74,7 @@ class MultipleAPI:
         table: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         bypass_custom_logic: bool = False,
+        max_workers: int | None = None,
     ) -> ManyResult:
         """Update existing records: ``(id, changes)`` pairs, or ids and one ``changes`` for all.
 
@@ -96,7 +99,7 @@ class MultipleAPI:
             path = entity_path(entity_set, record_id)
             items.append(BulkItem(index, target, "PATCH", path, body, record_id, "*"))
         return self._write("UpdateMultiple", entity_set, logical, items, chunk_size,
-                           bypass_custom_logic)  # fmt: skip
+                           bypass_custom_logic, max_workers)  # fmt: skip
 
     def upsert_many(
         self,
@@ -107,6 +110,7 @@ class MultipleAPI:
         table: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         bypass_custom_logic: bool = False,
+        max_workers: int | None = None,
     ) -> ManyResult:
         """Create or update one record per row, matched by ``key``: the primary key column or
         the column(s) of an alternate key, which every row must carry."""
@@ -137,7 +141,7 @@ class MultipleAPI:
             target["@odata.id"] = quote(path, safe=_PATH_SAFE)
             items.append(BulkItem(index, target, "PATCH", path, body))
         return self._write("UpsertMultiple", entity_set, logical, items, chunk_size,
-                           bypass_custom_logic)  # fmt: skip
+                           bypass_custom_logic, max_workers)  # fmt: skip
 
     def _write(
         self,
@@ -147,10 +151,12 @@ class MultipleAPI:
         items: list[BulkItem],
         chunk_size: int,
         bypass_custom_logic: bool,
+        max_workers: int | None,
     ) -> ManyResult:
         writer = BulkWriter(
             self.session, self.support, message=message, entity_set=entity_set, table=table,
             chunk_size=chunk_size, bypass_custom_logic=bypass_custom_logic,
+            max_workers=max_workers,
         )  # fmt: skip
         return writer.run(items)
 

@@ -11,6 +11,9 @@ For each chunk (size from :class:`~d365leads.multiple.sizing.ChunkSizer`):
    https://learn.microsoft.com/power-apps/developer/data-platform/bulk-operations#standard-and-elastic-table-usage);
 3. tables without the message get the ``$batch`` path from the start.
 
+Chunks go out on up to ``max_workers`` threads (default: the org's ``x-ms-dop-hint``, at most
+8); each new chunk is cut at the size adapted so far.
+
 UpdateMultiple with ``statecode``/``statuscode``: whether the org accepts it is not documented.
 The first such record of a table is sent alone in an UpdateMultiple; if that fails and the same
 record then succeeds in ``$batch``, the table's state changes go through ``$batch`` from then
@@ -19,14 +22,21 @@ on; if it succeeds, through UpdateMultiple.  The outcome of every record names i
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from d365leads import _wire
 from d365leads.batch import BatchRequest
-from d365leads.errors import HTTPError, PermissionDeniedError, UnauthorizedError
+from d365leads.errors import (
+    HTTPError,
+    InvalidInputError,
+    PermissionDeniedError,
+    UnauthorizedError,
+)
 from d365leads.multiple.results import ManyResult, Path, RecordOutcome
 from d365leads.multiple.sizing import ChunkSizer
 from d365leads.multiple.support import MessageSupport
@@ -42,6 +52,7 @@ BYPASS_CUSTOM_LOGIC = {"MSCRM.BypassBusinessLogicExecution": "CustomSync,CustomA
 (https://learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic)."""
 
 _STATE_COLUMNS = ("statecode", "statuscode")
+_MAX_AUTO_WORKERS = 8
 
 
 @dataclass
@@ -78,6 +89,7 @@ class BulkWriter:
         table: str,
         chunk_size: int,
         bypass_custom_logic: bool = False,
+        max_workers: int | None = None,
     ) -> None:
         self._session = session
         self._support = support
@@ -88,6 +100,10 @@ class BulkWriter:
         self._headers = dict(BYPASS_CUSTOM_LOGIC) if bypass_custom_logic else {}
         self.requests: Counter[str] = Counter()
         self._outcomes: list[RecordOutcome] = []
+        self._lock = threading.Lock()
+        if max_workers is not None and max_workers < 1:
+            raise InvalidInputError(f"max_workers must be at least 1, got {max_workers}")
+        self._max_workers = max_workers
 
     def run(self, items: Sequence[BulkItem]) -> ManyResult:
         """Send every item; one outcome per item, in input order."""
@@ -97,14 +113,36 @@ class BulkWriter:
             return self._result()
         if self.message == "UpdateMultiple":
             queue = self._route_state_changes(queue)
-        while queue:
-            chunk, queue = queue[: self.sizer.size], queue[self.sizer.size :]
-            self._send_message(chunk)
+        workers = self._workers()
+        if workers == 1:
+            while queue:
+                chunk, queue = queue[: self.sizer.size], queue[self.sizer.size :]
+                self._send_message(chunk)
+            return self._result()
+        # Up to `workers` chunks in flight; each new chunk is cut at the size adapted so far.
+        # The session's throttle gate pauses every thread while a Retry-After runs.
+        with ThreadPoolExecutor(workers, thread_name_prefix="d365leads-many") as pool:
+            running: set[Future[None]] = set()
+            while queue or running:
+                while queue and len(running) < workers:
+                    with self._lock:
+                        size = self.sizer.size
+                    chunk, queue = queue[:size], queue[size:]
+                    running.add(pool.submit(self._send_message, chunk))
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
         return self._result()
 
+    def _workers(self) -> int:
+        if self._max_workers is not None:
+            return self._max_workers
+        # As many as Dataverse recommends (x-ms-dop-hint, seen on the support probe), capped.
+        return max(1, min(self._session.throttle.dop_hint or 1, _MAX_AUTO_WORKERS))
+
     def _result(self) -> ManyResult:
-        requests = Counter(self.requests)
-        return ManyResult(self._outcomes, requests)
+        with self._lock:
+            return ManyResult(list(self._outcomes), Counter(self.requests))
 
     # --- state changes in UpdateMultiple (UNCONFIRMED in Dataverse's docs) ----------------
 
@@ -133,7 +171,8 @@ class BulkWriter:
     def _try_message(self, chunk: list[BulkItem]) -> bool:
         """Send ``chunk`` in one bulk request; True if written, False if it was refused."""
         throttled = self._session.throttle.throttled
-        self.requests[self.message] += 1
+        with self._lock:
+            self.requests[self.message] += 1
         try:
             response = self._session.request(
                 "POST",
@@ -144,18 +183,26 @@ class BulkWriter:
         except (UnauthorizedError, PermissionDeniedError):
             raise
         except HTTPError:
-            self.sizer.feedback(congested=self._session.throttle.throttled > throttled)
+            self._feedback(throttled)
             return False
-        self.sizer.feedback(congested=self._session.throttle.throttled > throttled)
+        self._feedback(throttled)
         ids: list[Any] = []
         if self.message != "UpdateMultiple":
             body = response.json() if response.content else {}
             found = body.get("Ids") if isinstance(body, dict) else None
             ids = found if isinstance(found, list) else []
+        done = []
         for n, item in enumerate(chunk):
             record_id = str(ids[n]).lower() if n < len(ids) and ids[n] else item.id
-            self._outcomes.append(RecordOutcome(item.index, record_id, True, self._path()))
+            done.append(RecordOutcome(item.index, record_id, True, self._path()))
+        with self._lock:
+            self._outcomes.extend(done)
         return True
+
+    def _feedback(self, throttled_before: int) -> None:
+        congested = self._session.throttle.throttled > throttled_before
+        with self._lock:
+            self.sizer.feedback(congested=congested)
 
     def _path(self) -> Path:
         if self.message == "CreateMultiple":
@@ -169,7 +216,8 @@ class BulkWriter:
         step = min(self.sizer.size, _wire.MAX_BATCH_OPERATIONS)
         for start in range(0, len(items), step):
             done.extend(self._one_batch(items[start : start + step]))
-        self._outcomes.extend(done)
+        with self._lock:
+            self._outcomes.extend(done)
         return done
 
     def _one_batch(self, items: list[BulkItem]) -> list[RecordOutcome]:
@@ -179,7 +227,8 @@ class BulkWriter:
             if item.if_match is not None:
                 headers["If-Match"] = item.if_match
             batch.add(item.method, item.path, item.body, headers=headers or None)
-        self.requests["$batch"] += 1
+        with self._lock:
+            self.requests["$batch"] += 1
         results = batch.execute()
         out: list[RecordOutcome] = []
         for item, result in zip(items, results, strict=True):

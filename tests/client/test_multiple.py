@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from d365leads import InvalidInputError
-from d365leads.fake import FakeOptions
+from d365leads import DataverseClient, InvalidInputError, StaticTokenProvider
+from d365leads.fake import FakeDataverse, FakeOptions
 from d365leads.models import Lead
 
 
@@ -170,3 +170,22 @@ def test_state_changes_stay_in_update_multiple_where_the_org_accepts_them(fake: 
     assert client.records.multiple.support.state_in_update_multiple("lead") is True
     assert result.requests == {"UpdateMultiple": 2}  # the one-record probe, then the rest
     assert [fake.get("lead", i)["statuscode"] for i in ids] == [6, 6, 6]
+
+
+def test_chunks_go_out_on_up_to_max_workers_threads() -> None:
+    # Each request really sleeps 50 ms in-process so that parallel chunks overlap.
+    fake = FakeDataverse(options=FakeOptions(latency_ms=50.0, sleep_in_process=True))
+    ids = fake.seed("lead", [{"lastname": f"L{n}"} for n in range(40)])
+    with (
+        fake.mock(),
+        DataverseClient(
+            fake.org_url, token_provider=StaticTokenProvider("t"), sleep=lambda _s: None
+        ) as client,
+    ):
+        result = client.records.update_many(
+            "leads", ids, {"companyname": "P"}, chunk_size=10, max_workers=4
+        )
+    assert result.ok and result.ids == ids
+    assert result.requests["UpdateMultiple"] == 4
+    assert fake.protection.stats.peak_concurrency >= 2
+    assert {fake.get("lead", i)["companyname"] for i in ids} == {"P"}

@@ -20,8 +20,13 @@ def write_upserts(bulk: MultipleAPI, rows: list[CsvRow], match_on: str) -> dict[
     if not rows:
         return {}
     try:
+        # push already writes its chunks in parallel: one request at a time per chunk here
         result = bulk.upsert_many(
-            "leads", [row.body for row in rows], key=match_on, chunk_size=min(len(rows), 1000)
+            "leads",
+            [row.body for row in rows],
+            key=match_on,
+            chunk_size=min(len(rows), 1000),
+            max_workers=1,
         )
     except DataverseError as exc:
         return {
