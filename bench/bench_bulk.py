@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bulk_messages import run_field_update, run_sdk_update_multiple  # bench/ is on sys.path
 
 from d365leads.auth import StaticTokenProvider
 from d365leads.bulk import (
@@ -378,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         help="leads for the qualify comparison (0: skip)",
     )
     parser.add_argument("--sweep", action="store_true", help="also try several batch sizes")
+    parser.add_argument(
+        "--field-update-records",
+        type=int,
+        default=2000,
+        help="leads for the UpdateMultiple/$batch/SDK field-update comparison (0: skip)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
 
@@ -404,6 +411,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"qualify comparison: {mode} ...", flush=True)
             qualify.append(run_qualify(args, mode).row(capacity))
 
+    field_update: list[dict[str, Any]] = []
+    if args.field_update_records:
+        local = argparse.Namespace(**{**vars(args), "records": args.field_update_records})
+        for path in ("UpdateMultiple", "$batch"):
+            print(f"field update: update_many via {path} ...", flush=True)
+            field_update.append(run_field_update(local, fake_options(args), path))
+        if not args.skip_sdk:
+            print("field update: the SDK's UpdateMultiple ...", flush=True)
+            field_update.append(run_sdk_update_multiple(local, fake_options(args)))
+
     rows = [r.row(capacity) for r in results]
     naive = results[0]
     speedups = {r.name: round(naive.wall_s / r.wall_s, 1) for r in results[1:]}
@@ -425,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_naive": speedups,
         "batch_size_sweep": sweep,
         "qualify": qualify,
+        "field_update": field_update,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bulk.json").write_text(json.dumps(report, indent=2) + "\n")

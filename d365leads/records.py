@@ -19,6 +19,7 @@ from d365leads.fetchxml import check_fetchxml, fetch_entity, iter_fetch_pages
 from d365leads.http.pipeline import ApiSession
 from d365leads.http.transport import Response
 from d365leads.models.base import ENTITY_SETS
+from d365leads.multiple import ManyResult, MultipleAPI
 from d365leads.odata.literals import literal, normalize_guid
 from d365leads.odata.paths import (
     RecordKey,
@@ -68,6 +69,8 @@ class RecordsAPI:
     def __init__(self, session: ApiSession) -> None:
         self.session = session
         self._entity_sets: dict[str, str] = dict(ENTITY_SETS)
+        self.multiple = MultipleAPI(session)
+        """The bulk operation messages (``create_many``…; support probed once per table)."""
 
     @overload
     def create(
@@ -303,6 +306,24 @@ class RecordsAPI:
             self.session, table, entity_set_for(table, entity_set), frame,
             key=key, columns=columns, batch_size=batch_size,
         )  # fmt: skip
+
+    def create_many(self, entity_set: str, rows: Any, **options: Any) -> ManyResult:
+        """Create many records through CreateMultiple (``$batch`` where unsupported or to
+        isolate a failed chunk); see :meth:`~d365leads.multiple.MultipleAPI.create_many`."""
+        return self.multiple.create_many(entity_set, rows, **options)
+
+    def update_many(
+        self, entity_set: str, updates: Any, changes: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ManyResult:  # fmt: skip
+        """Update many records through UpdateMultiple: ``(id, changes)`` pairs, or ids and one
+        ``changes``; see :meth:`~d365leads.multiple.MultipleAPI.update_many`."""
+        return self.multiple.update_many(entity_set, updates, changes, **options)
+
+    def upsert_many(self, entity_set: str, rows: Any, *, key: Any, **options: Any) -> ManyResult:
+        """Create or update many records through UpsertMultiple, matched by ``key`` (primary
+        or alternate key columns); see :meth:`~d365leads.multiple.MultipleAPI.upsert_many`."""
+        return self.multiple.upsert_many(entity_set, rows, key=key, **options)
 
     def whoami(self) -> WhoAmI:
         """Call ``WhoAmI`` (also records the org's ``x-ms-dop-hint`` in the throttle state)."""

@@ -46,6 +46,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (1, ("config", "auth", "redaction", "odata", "models")),
     (2, ("http",)),
     (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions", "frames")),
+    (3, ("multiple",)),
     (3, ("fetchxml", "views")),
     (4, ("client", "")),
     (5, ("cli", "demo", "testing", "__main__", "pytest_cassettes")),

@@ -8,7 +8,7 @@ read-only, while the Web API itself is lenient for these tables
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from d365leads.errors import (
 from d365leads.http.pipeline import ApiSession
 from d365leads.metadata import StatusMetadata
 from d365leads.models.base import DataverseModel, Lookup, parse_id
+from d365leads.multiple import ManyResult
 from d365leads.odata.query import Expr, Query
 from d365leads.records import RecordsAPI
 
@@ -299,6 +300,38 @@ class EntitySet(Generic[M]):
             self.entity_set, key, body, create_only=create_only, update_only=update_only
         )
         return parse_id(result) if result else None
+
+    def create_many(self, records: Iterable[M | Mapping[str, Any]], **options: Any) -> ManyResult:
+        """Create many records (models or dicts) through CreateMultiple, ``$batch`` where the
+        table lacks it; one outcome per record with its new id (``chunk_size=``,
+        ``bypass_custom_logic=`` as :meth:`~d365leads.multiple.MultipleAPI.create_many`)."""
+        rows = [self.body_of(r, changed_only=False) for r in records]
+        return self._records.multiple.create_many(
+            self.entity_set, rows, table=self.model.logical_name, **options
+        )
+
+    def update_many(
+        self,
+        records: Iterable[RecordRef],
+        changes: M | Mapping[str, Any],
+        **options: Any,
+    ) -> ManyResult:
+        """Apply the same ``changes`` to many existing records through UpdateMultiple (state
+        changes only where the org accepts them there; otherwise ``$batch``)."""
+        ids = [str(self.id_of(r)) for r in records]
+        return self._records.multiple.update_many(
+            self.entity_set, ids, self.body_of(changes), table=self.model.logical_name, **options
+        )
+
+    def upsert_many(
+        self, records: Iterable[M | Mapping[str, Any]], *, key: str | Sequence[str], **options: Any
+    ) -> ManyResult:
+        """Create or update many records through UpsertMultiple, matched by ``key`` (the
+        primary key column or an alternate key's columns)."""
+        rows = [self.body_of(r, changed_only=False) for r in records]
+        return self._records.multiple.upsert_many(
+            self.entity_set, rows, key=key, table=self.model.logical_name, **options
+        )
 
     def delete(self, record: RecordRef, *, etag: str | None = None, force: bool = False) -> None:
         """Delete a record (``If-Match`` with the model's etag when it has one)."""

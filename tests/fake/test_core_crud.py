@@ -284,9 +284,9 @@ def test_routing_errors_and_unimplemented_features(api: Api) -> None:
     apply = api.get("leads?$apply=groupby((statuscode))")
     assert apply.status_code == 501
     assert "$apply" in error_of(apply)["message"]
-    bulk = api.post("leads/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": []})
+    bulk = api.post("leads/Microsoft.Dynamics.CRM.DeleteMultiple", json={"Targets": []})
     assert bulk.status_code == 501
-    assert "CreateMultiple" in error_of(bulk)["message"]
+    assert "DeleteMultiple" in error_of(bulk)["message"]
     assert api.request("PUT", "leads").status_code == 405
     lead_id = api.create("leads", {"subject": "a"})
     unprefixed = api.post(f"leads({lead_id})/QualifyLead", json={})

@@ -56,9 +56,6 @@ def _plus(sent: str) -> str:
 
 PLUS = _plus("statecode+eq+0")
 PLUS_LITERAL = _plus("companyname+eq+'A%2BB'")
-CREATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.CreateMultiple answers 501"
-UPDATE_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpdateMultiple answers 501"
-UPSERT_MULTIPLE = "POST leads/Microsoft.Dynamics.CRM.UpsertMultiple answers 501"
 BULK_DELETE = "POST BulkDelete answers 501"
 SQL_IGNORED = (
     "GET leads?sql=<query> is ignored: 200 with every row and every column "
@@ -72,7 +69,8 @@ DVA_ENTITY = (
     "DataverseEntity's four metadata look-ups answer 501: "
     "EntityDefinitions(LogicalName='lead')/Keys?$select=SchemaName,KeyAttributes, "
     "sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)"
-    "&$filter=(sdkmessageid/name eq 'CreateMultiple' or ...) and primaryobjecttypecode eq 'lead', "
+    "&$filter=(sdkmessageid/name eq 'CreateMultiple' or ...) and primaryobjecttypecode eq 'lead' "
+    "(a filter through the lookup path sdkmessageid/name), "
     "EntityDefinitions(LogicalName='lead')?$select=EntitySetName,PrimaryIdAttribute,"
     "PrimaryImageAttribute, EntityDefinitions(LogicalName='lead')/OneToManyRelationships "
     "and /ManyToOneRelationships"
@@ -115,14 +113,14 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("sdk", "records.retrieve", SDK_TABLE),
     _op("sdk", "records.update", PICKLIST, SDK_TABLE),
     _op("sdk", "records.delete", SDK_TABLE),
-    _op("sdk", "records.create list (CreateMultiple)", SDK_TABLE, PICKLIST, CREATE_MULTIPLE),
-    _op("sdk", "records.update list (UpdateMultiple)", SDK_TABLE, PICKLIST, UPDATE_MULTIPLE),
+    _op("sdk", "records.create list (CreateMultiple)", SDK_TABLE, PICKLIST),
+    _op("sdk", "records.update list (UpdateMultiple)", SDK_TABLE, PICKLIST),
     _op("sdk", "records.delete list (BulkDelete)", SDK_TABLE, BULK_DELETE),
     _op("sdk", "records.delete list, one by one", SDK_TABLE),
     _op("sdk", "records.list select/filter/orderby/page_size", SDK_TABLE, PLUS),
     _op("sdk", "records.list_pages select/filter/orderby/page_size", SDK_TABLE, PLUS),
     _op("sdk", "records.upsert one (alternate key)", SDK_TABLE, PICKLIST),
-    _op("sdk", "records.upsert list (UpsertMultiple)", SDK_TABLE, PICKLIST, UPSERT_MULTIPLE),
+    _op("sdk", "records.upsert list (UpsertMultiple)", SDK_TABLE, PICKLIST),
     _op("sdk", "query.builder execute", SDK_TABLE, _plus("statecode+eq+0+and+companyname+eq+'C1'")),
     _op("sdk", "query.builder execute_pages", SDK_TABLE, PLUS),
     _op("sdk", "batch create/update/delete", SDK_TABLE, PICKLIST),
@@ -134,7 +132,6 @@ OPERATIONS: tuple[Operation, ...] = (
         "dataframe round trip",
         SDK_TABLE,
         PICKLIST,
-        CREATE_MULTIPLE,
         _plus("companyname+eq+'Frame+Co'"),
     ),
     _op("sdk", "query.sql", SDK_TABLE, SQL_IGNORED),
@@ -145,7 +142,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("dataverse-api", "read select/filter/order_by/page_size", DVA_ENTITY, PLUS),
     _op("dataverse-api", "create individual", DVA_ENTITY),
     _op("dataverse-api", "create batch", DVA_ENTITY),
-    _op("dataverse-api", "create multiple (CreateMultiple)", DVA_ENTITY, CREATE_MULTIPLE),
+    _op("dataverse-api", "create multiple (CreateMultiple)", DVA_ENTITY),
     _op("dataverse-api", "upsert by primary id (update)", DVA_ENTITY),
     _op("dataverse-api", "upsert batch", DVA_ENTITY),
     _op("dataverse-api", "upsert by alternate key", DVA_ENTITY),

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from d365leads.cli.app import cli
 from d365leads.client import DataverseClient
 from d365leads.errors import SyncError
-from d365leads.fake import FakeDataverse
+from d365leads.fake import FakeDataverse, FakeOptions
 from d365leads.fake.core.clock import ManualClock
 from d365leads.sync import SyncTarget, pull
 from d365leads.sync.push import CsvValidationError, push_csv
@@ -106,8 +106,25 @@ def _csv(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def _check_batch_of_upserts(custom: FakeDataverse, paths: list[str]) -> None:
+    # one $batch with one upsert per row, addressed by the key (quotes doubled, '#' and '%'
+    # percent-encoded), with neither If-Match nor If-None-Match
+    [batch] = custom.requests("POST", "$batch")
+    text = batch.body.decode()
+    lines = [line for line in text.splitlines() if line.startswith("PATCH ")]
+    assert [line.split("/api/data/v9.2/")[1] for line in lines] == [
+        f"{path} HTTP/1.1" for path in paths
+    ]
+    assert "If-Match" not in text and "If-None-Match" not in text
+
+
+@pytest.mark.parametrize(
+    "fake_options",
+    [FakeOptions(), FakeOptions(bulk_message_tables=())],
+    ids=["UpsertMultiple", "no-bulk-messages"],
+)
 def test_push_with_an_alternate_key_creates_and_updates_through_the_key(
-    custom: FakeDataverse, client: DataverseClient, tmp_path: Path
+    custom: FakeDataverse, client: DataverseClient, tmp_path: Path, fake_options: FakeOptions
 ) -> None:
     [existing] = custom.seed(
         "lead", [{"subject": "Old", "lastname": "Lee", "emailaddress1": "ana@example.com"}]
@@ -126,19 +143,20 @@ a%41@example.com,Percent,Percent,
     result = push_csv(client, source, alternate_key=True)
     assert result.ok and result.upserted == 5
     assert {r.action for r in result.rows} == {"upsert"}
-    # one $batch with one upsert per row, addressed by the key (quotes doubled, '#' and '%'
-    # percent-encoded), with neither If-Match nor If-None-Match
-    [batch] = custom.requests("POST", "$batch")
-    text = batch.body.decode()
-    lines = [line for line in text.splitlines() if line.startswith("PATCH ")]
-    assert [line.split("/api/data/v9.2/")[1] for line in lines] == [
-        "leads(emailaddress1='ANA@example.com') HTTP/1.1",
-        "leads(emailaddress1='bo@example.com') HTTP/1.1",
-        "leads(emailaddress1='o''neil@example.com') HTTP/1.1",
-        "leads(emailaddress1='a%23b@example.com') HTTP/1.1",
-        "leads(emailaddress1='a%2541@example.com') HTTP/1.1",
+    paths = [
+        "leads(emailaddress1='ANA@example.com')",
+        "leads(emailaddress1='bo@example.com')",
+        "leads(emailaddress1='o''neil@example.com')",
+        "leads(emailaddress1='a%23b@example.com')",
+        "leads(emailaddress1='a%2541@example.com')",
     ]
-    assert "If-Match" not in text and "If-None-Match" not in text
+    if "lead" in fake_options.bulk_message_tables:
+        # one UpsertMultiple naming each record by its key in @odata.id; no $batch
+        [bulk] = custom.requests("POST", "leads/Microsoft.Dynamics.CRM.UpsertMultiple")
+        assert [t["@odata.id"] for t in bulk.json()["Targets"]] == paths
+        assert custom.requests("POST", "$batch") == []
+    else:
+        _check_batch_of_upserts(custom, paths)
     rows = {r["emailaddress1"].lower(): r for r in custom.rows("lead")}
     assert set(rows) == {
         "ana@example.com",

@@ -2,7 +2,9 @@
 
 A request carries out one operation, a ``$batch`` one per part.  The latency middleware (or
 service protection, further out) opens a :class:`Meter` with :func:`metering`; the ``$batch``
-handler calls :func:`note_operation` for each operation it dispatches.  The meter lives here,
+handler calls :func:`note_operation` for each operation it dispatches, and a bulk operation
+message (``UpdateMultiple``…) calls :func:`note_records` with the number of its records, which
+are charged at the bulk rate.  The meter lives here,
 below both, so the handler never imports the pipeline.
 """
 
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["Meter", "current_meter", "metering", "note_operation"]
+__all__ = ["Meter", "current_meter", "metering", "note_operation", "note_records"]
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Meter:
 
     operations: int = 0
     exec_ms: float = 0.0
+    records: int = 0
+    """Records written by bulk operation messages (charged at the bulk rate, not per op)."""
 
 
 _local = threading.local()
@@ -53,3 +57,10 @@ def note_operation(count: int = 1) -> None:
     meter = current_meter()
     if meter is not None:
         meter.operations += count
+
+
+def note_records(count: int) -> None:
+    """Record that the current request wrote ``count`` records through a bulk message."""
+    meter = current_meter()
+    if meter is not None:
+        meter.records += count

@@ -28,6 +28,7 @@ from ..org.qualify import CLOSED_LEAD_MESSAGE, qualify
 from ..org.state import OrgState
 from ..org.values import CODE_PAYLOAD
 from ..wire.messages import FakeRequest, FakeResponse, service_root
+from .bulk_messages import BULK_ACTIONS
 
 __all__ = [
     "BOUND_ACTIONS",
@@ -172,7 +173,7 @@ def lose_opportunity(org: OrgState, request: FakeRequest, record_id: str | None)
 
 
 BOUND_ACTIONS: Mapping[tuple[str, str], ActionExecutor] = MappingProxyType(
-    {("lead", "QualifyLead"): qualify_lead}
+    {("lead", "QualifyLead"): qualify_lead, **BULK_ACTIONS}
 )
 """Bound actions by ``(table logical name, action name without the namespace)``."""
 

@@ -124,3 +124,4 @@ class Org(OrgState):
             self.store.clear()
             self.refs.clear()
             self.identity.seed(self.store)
+            self.seed_catalogue()

@@ -10,6 +10,7 @@ from ..core.clock import Clock, utc_now
 from ..core.options import FakeOptions
 from .identity import Identity
 from .schema import Table
+from .sdk_messages import seed_sdk_messages
 from .store import Store
 from .tenant import TenantSchema
 
@@ -39,6 +40,13 @@ class OrgState:
         self.refs: dict[str, str] = {}
         """Symbolic seed names (``"$ref"``) -> logical name of the row they name."""
         self.identity.seed(self.store)
+        self.seed_catalogue()
+
+    def seed_catalogue(self) -> None:
+        """Seed the org's system rows beyond the identity: the SDK message catalogue."""
+        seed_sdk_messages(
+            self.store, self.org_url, self.schema.tables, self.options.bulk_message_tables
+        )
 
     @property
     def caller_id(self) -> str:

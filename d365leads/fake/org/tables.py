@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from .schema import Column, Relationship, StateOption, StatusOption, Table
+from .sdk_tables import SDK_MESSAGE, SDK_MESSAGE_FILTER
 
 __all__ = [
     "RELATIONSHIPS",
@@ -381,6 +382,8 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             SYSTEM_USER,
             CAMPAIGN,
             OPPORTUNITY_CLOSE,
+            SDK_MESSAGE,
+            SDK_MESSAGE_FILTER,
         )
     }
 )

@@ -14,7 +14,8 @@ client's read timeout the response becomes a timeout, as it would on the wire.
 Operations are counted per request with the thread-local meter of
 :mod:`~d365leads.fake.core.metering`: the middleware (or service protection, further out) opens
 one with :func:`metering`, and ``$batch`` calls :func:`note_operation` for each operation it
-dispatches.
+dispatches; a bulk operation message notes its records, charged at
+``bulk_message_overhead_ops + records * bulk_message_record_cost`` operations.
 """
 
 from __future__ import annotations
@@ -61,10 +62,19 @@ class LatencySimulator:
         """Run ``call_next`` and then add the request's latency and execution time."""
         options = self._options()
         with metering() as meter:
-            before = meter.operations
+            before, records_before = meter.operations, meter.records
             response = call_next(request)
             operations = max(1, meter.operations - before)
-            exec_ms = operations * options.op_cost_ms
+            records = meter.records - records_before
+            if records:
+                # A bulk message runs the pipeline once for the request, then each record at a
+                # lower cost (FakeOptions.bulk_message_record_cost names the source).
+                cost = (
+                    options.bulk_message_overhead_ops + records * options.bulk_message_record_cost
+                )
+            else:
+                cost = operations
+            exec_ms = cost * options.op_cost_ms
             meter.exec_ms += exec_ms
         delay_s = (options.latency_ms + exec_ms) / 1000.0
         if delay_s <= 0 or response.fault is not None:

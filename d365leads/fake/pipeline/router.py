@@ -83,7 +83,6 @@ _KNOWN_UNSUPPORTED = {
     "RelationshipDefinitions": "relationship metadata",
     "RetrieveTotalRecordCount": "the RetrieveTotalRecordCount function",
     "RetrieveVersion": "the RetrieveVersion function",
-    "sdkmessagefilters": "the sdkmessagefilters table",
     "businessunits": "the businessunit table",
     "teams": "the team table",
     "tasks": "the task table",

@@ -16,7 +16,8 @@
 3. **Write** through :class:`~d365leads.batch.BatchRequest` (100 independent operations per
    ``$batch`` with continue-on-error), sent by the client's session: auth, retry and the shared
    throttle state (a 429 pauses every writer) apply. Updates carry ``If-Match: *`` so they can
-   never create a record by accident.
+   never create a record by accident. Rows matched by an alternate key go through
+   UpsertMultiple where the org offers it on leads (:mod:`.upserts`), else ``$batch``.
 
 Reading and validation are in :mod:`.validation` (cells in :mod:`.cells`), matching in
 :mod:`.planning`, the run and its batches in :mod:`.writing`, the outcome types in

@@ -1,4 +1,5 @@
-"""Running a push: validate, plan, confirm, then write the rows through ``$batch`` in parallel."""
+"""Running a push: validate, plan, confirm, then write the rows in parallel: ``$batch``, and
+UpsertMultiple for rows matched by an alternate key (:mod:`.upserts`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from pathlib import Path
 from d365leads.batch import BatchRequest, OperationResult
 from d365leads.errors import DataverseError, InvalidInputError, MalformedBatchResponseError
 from d365leads.http.pipeline import ApiSession
+from d365leads.multiple import MultipleAPI
 from d365leads.records import entity_path
 from d365leads.sync._session import SessionSource, session_of
 from d365leads.sync.push.cells import READ_ONLY
 from d365leads.sync.push.planning import plan_rows
 from d365leads.sync.push.results import CsvValidationError, PushOutcome, PushResult
+from d365leads.sync.push.upserts import write_upserts
 from d365leads.sync.push.validation import (
     CsvRow,
     check_header,
@@ -121,9 +124,14 @@ def push_csv(
     lock = threading.Lock()
     done = 0
 
+    bulk = MultipleAPI(session)  # alternate-key upserts: UpsertMultiple where leads have it
+
     def write(chunk: list[CsvRow]) -> None:
         nonlocal done
-        answers = _write_batch(session, chunk, name)
+        upserts = [r for r in chunk if r.action == "upsert" and not r.reopen]
+        others = [r for r in chunk if r.action != "upsert" or r.reopen]
+        answers = _write_batch(session, others, name) if others else {}
+        answers.update(write_upserts(bulk, upserts, name))
         with lock:
             outcomes.update(answers)
             done += len(chunk)
