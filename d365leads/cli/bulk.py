@@ -13,6 +13,7 @@ import click
 from d365leads.bulk import (
     DEFAULT_BATCH_SIZE,
     JobSpec,
+    JobSummary,
     Journal,
     Plan,
     RunOptions,
@@ -26,6 +27,7 @@ from d365leads.bulk import (
     run_bulk_job,
     write_report,
 )
+from d365leads.bulk.identities import MultiIdentitySummary, run_bulk_job_as
 from d365leads.bulk.planner import state_label
 from d365leads.bulk.progress import ProgressDisplay
 from d365leads.cli.context import State
@@ -35,6 +37,7 @@ from d365leads.cli.errors import (
     StoppedWithCheckpoint,
     UsageProblem,
 )
+from d365leads.cli.identities import open_identities, parse_identity
 from d365leads.errors import (
     BulkJobError,
     DataverseError,
@@ -110,6 +113,14 @@ def _selection_options(func: F) -> F:
             help="Job journal (SQLite); default: jobs.sqlite in the user data directory.",
         ),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        click.option(
+            "--identity",
+            "identity",
+            multiple=True,
+            metavar="PROFILE|CLIENT_ID=env:VAR|CLIENT_ID=cert:PATH",
+            help="Run as this identity; repeat to share the job between several application "
+            "users, each with its own limits (work goes to whichever is admitted faster).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -210,6 +221,7 @@ def jobs(ctx: click.Context, /, journal_path: Path | None) -> None:
         rows = []
         for info in journal.jobs():
             counts = journal.counts(info.job_id)
+            senders = journal.counts_by_identity(info.job_id)
             rows.append(
                 {
                     "job_id": info.job_id,
@@ -222,6 +234,10 @@ def jobs(ctx: click.Context, /, journal_path: Path | None) -> None:
                     "failed": counts["failed"],
                     "skipped": counts["skipped"],
                     "left": counts["pending"] + counts["inflight"],
+                    "by_identity": ", ".join(
+                        f"{name}: {c['done']} done, {c['failed']} failed"
+                        for name, c in sorted(senders.items())
+                    ),
                 }
             )
     state.out.rows(rows, title="Bulk jobs")
@@ -268,8 +284,10 @@ def _run(
     resume_last: bool,
     journal_path: Path | None,
     yes: bool,
+    identity: tuple[str, ...] = (),
 ) -> None:
     state = ctx.ensure_object(State)
+    specs = [parse_identity(text) for text in identity]
     out = state.out
     workers = _concurrency(concurrency)
     resuming = bool(resume_id or resume_last)
@@ -299,8 +317,10 @@ def _run(
         min_batch_size=min(5, batch_size),
         concurrency=workers,
     )
-    client = state.client(keep_affinity=False, pool_size=56)
-    session = client.session
+    senders = open_identities(state, specs, keep_affinity=False, pool_size=56) if specs else []
+    session = (
+        senders[0].session if senders else state.client(keep_affinity=False, pool_size=56).session
+    )
     journal = Journal(journal_path)
     try:
         if resuming:
@@ -348,10 +368,14 @@ def _run(
             total = len(plan.items)
         out.info(f"job {job_id} (journal {journal.path})")
         try:
-            with ProgressDisplay(total, stream=out.stderr) as display:
-                summary = run_bulk_job(
-                    session, journal, job_id, options=options, on_progress=display.update
-                )
+            summary: JobSummary | MultiIdentitySummary
+            if senders:
+                summary = run_bulk_job_as(senders, journal, job_id, options=options)
+            else:
+                with ProgressDisplay(total, stream=out.stderr) as display:
+                    summary = run_bulk_job(
+                        session, journal, job_id, options=options, on_progress=display.update
+                    )
         except (BulkJobError, ServerError, ThrottledError, TransportError) as exc:
             _partial_report(state, journal, job_id, report_path)
             raise StoppedWithCheckpoint(

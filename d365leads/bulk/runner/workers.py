@@ -55,6 +55,8 @@ class BatchWorker:
         self._options = options
         self._scheduler = scheduler
         self.attempts: dict[str, int] = {}
+        self.identity: str | None = None
+        """The identity sending the writes, recorded on each item (None: the only one)."""
 
     def _adapt(self, epoch: int, *, congested: bool) -> None:
         self._scheduler.adapt(
@@ -91,7 +93,7 @@ class BatchWorker:
         """Send ``rows`` as one ``$batch`` and record what the answer proves."""
         job_id = self._job.job_id
         ids = [r.lead_id for r in rows]
-        self._journal.mark_inflight(job_id, ids)
+        self._journal.mark_inflight(job_id, ids, identity=self.identity)
         for lead_id in ids:
             self.attempts[lead_id] = self.attempts.get(lead_id, 0) + 1
         batch = BatchRequest(self._session, continue_on_error=True)
