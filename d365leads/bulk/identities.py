@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from d365leads.bulk.journal import Journal
+from d365leads.bulk.journal import ItemRow
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.lease import LocalChunks
 from d365leads.bulk.runner import BulkRunner, JobSummary, RunOptions
 from d365leads.errors import BulkJobError
@@ -97,17 +98,21 @@ class MultiIdentitySummary:
 
 def run_bulk_job_as(
     identities: Sequence[Identity],
-    journal: Journal,
+    journal: JobJournal,
     job_id: str,
     *,
     options: RunOptions | None = None,
     chunk_size: int | None = None,
     clock: Callable[[], float] = time.monotonic,
+    claim: Callable[[str], list[ItemRow]] | None = None,
+    finish: bool = True,
 ) -> MultiIdentitySummary:
     """Run (or resume) a journalled job with every identity at once; see the module docstring.
 
     ``chunk_size`` is how many items an identity takes at a time (default: the batch size).
-    The first fatal error of any identity is raised once all have stopped; the journal then
+    ``claim(name)`` deals the next rows to identity ``name`` (default: chunks of the job's
+    unfinished items, in this process); ``finish=False`` leaves marking the job finished to the
+    caller.  The first fatal error of any identity is raised once all have stopped; the journal then
     holds what is left, and a new run resumes it.
     """
     names = [i.name for i in identities]
@@ -116,8 +121,19 @@ def run_bulk_job_as(
     if len(set(names)) != len(names):
         raise BulkJobError(f"identity names must be unique, got {', '.join(names)}")
     options = options or RunOptions()
-    rows = journal.items(job_id, ["pending", "inflight"])
-    dealer = LocalChunks(rows, chunk_size or options.batch_size)
+    if claim is None:
+        rows = journal.items(job_id, ["pending", "inflight"])
+        claim = LocalChunks(rows, chunk_size or options.batch_size).claim
+    dealt = dict.fromkeys(names, 0)
+    dealt_lock = threading.Lock()
+
+    def take(name: str) -> list[ItemRow]:
+        assert claim is not None
+        rows = claim(name)
+        with dealt_lock:
+            dealt[name] += len(rows)
+        return rows
+
     runners = [
         BulkRunner(
             identity.session,
@@ -125,7 +141,7 @@ def run_bulk_job_as(
             job_id,
             options=options,
             clock=clock,
-            source=functools.partial(dealer.claim, identity.name),
+            source=functools.partial(take, identity.name),
             identity=identity.name,
             finish=False,
         )
@@ -152,12 +168,12 @@ def run_bulk_job_as(
     if errors:
         raise errors[0]
     counts = journal.counts(job_id)
-    if counts["pending"] == 0 and counts["inflight"] == 0:
+    if finish and counts["pending"] == 0 and counts["inflight"] == 0:
         journal.set_state(job_id, "finished")
     return MultiIdentitySummary(
         job_id=job_id,
         counts=counts,
         elapsed_s=clock() - started,
         by_identity={n: summaries[n] for n in names},
-        dealt=dict(dealer.dealt),
+        dealt=dealt,
     )

@@ -13,16 +13,44 @@ The tenant and org come from the usual settings (flags, environment, profile).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from d365leads.bulk.identities import Identity
 from d365leads.cli.context import State
 from d365leads.cli.errors import UsageProblem
 from d365leads.redaction import Secret
 
-__all__ = ["IdentitySpec", "open_identities", "parse_identity"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "IdentitySpec",
+    "default_identity_name",
+    "identity_option",
+    "open_identities",
+    "parse_identity",
+]
+
+
+def identity_option() -> Callable[[F], F]:
+    """The repeatable ``--identity`` option."""
+    return click.option(
+        "--identity",
+        "identity",
+        multiple=True,
+        metavar="PROFILE|CLIENT_ID=env:VAR|CLIENT_ID=cert:PATH",
+        help="Run as this identity; repeat to share the job between several application "
+        "users, each with its own limits (work goes to whichever is admitted faster).",
+    )
+
+
+def default_identity_name(state: State) -> str:
+    """The name the one identity of a run goes by in a shared journal: its profile, or default."""
+    return state.profile or state.environ.get("D365_PROFILE") or "default"
 
 
 @dataclass(frozen=True)

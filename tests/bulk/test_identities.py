@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,26 +30,54 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@dataclass
+class Served:
+    """The fake and the org URL a client uses to reach it (in-process mock, or HTTP server)."""
+
+    fake: FakeDataverse
+    url: str
+
+
+@pytest.fixture(params=["in-process", "server"])
+def served(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[Served]:
+    # 30 requests per caller per minute: enough for one identity's share of the jobs below.
+    fake = FakeDataverse(
+        options=FakeOptions(dop_hint=2, max_requests=30, window_s=60.0), clock=clock
+    )
+    if request.param == "in-process":
+        with fake.mock():
+            yield Served(fake, fake.org_url)
+    else:
+        with fake.serve() as server:
+            yield Served(fake, server.url)
+    assert not fake.errors, fake.errors
+
+
 @pytest.fixture
-def limited(clock: ManualClock) -> Iterator[FakeDataverse]:
-    # 30 requests per caller per minute: enough for one identity's share of the job below.
+def limited(served: Served) -> FakeDataverse:
+    return served.fake
+
+
+@pytest.fixture
+def mocked(clock: ManualClock) -> Iterator[Served]:
+    """In-process only: the app sign-ins go to the fake's login endpoint, which the mock serves."""
     fake = FakeDataverse(
         options=FakeOptions(dop_hint=2, max_requests=30, window_s=60.0), clock=clock
     )
     with fake.mock():
-        yield fake
+        yield Served(fake, fake.org_url)
     assert not fake.errors, fake.errors
 
 
 def _client(
-    fake: FakeDataverse,
+    fake: FakeDataverse | Served,
     token: str,
     clock: ManualClock,
     sleep: Callable[[float], None] | None = None,
 ) -> DataverseClient:
     # Waiting out a Retry-After moves the fake's clock instead of the test's.
     return DataverseClient(
-        fake.org_url,
+        fake.url if isinstance(fake, Served) else fake.org_url,
         token_provider=StaticTokenProvider(token),
         sleep=sleep or clock.advance,
         keep_affinity=False,
@@ -71,11 +100,11 @@ def _pause_until(fake: FakeDataverse, clock: ManualClock, batches: int) -> Calla
 
 
 def test_a_throttled_identity_pauses_alone_and_the_other_takes_the_work(
-    limited: FakeDataverse, clock: ManualClock, tmp_path: Path
+    served: Served, limited: FakeDataverse, clock: ManualClock, tmp_path: Path
 ) -> None:
     ids = seed_leads(limited, 200)
-    slow = _client(limited, "token-slow", clock, _pause_until(limited, clock, 12))
-    fast = _client(limited, "token-fast", clock)
+    slow = _client(served, "token-slow", clock, _pause_until(limited, clock, 12))
+    fast = _client(served, "token-fast", clock)
     # The slow identity has used up its window before the job starts.
     limited.protection.reset()
     for _ in range(30):
@@ -109,10 +138,10 @@ def test_a_throttled_identity_pauses_alone_and_the_other_takes_the_work(
 
 
 def test_identities_with_equal_limits_share_the_job(
-    limited: FakeDataverse, clock: ManualClock, tmp_path: Path
+    served: Served, limited: FakeDataverse, clock: ManualClock, tmp_path: Path
 ) -> None:
     ids = seed_leads(limited, 300)
-    clients = [_client(limited, f"token-{n}", clock) for n in range(3)]
+    clients = [_client(served, f"token-{n}", clock) for n in range(3)]
     with Journal(tmp_path / "jobs.sqlite") as journal:
         plan = plan_bulk_job(clients[0].session, JobSpec.reactivate(), REACTIVATABLE)
         job_id = create_bulk_job(clients[0].session, journal, plan, REACTIVATABLE)
@@ -130,9 +159,9 @@ def test_identities_with_equal_limits_share_the_job(
 
 
 def test_identity_names_must_be_unique(
-    limited: FakeDataverse, clock: ManualClock, tmp_path: Path
+    served: Served, limited: FakeDataverse, clock: ManualClock, tmp_path: Path
 ) -> None:
-    client = _client(limited, "token", clock)
+    client = _client(served, "token", clock)
     with Journal(tmp_path / "jobs.sqlite") as journal, pytest.raises(BulkJobError, match="unique"):
         run_bulk_job_as(
             [Identity("a", client.session), Identity("a", client.session)], journal, "x"
@@ -141,11 +170,12 @@ def test_identity_names_must_be_unique(
         run_bulk_job_as([], Journal(tmp_path / "j2.sqlite"), "x")
 
 
-def test_cli_runs_one_job_as_two_app_registrations(limited: FakeDataverse, tmp_path: Path) -> None:
+def test_cli_runs_one_job_as_two_app_registrations(mocked: Served, tmp_path: Path) -> None:
+    served, limited = mocked, mocked.fake
     ids = seed_leads(limited, 60)
     journal = tmp_path / "jobs.sqlite"
     env = {
-        "D365_URL": limited.org_url,
+        "D365_URL": served.url,
         "D365LEADS_CONFIG_DIR": str(tmp_path / "config"),
         "D365_PROFILE": "",
         "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555",
@@ -177,12 +207,11 @@ def test_cli_runs_one_job_as_two_app_registrations(limited: FakeDataverse, tmp_p
     assert len(tokens) == 2
 
 
-def test_cli_identity_with_a_missing_secret_fails_clearly(
-    limited: FakeDataverse, tmp_path: Path
-) -> None:
+def test_cli_identity_with_a_missing_secret_fails_clearly(mocked: Served, tmp_path: Path) -> None:
+    served, limited = mocked, mocked.fake
     seed_leads(limited, 2)
     env = {
-        "D365_URL": limited.org_url,
+        "D365_URL": served.url,
         "D365LEADS_CONFIG_DIR": str(tmp_path / "c"),
         "D365_PROFILE": "",
     }

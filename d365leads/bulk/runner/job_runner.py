@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from d365leads.bulk.journal import ItemRow, JobInfo, Journal
+from d365leads.bulk.journal import ItemRow, JobInfo
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.runner.options import JobProgress, JobSummary, RunOptions
 from d365leads.bulk.runner.scheduler import Scheduler
 from d365leads.bulk.runner.workers import BatchWorker
@@ -32,7 +33,7 @@ class BulkRunner:
     def __init__(
         self,
         session: ApiSession,
-        journal: Journal,
+        journal: JobJournal,
         job_id: str,
         *,
         options: RunOptions | None = None,

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from d365leads.batch import BatchRequest, OperationResult
-from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo, Journal
+from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.planner import BulkAction
 from d365leads.bulk.runner.options import RunOptions
 from d365leads.bulk.runner.scheduler import Scheduler
@@ -43,7 +44,7 @@ class BatchWorker:
     def __init__(
         self,
         session: ApiSession,
-        journal: Journal,
+        journal: JobJournal,
         job: JobInfo,
         options: RunOptions,
         scheduler: Scheduler,
