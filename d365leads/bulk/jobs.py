@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from d365leads.bulk.journal import Journal
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.planner import DEFAULT_BATCH_SIZE, JobSpec, Plan, plan_job
 from d365leads.bulk.runner import BulkRunner, JobProgress, JobSummary, RunOptions
 from d365leads.bulk.selection import Selection, select_leads
@@ -50,14 +50,16 @@ def plan_bulk_job(
     return plan_job(spec, leads, missing_ids=missing, batch_size=batch_size)
 
 
-def create_bulk_job(session: ApiSession, journal: Journal, plan: Plan, selection: Selection) -> str:
+def create_bulk_job(
+    session: ApiSession, journal: JobJournal, plan: Plan, selection: Selection
+) -> str:
     """Freeze a plan into the journal; return the job id."""
     return journal.create_job(session.org_url, plan, selection)
 
 
 def run_bulk_job(
     session: ApiSession,
-    journal: Journal,
+    journal: JobJournal,
     job_id: str,
     *,
     options: RunOptions | None = None,

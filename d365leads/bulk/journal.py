@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status);
 """
 
+# Added for jobs run by several identities; journals written before it lack the column.
+_IDENTITY_COLUMN = "ALTER TABLE items ADD COLUMN identity TEXT"
+
 ITEM_STATUSES = ("pending", "inflight", "done", "failed", "skipped")
 
 
@@ -151,6 +154,9 @@ class Journal:
             # last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+            if "identity" not in columns:
+                self._db.execute(_IDENTITY_COLUMN)
         except sqlite3.DatabaseError as exc:
             raise BulkJobError(f"cannot open the job journal {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -309,14 +315,29 @@ class Journal:
         counts.update({status: int(n) for status, n in rows})
         return counts
 
-    def mark_inflight(self, job_id: str, lead_ids: Sequence[str]) -> None:
-        """Commit that these items are about to be sent (and count the attempt)."""
+    def mark_inflight(
+        self, job_id: str, lead_ids: Sequence[str], *, identity: str | None = None
+    ) -> None:
+        """Commit that these items are about to be sent by ``identity`` (count the attempt)."""
         now = _now()
         self._write(
-            "UPDATE items SET status = 'inflight', attempts = attempts + 1, updated_at = ?"
-            " WHERE job_id = ? AND lead_id = ?",
-            [(now, job_id, lead_id) for lead_id in lead_ids],
+            "UPDATE items SET status = 'inflight', attempts = attempts + 1, updated_at = ?,"
+            " identity = COALESCE(?, identity) WHERE job_id = ? AND lead_id = ?",
+            [(now, identity, job_id, lead_id) for lead_id in lead_ids],
         )
+
+    def counts_by_identity(self, job_id: str) -> dict[str, dict[str, int]]:
+        """Items per identity that last sent them, per status (unsent items are left out)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT identity, status, COUNT(*) FROM items WHERE job_id = ?"
+                " AND identity IS NOT NULL GROUP BY identity, status",
+                (job_id,),
+            ).fetchall()
+        result: dict[str, dict[str, int]] = {}
+        for identity, status, n in rows:
+            result.setdefault(identity, dict.fromkeys(ITEM_STATUSES, 0))[status] = int(n)
+        return result
 
     def record(self, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
         """Commit outcomes (one transaction for the whole list)."""

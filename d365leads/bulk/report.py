@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from d365leads.bulk.journal import ItemRow, Journal
+from d365leads.bulk.journal import ItemRow
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.planner import state_label
 from d365leads.csvsafe import neutralise
 from d365leads.errors import InvalidInputError
@@ -86,7 +87,7 @@ class ReportRow:
         )
 
 
-def report_rows(journal: Journal, job_id: str) -> list[ReportRow]:
+def report_rows(journal: JobJournal, job_id: str) -> list[ReportRow]:
     """Every record of a job, in selection order."""
     return [ReportRow.from_item(item) for item in journal.items(job_id)]
 

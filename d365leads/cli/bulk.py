@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import click
 from d365leads.bulk import (
     DEFAULT_BATCH_SIZE,
     JobSpec,
-    Journal,
+    JobSummary,
     Plan,
     RunOptions,
     Selection,
@@ -26,8 +27,15 @@ from d365leads.bulk import (
     run_bulk_job,
     write_report,
 )
+from d365leads.bulk.identities import Identity, MultiIdentitySummary, run_bulk_job_as
+from d365leads.bulk.journal_pg import PgJournal
+from d365leads.bulk.journal_protocol import JobJournal
+from d365leads.bulk.journal_url import open_journal
 from d365leads.bulk.planner import state_label
 from d365leads.bulk.progress import ProgressDisplay
+from d365leads.bulk.worker import WorkerSummary, run_worker
+from d365leads.cli import identities as cli_identities
+from d365leads.cli.bulk_worker import worker
 from d365leads.cli.context import State
 from d365leads.cli.errors import (
     ConfirmationRequired,
@@ -106,10 +114,11 @@ def _selection_options(func: F) -> F:
         click.option(
             "--journal",
             "journal_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Job journal (SQLite); default: jobs.sqlite in the user data directory.",
+            metavar="FILE|postgresql://...",
+            help="Job journal: a SQLite file (default in the user data dir) or postgresql://URL.",
         ),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        cli_identities.identity_option(),
     ]
     for option in reversed(options):
         func = option(func)
@@ -199,17 +208,18 @@ def qualify(
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Job journal (SQLite); default: jobs.sqlite in the user data directory.",
+    metavar="FILE|postgresql://...",
+    help="Job journal: a SQLite file (default in the user data dir) or postgresql://URL.",
 )
 @click.pass_context
-def jobs(ctx: click.Context, /, journal_path: Path | None) -> None:
+def jobs(ctx: click.Context, /, journal_path: str | None) -> None:
     """List the jobs in the journal, newest first, with their progress (ids for --resume)."""
     state = ctx.ensure_object(State)
-    with Journal(journal_path) as journal:
+    with contextlib.closing(open_journal(journal_path)) as journal:
         rows = []
         for info in journal.jobs():
             counts = journal.counts(info.job_id)
+            senders = journal.counts_by_identity(info.job_id)
             rows.append(
                 {
                     "job_id": info.job_id,
@@ -222,6 +232,10 @@ def jobs(ctx: click.Context, /, journal_path: Path | None) -> None:
                     "failed": counts["failed"],
                     "skipped": counts["skipped"],
                     "left": counts["pending"] + counts["inflight"],
+                    "by_identity": ", ".join(
+                        f"{name}: {c['done']} done, {c['failed']} failed"
+                        for name, c in sorted(senders.items())
+                    ),
                 }
             )
     state.out.rows(rows, title="Bulk jobs")
@@ -266,10 +280,12 @@ def _run(
     report_path: Path | None,
     resume_id: str | None,
     resume_last: bool,
-    journal_path: Path | None,
+    journal_path: str | None,
     yes: bool,
+    identity: tuple[str, ...] = (),
 ) -> None:
     state = ctx.ensure_object(State)
+    specs = [cli_identities.parse_identity(text) for text in identity]
     out = state.out
     workers = _concurrency(concurrency)
     resuming = bool(resume_id or resume_last)
@@ -299,9 +315,11 @@ def _run(
         min_batch_size=min(5, batch_size),
         concurrency=workers,
     )
-    client = state.client(keep_affinity=False, pool_size=56)
-    session = client.session
-    journal = Journal(journal_path)
+    senders = cli_identities.open_identities(state, specs, keep_affinity=False, pool_size=56)
+    session = (
+        senders[0].session if senders else state.client(keep_affinity=False, pool_size=56).session
+    )
+    journal = open_journal(journal_path)
     try:
         if resuming:
             info = journal.job(resume_id) if resume_id else journal.last_unfinished(session.org_url)
@@ -348,10 +366,17 @@ def _run(
             total = len(plan.items)
         out.info(f"job {job_id} (journal {journal.path})")
         try:
-            with ProgressDisplay(total, stream=out.stderr) as display:
-                summary = run_bulk_job(
-                    session, journal, job_id, options=options, on_progress=display.update
-                )
+            summary: JobSummary | MultiIdentitySummary | WorkerSummary
+            if isinstance(journal, PgJournal):
+                named = senders or [Identity(cli_identities.default_identity_name(state), session)]
+                summary = run_worker(named, journal, job_id, options=options)
+            elif senders:
+                summary = run_bulk_job_as(senders, journal, job_id, options=options)
+            else:
+                with ProgressDisplay(total, stream=out.stderr) as display:
+                    summary = run_bulk_job(
+                        session, journal, job_id, options=options, on_progress=display.update
+                    )
         except (BulkJobError, ServerError, ThrottledError, TransportError) as exc:
             _partial_report(state, journal, job_id, report_path)
             raise StoppedWithCheckpoint(
@@ -378,8 +403,8 @@ def _run(
                 "done": summary.counts["done"],
                 "skipped": summary.counts["skipped"],
                 "failed": summary.counts["failed"],
-                "elapsed_s": data["elapsed_s"],
-                "records_per_s": data["records_per_s"],
+                "elapsed_s": data.get("elapsed_s"),
+                "records_per_s": data.get("records_per_s"),
                 "requests": summary.requests,
                 "throttled": summary.throttled,
                 "workers": summary.workers,
@@ -392,7 +417,7 @@ def _run(
         journal.close()
 
 
-def _partial_report(state: State, journal: Journal, job_id: str, path: Path | None) -> None:
+def _partial_report(state: State, journal: JobJournal, job_id: str, path: Path | None) -> None:
     if path is None:
         return
     try:
@@ -403,7 +428,7 @@ def _partial_report(state: State, journal: Journal, job_id: str, path: Path | No
     state.out.info(f"partial report written to {path} (unfinished records marked as such)")
 
 
-def _resume_hint(spec: JobSpec, job_id: str, journal: Journal) -> str:
+def _resume_hint(spec: JobSpec, job_id: str, journal: JobJournal) -> str:
     return (
         f"resume it with 'd365leads bulk {spec.action.value} --resume {job_id} "
         f"--journal {journal.path}'"
@@ -465,3 +490,6 @@ def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, worker
         f"{plan.batch_size}; about {estimate:.0f}s with {workers} workers "
         f"(measured round trip {round_trip * 1000:.0f} ms, plus server time per operation)."
     )
+
+
+bulk.add_command(worker)

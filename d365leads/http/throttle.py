@@ -69,6 +69,15 @@ class ThrottleState:
                 self._paused_until = max(self._paused_until, self._clock() + retry_after)
             return self._paused_until
 
+    def extend_pause(self, seconds: float) -> None:
+        """Pause every sender for at least ``seconds`` more, without counting a 429.
+
+        For a pause learnt from elsewhere: another process of the same identity got the 429.
+        """
+        if seconds > 0:
+            with self._lock:
+                self._paused_until = max(self._paused_until, self._clock() + seconds)
+
     def mark_served(self, deadline: float, waited: float) -> None:
         """The worker that got the 429 slept ``waited`` seconds for the pause ending ``deadline``.
 

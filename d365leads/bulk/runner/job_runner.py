@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from d365leads.bulk.journal import JobInfo, Journal
+from d365leads.bulk.journal import ItemRow, JobInfo
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.runner.options import JobProgress, JobSummary, RunOptions
 from d365leads.bulk.runner.scheduler import Scheduler
 from d365leads.bulk.runner.workers import BatchWorker
@@ -32,13 +33,18 @@ class BulkRunner:
     def __init__(
         self,
         session: ApiSession,
-        journal: Journal,
+        journal: JobJournal,
         job_id: str,
         *,
         options: RunOptions | None = None,
         on_progress: Callable[[JobProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        source: Callable[[], list[ItemRow]] | None = None,
+        identity: str | None = None,
+        finish: bool = True,
     ) -> None:
+        self._source = source
+        self._finish = finish
         self._session = session
         self._journal = journal
         self._job: JobInfo = journal.job(job_id)
@@ -48,6 +54,7 @@ class BulkRunner:
         self._progress_lock = threading.Lock()
         self._scheduler = Scheduler(self._options)
         self._worker = BatchWorker(session, journal, self._job, self._options, self._scheduler)
+        self._worker.identity = identity
         self._started = 0.0
         self._completed_at_start = 0
         org = session.org_url.rstrip("/")
@@ -71,11 +78,13 @@ class BulkRunner:
         """
         job_id = self._job.job_id
         scheduler = self._scheduler
-        rows = self._journal.items(job_id, ["pending", "inflight"])
+        rows = [] if self._source else self._journal.items(job_id, ["pending", "inflight"])
         for row in rows:
             self._worker.attempts[row.lead_id] = row.attempts
         counts = self._journal.counts(job_id)
         scheduler.load(rows, counts)
+        if self._source is not None:
+            scheduler.set_source(self._draw)
         self._completed_at_start = counts["done"] + counts["failed"] + counts["skipped"]
         self._journal.set_state(job_id, "running")
         throttle_start = self._session.throttle.snapshot()
@@ -100,7 +109,7 @@ class BulkRunner:
         if fatal is not None:
             raise fatal
         counts = self._journal.counts(job_id)
-        if counts["pending"] == 0 and counts["inflight"] == 0:
+        if self._finish and counts["pending"] == 0 and counts["inflight"] == 0:
             self._journal.set_state(job_id, "finished")
         throttle_end = self._session.throttle.snapshot()
         return JobSummary(
@@ -117,6 +126,13 @@ class BulkRunner:
             verified=scheduler.verified,
             errors=scheduler.errors,
         )
+
+    def _draw(self) -> list[ItemRow]:
+        assert self._source is not None
+        rows = self._source()
+        for row in rows:
+            self._worker.attempts[row.lead_id] = row.attempts
+        return rows
 
     def _worker_count(self) -> int:
         hint = self._session.throttle.dop_hint

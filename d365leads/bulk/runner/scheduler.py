@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +39,7 @@ class Scheduler:
 
     def __init__(self, options: RunOptions) -> None:
         self._options = options
+        self._source: Callable[[], list[ItemRow]] | None = None
         self._cond = threading.Condition()
         self._pending: deque[ItemRow] = deque()
         self._verify: deque[ItemRow] = deque()
@@ -69,11 +70,37 @@ class Scheduler:
                 (self._verify if row.status == "inflight" else self._pending).append(row)
             self._counts = dict(counts)
 
+    def set_source(self, source: Callable[[], list[ItemRow]]) -> None:
+        """Draw work from ``source`` as the queue runs low, instead of loading it all up front.
+
+        ``source`` returns the next rows to do (an empty list when there are none left); it is
+        how several identities or processes share one job, each taking work at its own pace.
+        """
+        with self._cond:
+            self._source = source
+
     @property
     def has_work(self) -> bool:
-        """True while any item waits to be sent or re-read."""
+        """True while any item waits to be sent or re-read (or may still be drawn)."""
         with self._cond:
-            return bool(self._pending or self._verify)
+            return bool(self._pending or self._verify or self._source is not None)
+
+    def _refill(self) -> None:
+        # Under the lock: rows drawn late would be dealt to whoever asks next anyway.
+        if self._source is None or len(self._pending) >= self._batch_size:
+            return
+        try:
+            rows = self._source()
+        except Exception as exc:  # the journal is gone: stop the run, keep what it holds
+            self._source = None
+            if self._fatal is None:
+                self._fatal = exc
+            return
+        if not rows:
+            self._source = None
+            return
+        for row in rows:
+            (self._verify if row.status == "inflight" else self._pending).append(row)
 
     def start(self, workers: int, *, throttled: int) -> None:
         """Set the worker cap; slow start from half the workers (see :meth:`adapt`)."""
@@ -91,6 +118,7 @@ class Scheduler:
             while True:
                 if self._fatal is not None or self._stop:
                     return None
+                self._refill()
                 if self._verify and self._active < self._limit:
                     size = min(_VERIFY_CHUNK, len(self._verify))
                     return self._take("verify", [self._verify.popleft() for _ in range(size)])

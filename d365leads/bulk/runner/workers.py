@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from d365leads.batch import BatchRequest, OperationResult
-from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo, Journal
+from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo
+from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.planner import BulkAction
 from d365leads.bulk.runner.options import RunOptions
 from d365leads.bulk.runner.scheduler import Scheduler
@@ -43,7 +44,7 @@ class BatchWorker:
     def __init__(
         self,
         session: ApiSession,
-        journal: Journal,
+        journal: JobJournal,
         job: JobInfo,
         options: RunOptions,
         scheduler: Scheduler,
@@ -55,6 +56,8 @@ class BatchWorker:
         self._options = options
         self._scheduler = scheduler
         self.attempts: dict[str, int] = {}
+        self.identity: str | None = None
+        """The identity sending the writes, recorded on each item (None: the only one)."""
 
     def _adapt(self, epoch: int, *, congested: bool) -> None:
         self._scheduler.adapt(
@@ -91,7 +94,7 @@ class BatchWorker:
         """Send ``rows`` as one ``$batch`` and record what the answer proves."""
         job_id = self._job.job_id
         ids = [r.lead_id for r in rows]
-        self._journal.mark_inflight(job_id, ids)
+        self._journal.mark_inflight(job_id, ids, identity=self.identity)
         for lead_id in ids:
             self.attempts[lead_id] = self.attempts.get(lead_id, 0) + 1
         batch = BatchRequest(self._session, continue_on_error=True)

@@ -148,6 +148,10 @@ class FakeOptions:
     """Concurrent requests per caller; ``None`` disables it."""
     dop_hint: int | None = 4
     """``x-ms-dop-hint`` response header value; ``None`` omits the header."""
+    impersonation_spreads_limits: bool = False
+    """UNCONFIRMED: count the limits per impersonated user (``MSCRMCallerID``) rather than per
+    token. Dataverse counts them per user; whether an app impersonating several users gets
+    several users' limits is not documented. Off: one token, one set of limits."""
     affinity_cookie: bool = False
     """Answer with ``Set-Cookie: ARRAffinity=...`` as Dataverse's web front ends do, so a client
     that keeps the cookie is pinned to one server (see the api-limits doc). Off by default: it

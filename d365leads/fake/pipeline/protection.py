@@ -97,11 +97,17 @@ def throttle_fault(kind: str, options: FakeOptions, retry_after: int) -> FakeFau
     return FakeFault(429, _KINDS[kind], message, headers)
 
 
-def caller_key(request: FakeRequest) -> str:
-    """Who the limits are counted for: a hash of the bearer token (never the token itself)."""
+def caller_key(request: FakeRequest, *, per_impersonated_user: bool = False) -> str:
+    """Who the limits are counted for: a hash of the bearer token (never the token itself).
+
+    With ``per_impersonated_user`` the ``MSCRMCallerID`` user is part of the key (the
+    UNCONFIRMED ``FakeOptions.impersonation_spreads_limits`` switch).
+    """
     authorization = request.header("Authorization") or ""
     if not authorization:
         return "anonymous"
+    if per_impersonated_user:
+        authorization += "\n" + (request.header("MSCRMCallerID") or "").strip().lower()
     return hashlib.sha256(authorization.encode("utf-8")).hexdigest()[:16]
 
 
@@ -167,7 +173,7 @@ class ServiceProtection:
     def __call__(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
         """Admit or refuse ``request``; charge its execution time when it completes."""
         options = self._options()
-        key = caller_key(request)
+        key = caller_key(request, per_impersonated_user=options.impersonation_spreads_limits)
         refused = self._admit(key, options)
         if refused is not None:
             return fault_response(refused)
