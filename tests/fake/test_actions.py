@@ -505,21 +505,22 @@ def test_close_errors_leave_store_unchanged() -> None:
 
 
 def test_an_action_bound_to_an_entity_set_is_one_registry_entry() -> None:
-    # How the bulk messages (CreateMultiple, …) plug in: keyed by table, called without a record.
+    # How a set-bound message (CreateMultiple and the others) plugs in: keyed by table, called
+    # without a record. DeleteMultiple is one the fake does not implement.
     fake = make_fake()
     calls: list[tuple[str, str | None]] = []
 
-    def create_multiple(org: Any, req: FakeRequest, record_id: str | None) -> FakeResponse:
+    def delete_multiple(org: Any, req: FakeRequest, record_id: str | None) -> FakeResponse:
         calls.append((req.json()["Targets"][0]["subject"], record_id))
         return FakeResponse.json_body(200, {"Ids": [org.caller_id]})
 
-    path = "leads/Microsoft.Dynamics.CRM.CreateMultiple"
+    path = "leads/Microsoft.Dynamics.CRM.DeleteMultiple"
     body = {"Targets": [{"subject": "one"}]}
     auth = {"Authorization": "Bearer t"}
     before = fake(FakeRequest("POST", fake.base_url + path, auth, json.dumps(body).encode()))
     assert before.status == 501  # not implemented until registered
-    fake.bound_actions[("lead", "CreateMultiple")] = create_multiple
+    fake.bound_actions[("lead", "DeleteMultiple")] = delete_multiple
     answer = fake(FakeRequest("POST", fake.base_url + path, auth, json.dumps(body).encode()))
     assert (answer.status, answer.json()) == (200, {"Ids": [fake.caller_id]})
     assert calls == [("one", None)]
-    assert make_fake().bound_actions.get(("lead", "CreateMultiple")) is None  # per fake
+    assert make_fake().bound_actions.get(("lead", "DeleteMultiple")) is None  # per fake
