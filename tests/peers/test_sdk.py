@@ -35,17 +35,21 @@ SDK = "sdk"
 class FixedTokenCredential:
     """An azure-identity ``TokenCredential``: one made-up token, valid for an hour."""
 
+    TOKEN = "peer-sdk-token"
+
     def __init__(self) -> None:
         self.scopes: list[str] = []
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.scopes.extend(scopes)
-        return AccessToken("peer-sdk-token", int(time.time()) + 3600)
+        return AccessToken(self.TOKEN, int(time.time()) + 3600)
 
 
 @pytest.fixture
 def client(fake: FakeDataverse) -> Iterator[DataverseClient]:
     credential = FixedTokenCredential()
+    # The fake runs with strict_auth; a token it did not issue must be declared to it.
+    fake.accepted_tokens.add(FixedTokenCredential.TOKEN)
     with DataverseClient(fake.org_url, credential) as client:
         yield client
     assert set(credential.scopes) <= {f"{fake.org_url}/.default"}

@@ -20,7 +20,6 @@ Other query options -> 501.  Unknown table or attribute -> 404 ``0x80040217``.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from ..core.fault import (
@@ -30,6 +29,7 @@ from ..core.fault import (
     method_not_allowed,
     not_implemented,
 )
+from ..org.entity_metadata import metadata_id
 from ..org.schema import Column, Table
 from ..org.tables import TABLES
 from ..org.tenant import TenantSchema
@@ -48,7 +48,6 @@ _PATH_RE = re.compile(
     r"^EntityDefinitions\(LogicalName='(?P<entity>[^']*)'\)/Attributes"
     r"(?:\(LogicalName='(?P<attribute>[^']*)'\))?$"
 )
-_NS = uuid.UUID("0c4f7a52-9d3e-4b8a-a1f6-2e7d5c3b9a41")
 
 ATTRIBUTE_TYPES: dict[str, tuple[str, str]] = {
     "string": ("String", "StringAttributeMetadata"),
@@ -117,7 +116,7 @@ def attribute_definition(
     }
     body: dict[str, Any] = {
         "@odata.type": f"#Microsoft.Dynamics.CRM.{derived}",
-        "MetadataId": str(uuid.uuid5(_NS, f"{meta.logical_name}/{column.name}")),
+        "MetadataId": metadata_id(meta.logical_name, column.name),
         "LogicalName": column.name,
         "SchemaName": _schema_name(column.name),
         "EntityLogicalName": meta.logical_name,

@@ -15,8 +15,10 @@ segments ``404`` as Dataverse does):
 ``POST /<set>(<key>)/Microsoft.Dynamics.CRM.<Action>``  bound actions (``QualifyLead``)
 ``POST /<set>/Microsoft.Dynamics.CRM.<Action>``         actions bound to the entity set
 ``POST /<Action>``                                      unbound actions (``WinOpportunity``)
-``GET /EntityDefinitions(…)/Attributes(…)/<cast>``      ``handlers.status_metadata``
+``GET /EntityDefinitions(…)/Attributes(…)/<cast>``      ``handlers.status_metadata`` (state/status)
 ``GET /EntityDefinitions(…)/Attributes[(…)]``          ``handlers.attribute_metadata``
+``GET /EntityDefinitions(…)/Attributes…/<cast>``       ``handlers.typed_attributes``
+``GET /EntityDefinitions[(…)][/Keys|/…Relationships]``  ``handlers.entity_definitions``
 =====================================================  ========================================
 
 A new endpoint is one handler module and one line in :data:`SERVICE_ROUTES` (a first path
@@ -46,10 +48,12 @@ from ..handlers import (
     attribute_metadata,
     crud,
     delta,
+    entity_definitions,
     properties,
     query,
     service,
     status_metadata,
+    typed_attributes,
 )
 from ..handlers.actions import ActionExecutor
 from ..handlers.context import RequestContext
@@ -123,7 +127,9 @@ SERVICE_ROUTES: Mapping[str, ServiceHandler] = MappingProxyType(
 
 PATH_ROUTES: tuple[tuple[Callable[[str], bool], ServiceHandler], ...] = (
     (attribute_metadata.is_attributes_path, attribute_metadata.handle_attribute_definitions),
-    (status_metadata.is_metadata_path, status_metadata.handle_status_metadata),
+    (status_metadata.is_status_path, status_metadata.handle_status_metadata),
+    (typed_attributes.is_typed_attributes_path, typed_attributes.handle_typed_attributes),
+    (entity_definitions.is_entity_definitions_path, entity_definitions.handle_entity_definitions),
 )
 """``(test of the decoded path after /api/data/v9.2/, handler)``, tried in order."""
 
