@@ -192,3 +192,18 @@ def test_expand_attributes_and_keys_on_an_entity(target: Target) -> None:
 def test_metadata_is_read_only(target: Target) -> None:
     response = target.session.post(target.base_url + "EntityDefinitions", json={}, timeout=5)
     assert response.status_code == 405
+
+
+def test_attributes_filtered_by_type_enum_and_flags(target: Target) -> None:
+    response = target.get(
+        LEAD + "/Attributes",
+        params={
+            "$select": "LogicalName",
+            "$filter": "AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Integer' "
+            "and IsCustomAttribute eq true",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert [r["LogicalName"] for r in response.json()["value"]] == ["new_score"]
+    unsupported = target.get(LEAD + "/Attributes", params={"$filter": "contains(LogicalName,'x')"})
+    assert unsupported.status_code == 501

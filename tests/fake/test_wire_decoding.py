@@ -117,3 +117,11 @@ def test_sql_answers_501_naming_it(target: Target) -> None:
     response = target.get("leads", params={"sql": "SELECT lastname FROM lead"})
     assert response.status_code == 501
     assert "sql query parameter" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["WhoAmI", "leads(00000000-0000-0000-0000-000000000001)/subject"])
+def test_stray_parameters_are_refused_on_every_resource(target: Target, path: str) -> None:
+    response = target.get(path, params={"utm_source": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The query parameter utm_source is not supported"
+    assert target.get(path.split("/")[0], params={"sql": "x"}).status_code == 501

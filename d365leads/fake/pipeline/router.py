@@ -62,6 +62,7 @@ from ..org.state import OrgState
 from ..org.values import KeySpec, parse_key, resolve_key
 from ..wire.errors import fault_response
 from ..wire.messages import API_PATH, FakeRequest, FakeResponse, Handler
+from ..wire.query_options import check_parameter
 
 __all__ = [
     "ACTION_PREFIX",
@@ -185,6 +186,9 @@ class Router:
         request = ctx.request
         if not request.is_api:
             raise resource_not_found(request.raw_path)
+        for name, _ in request.query:
+            # Every read checks its $ options; a stray parameter is refused on any resource.
+            check_parameter(name)
         segments = split_segments(request)
         if not segments:
             if request.method != "GET":

@@ -3,9 +3,10 @@
 Metadata queries take a smaller language than table queries
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api):
 the fake reads comparisons ``<Property> eq|ne <literal>`` (strings with doubled quotes,
-``true``/``false``, ``null``, integers, GUIDs) joined by ``and``/``or`` with parentheses and
-``not (…)``.  Other functions or operators answer 501 naming them; an unknown property answers
-400 as Dataverse does.
+``true``/``false``, ``null``, integers, GUIDs, enum members such as
+``Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist'``) joined by ``and``/``or`` with
+parentheses and ``not (…)``.  Other functions or operators answer 501 naming them; an unknown
+property answers 400 as Dataverse does.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
 MetadataPredicate = Callable[[dict[str, Any]], bool]
 
 _TOKEN_RE = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<paren>[()])|(?P<word>[A-Za-z0-9_.:\-/$@]+))"
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<paren>[(),])|(?P<word>[A-Za-z0-9_.:\-/$@]+))"
 )
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
@@ -141,8 +142,13 @@ class _Parser:
         operator = self.take()
         if operator not in ("eq", "ne"):
             raise not_implemented(f"the operator '{operator}' in a metadata $filter")
-        value = _literal(self.take(), self.text)
-        return _compare(token, operator == "eq", value)
+        literal = self.take()
+        following = self.peek()
+        if literal.startswith("Microsoft.Dynamics.CRM.") and (following or "").startswith("'"):
+            # An enum literal, Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist': the member
+            # name is what the JSON answer carries.
+            return _compare(token, operator == "eq", self.take()[1:-1])
+        return _compare(token, operator == "eq", _literal(literal, self.text))
 
 
 def _compare(name: str, equal: bool, value: object) -> MetadataPredicate:

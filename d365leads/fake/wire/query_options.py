@@ -28,6 +28,7 @@ __all__ = [
     "aliases",
     "annotation_preference",
     "check_options",
+    "check_parameter",
     "entity_options",
     "parse_expand",
     "parse_page_size",
@@ -185,11 +186,21 @@ def check_options(request: FakeRequest, allowed: set[str]) -> None:
             )
         if name in ("$apply", "$search", "$format", "$levels", "$compute"):
             raise not_implemented(f"the {name} query option")
-        feature = UNIMPLEMENTED_PARAMETERS.get(name)
-        if feature is not None:
-            raise not_implemented(f"the {name} query parameter ({feature})")
-        if name not in allowed:
+        if not name.startswith("$"):
+            check_parameter(name)
+        elif name not in allowed:
             raise unsupported_parameter(name)
+
+
+def check_parameter(name: str) -> None:
+    """Refuse a non-``$`` query parameter (aliases and other reads' parameters pass): 501 for
+    the ones Dataverse knows and the fake lacks, else 400 as Dataverse answers."""
+    if name.startswith(("@", "$")) or name in OTHER_READ_PARAMETERS:
+        return
+    feature = UNIMPLEMENTED_PARAMETERS.get(name)
+    if feature is not None:
+        raise not_implemented(f"the {name} query parameter ({feature})")
+    raise unsupported_parameter(name)
 
 
 def unsupported_parameter(name: str) -> FakeFault:
