@@ -41,6 +41,15 @@ def test_discovery_advertises_both_methods(login: tuple[FakeDataverse, str, str]
     document = requests.get(url, timeout=5).json()
     methods = document["token_endpoint_auth_methods_supported"]
     assert {"client_secret_basic", "client_secret_post"} <= set(methods)
+    # The endpoints it names are on the host that was asked, so a client can follow them.
+    assert document["token_endpoint"] == f"{root}/{TENANT}/oauth2/v2.0/token"
+    issued = requests.post(
+        document["token_endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=("app", "s"),
+        timeout=5,
+    )
+    assert issued.status_code == 200, issued.text
 
 
 def test_client_secret_basic_issues_an_accepted_token(

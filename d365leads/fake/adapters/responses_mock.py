@@ -104,13 +104,13 @@ def _oauth_error(error: str, description: str, status: int = 400) -> FakeRespons
     return _json(status, {"error": error, "error_description": description})
 
 
-def _openid_configuration(tenant: str) -> dict[str, Any]:
-    base = f"{LOGIN_HOST}/{tenant}"
+def _openid_configuration(root: str, tenant: str) -> dict[str, Any]:
+    base = f"{root}/{tenant}"
     return {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-        "issuer": f"{LOGIN_HOST}/{tenant}/v2.0",
+        "issuer": f"{root}/{tenant}/v2.0",
         "jwks_uri": f"{base}/discovery/v2.0/keys",
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "token_endpoint_auth_methods_supported": [
@@ -223,13 +223,16 @@ def is_login_path(path: str) -> bool:
 
 def login_response(fake: MockTarget, request: FakeRequest) -> FakeResponse:
     """Answer one request to ``login.microsoftonline.com`` (see the module docstring)."""
-    path = urlsplit(request.url).path
+    parts = urlsplit(request.url)
+    path = parts.path
+    # Links point back at the host that was asked (the login host, or the fake's own server).
+    root = f"{parts.scheme}://{parts.netloc}"
     if request.method == "GET":
         match = _OPENID_RE.match(path)
         if match:
-            return _json(200, _openid_configuration(match.group("tenant")))
+            return _json(200, _openid_configuration(root, match.group("tenant")))
         if path == "/common/discovery/instance":
-            tenant_discovery = f"{LOGIN_HOST}/common/v2.0/.well-known/openid-configuration"
+            tenant_discovery = f"{root}/common/v2.0/.well-known/openid-configuration"
             return _json(
                 200,
                 {
