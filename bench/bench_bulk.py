@@ -16,8 +16,8 @@ Contenders, each against a fresh fake org with the same data, latency and limits
     The SDK refuses non-https URLs, so it talks to the fake in-process through the ``responses``
     adapter; the fake then really sleeps the same latency and execution time
     (``sleep_in_process``) and applies the same limits, so the wall times compare.  Its
-    ``EntityDefinitions`` look-up (entity set name), which the fake does not serve, is answered
-    by this harness.
+    metadata look-ups (``EntityDefinitions``, choice labels) are answered by the fake itself,
+    so the run is end to end.
 (c) d365leads: ``plan_bulk_job`` + ``run_bulk_job`` (the engine behind ``d365leads bulk``),
     against the fake's real HTTP server, concurrency from ``x-ms-dop-hint``.
 
@@ -59,7 +59,6 @@ from d365leads.bulk import (
 from d365leads.client import DataverseClient
 from d365leads.fake import FakeDataverse
 from d365leads.fake.core.options import FakeOptions
-from d365leads.fake.wire.messages import FakeRequest, FakeResponse
 
 TOKEN = "bench-token"
 TARGET = {"statecode": 0, "statuscode": 1}
@@ -186,31 +185,11 @@ class _Credential:
         return AccessToken(TOKEN, int(time.time()) + 3600)
 
 
-class _SdkFake(FakeDataverse):
-    """The fake, plus the one metadata look-up the SDK makes that the fake does not serve."""
-
-    def __call__(self, request: FakeRequest) -> FakeResponse:
-        if request.path.rstrip("/") == "EntityDefinitions":
-            body = {
-                "value": [
-                    {
-                        "LogicalName": "lead",
-                        "EntitySetName": "leads",
-                        "PrimaryIdAttribute": "leadid",
-                    }
-                ]
-            }
-            return FakeResponse(
-                200, {"Content-Type": "application/json"}, json.dumps(body).encode()
-            )
-        return super().__call__(request)
-
-
 def run_sdk(args: argparse.Namespace) -> Result:
     from PowerPlatform.Dataverse.client import DataverseClient as SdkClient
     from PowerPlatform.Dataverse.core.errors import HttpError
 
-    fake = _SdkFake(options=fake_options(args, sleep_in_process=True))
+    fake = FakeDataverse(options=fake_options(args, sleep_in_process=True))
     ids = fake.seed(
         "lead",
         [
@@ -242,7 +221,7 @@ def run_sdk(args: argparse.Namespace) -> Result:
                 break
         elapsed = time.perf_counter() - start
         client.close()
-    requests_sent = len(fake.journal)  # the harness-answered EntityDefinitions look-up aside
+    requests_sent = len(fake.journal)  # its metadata look-ups included
     return Result(
         name="powerplatform-dataverse-client 1.1.0 ($batch x1000, retry on 429)",
         records=args.records,

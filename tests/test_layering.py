@@ -23,7 +23,7 @@ lower ones:
                                               schema types of org (fake.org.schema)
     F2 fake.handlers                          other handlers only by public names
     F3 fake.pipeline                          middleware chain and router
-    F4 fake.adapters transports               responses_mock, server, replay
+    F4 fake.adapters transports               responses_mock, server, replay, login_paths
     F5 fake.facade                            FakeDataverse
     F6 fake entry points                      fake/__init__, __main__, adapters.serve,
                                               adapters.pytest_plugin, adapters.pytest_hooks
@@ -56,7 +56,7 @@ FAKE_LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (1, ("org", "wire", "fetchxml")),
     (2, ("handlers",)),
     (3, ("pipeline",)),
-    (4, ("adapters.responses_mock", "adapters.server", "adapters.replay")),
+    (4, ("adapters.responses_mock", "adapters.server", "adapters.replay", "adapters.login_paths")),
     (5, ("facade",)),
     (6, ("", "__main__", "adapters", "adapters.serve", "adapters.pytest_plugin")),
     (6, ("adapters.pytest_hooks",)),

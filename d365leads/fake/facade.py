@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from .adapters.login_paths import with_login
 from .adapters.responses_mock import mock
 from .adapters.server import FakeServer
 from .core.clock import Clock
@@ -181,6 +182,7 @@ class FakeDataverse(Org):
         return mock(self)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> FakeServer:
-        """Start a threaded HTTP server for this fake; close it with ``.close()``."""
+        """Start a threaded HTTP server for this fake (the login paths included, see
+        :mod:`~d365leads.fake.adapters.login_paths`); close it with ``.close()``."""
         self.latency.real_time = True
-        return FakeServer(self, host=host, port=port)
+        return FakeServer(with_login(self), host=host, port=port)

@@ -97,5 +97,13 @@ def test_errors(api: Api) -> None:
     bad_select = api.get(LEAD, params={"$select": "LogicalName,Format"})
     assert bad_select.status_code == 400
     assert "Could not find a property named 'Format'" in error_of(bad_select)["message"]
-    assert api.get(LEAD, params={"$filter": "IsCustomAttribute eq true"}).status_code == 501
+    params = {"$filter": "IsCustomAttribute eq true", "$select": "LogicalName"}
+    custom = api.get(LEAD, params=params)
+    assert {r["LogicalName"] for r in custom.json()["value"]} == {
+        "new_score",
+        "new_budget",
+        "new_since",
+        "new_regionid",
+    }
+    assert api.get(LEAD, params={"$orderby": "LogicalName"}).status_code == 501
     assert api.post(LEAD, json={"LogicalName": "new_x"}).status_code == 405

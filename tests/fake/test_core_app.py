@@ -87,7 +87,7 @@ def test_store_refuses_duplicate_keys() -> None:
 def test_fake_request_views() -> None:
     request = FakeRequest(
         "get",
-        "https://org.example/api/data/v9.2/accounts(name%3D'A%2FB')?$filter=a%20eq%20'x+y'&$top=2",
+        "https://org.example/api/data/v9.2/accounts(name%3D'A%2FB')?$filter=a%20eq%20'x+y%2Bz'&$top=2",
         {
             "PREFER": 'odata.include-annotations="a,b", odata.maxpagesize=5',
             "Authorization": "Bearer SECRET-XYZ",
@@ -96,7 +96,8 @@ def test_fake_request_views() -> None:
 
     assert request.method == "GET"
     assert request.path == "accounts(name='A/B')"
-    assert request.query == [("$filter", "a eq 'x+y'"), ("$top", "2")]
+    # As Dataverse reads a query string: "+" is a space, "%2B" a literal plus.
+    assert request.query == [("$filter", "a eq 'x y+z'"), ("$top", "2")]
     assert request.prefer() == {"odata.include-annotations": "a,b", "odata.maxpagesize": "5"}
     assert request.header("authorization") == "Bearer SECRET-XYZ"
     assert "SECRET-XYZ" not in repr(request)

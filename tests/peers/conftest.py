@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from d365leads.fake import FakeDataverse
+from d365leads.fake import FakeDataverse, FakeOptions
 
 from .routing import ADAPTERS, route
 
@@ -19,8 +19,11 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def fake(adapter: str) -> Iterator[FakeDataverse]:
-    """A fresh fake that receives every peer request for its org (and the login host)."""
-    fake = FakeDataverse()
+    """A fresh fake that receives every peer request for its org (and the login host).
+
+    ``strict_auth`` is on: a peer's bearer token must come from the fake's own login host.
+    """
+    fake = FakeDataverse(options=FakeOptions(strict_auth=True))
     with route(fake, adapter):
         yield fake
     assert fake.errors == [], f"the fake raised inside a handler: {fake.errors!r}"

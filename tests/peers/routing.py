@@ -7,9 +7,8 @@ Two adapters, the same two every d365leads test uses:
 * ``server``: the fake runs as a real HTTP server on 127.0.0.1, and a small reverse proxy
   forwards ``https://<org>/…`` to it over a real socket (``http.client``, outside ``requests``),
   rewriting the server's own URL in the answer back to the org URL, as a TLS-terminating proxy
-  in front of it would.  The login host is answered in-process by a second fake that serves
-  nothing else (the server itself has no login endpoint; it accepts any bearer token unless
-  ``strict_auth`` is set).
+  in front of it would.  The login host is forwarded to the same server, which answers the
+  login paths itself, so the tokens it issues are the ones it accepts under ``strict_auth``.
 
 ``requests``-based peers need nothing more.  ``dynamics-client`` speaks ``httpx``; while a route
 is open, httpx's default transport hands each request to ``requests`` so that it takes exactly
@@ -27,6 +26,7 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import requests
+import responses
 
 from d365leads.fake import FakeDataverse
 
@@ -34,7 +34,6 @@ __all__ = ["ADAPTERS", "LOGIN_HOST", "route"]
 
 ADAPTERS = ("in-process", "server")
 LOGIN_HOST = "https://login.microsoftonline.com"
-_LOGIN_STAND_IN_ORG = "https://login-stand-in.crm.dynamics.com"
 _METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
@@ -93,15 +92,13 @@ def route(fake: FakeDataverse, adapter: str) -> Iterator[None]:
             stack.enter_context(fake.mock())
         elif adapter == "server":
             server = stack.enter_context(fake.serve())
-            login = FakeDataverse(org_url=_LOGIN_STAND_IN_ORG)
-            rsps = stack.enter_context(login.mock())
-            # Registered after the login stand-in's own callbacks, on a host they do not match.
-            pattern = rf"^{re.escape(fake.org_url)}(?=[/?]|$)"
-            forward = _forwarder(fake.org_url, server.url)
-            for method in _METHODS:
-                rsps.add_callback(
-                    method, re.compile(pattern, re.IGNORECASE), callback=forward, content_type=None
-                )
+            rsps = stack.enter_context(responses.RequestsMock(assert_all_requests_are_fired=False))
+            # The server answers the login paths itself (fake.serve()), so both hosts go to it.
+            for host in (fake.org_url, LOGIN_HOST):
+                pattern = re.compile(rf"^{re.escape(host)}(?=[/?]|$)", re.IGNORECASE)
+                forward = _forwarder(host, server.url)
+                for method in _METHODS:
+                    rsps.add_callback(method, pattern, callback=forward, content_type=None)
         else:
             raise ValueError(f"unknown adapter {adapter!r}; expected one of {ADAPTERS}")
         try:

@@ -35,17 +35,21 @@ SDK = "sdk"
 class FixedTokenCredential:
     """An azure-identity ``TokenCredential``: one made-up token, valid for an hour."""
 
+    TOKEN = "peer-sdk-token"
+
     def __init__(self) -> None:
         self.scopes: list[str] = []
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.scopes.extend(scopes)
-        return AccessToken("peer-sdk-token", int(time.time()) + 3600)
+        return AccessToken(self.TOKEN, int(time.time()) + 3600)
 
 
 @pytest.fixture
 def client(fake: FakeDataverse) -> Iterator[DataverseClient]:
     credential = FixedTokenCredential()
+    # The fake runs with strict_auth; a token it did not issue must be declared to it.
+    fake.accepted_tokens.add(FixedTokenCredential.TOKEN)
     with DataverseClient(fake.org_url, credential) as client:
         yield client
     assert set(credential.scopes) <= {f"{fake.org_url}/.default"}
@@ -327,7 +331,14 @@ def test_dataframe_round_trip(fake: FakeDataverse, client: DataverseClient) -> N
     ids = client.dataframe.create("lead", frame)
     assert [fake.get("lead", i)["lastname"] for i in ids] == ["Frame0", "Frame1"]  # type: ignore[index]
 
-    got = client.dataframe.get("lead", select=["lastname"], filter="companyname eq 'Frame Co'")
+    # The SDK deprecates dataframe.get() in favour of the query builder's frame.
+    got = (
+        client.query.builder("lead")
+        .select("lastname")
+        .where(col("companyname") == "Frame Co")
+        .execute()
+        .to_dataframe()
+    )
     assert sorted(got["lastname"]) == ["Frame0", "Frame1"]
 
     changes = pd.DataFrame([{"leadid": ids.iloc[0], "companyname": "Reframed"}])

@@ -7,7 +7,9 @@ answers what MSAL needs so the real MSAL code path runs offline:
 * ``GET /common/discovery/instance`` (instance metadata MSAL reads for cache aliases;
   ``login.microsoftonline.com`` is a well-known host, so authority validation needs no
   ``instance_discovery=False``);
-* ``POST /{tenant}/oauth2/v2.0/token`` for client credentials, device code and refresh-token
+* ``POST /{tenant}/oauth2/v2.0/token`` (client id in the form, ``client_secret_post``, or in
+  ``Authorization: Basic``, ``client_secret_basic``, as the discovery document advertises) for
+  client credentials, device code and refresh-token
   grants -> ``{"token_type": "Bearer", "expires_in": 3599, "access_token": …}`` (plus an
   unsigned ``id_token`` and ``client_info`` for user flows); issued tokens are accepted under
   ``strict_auth``;
@@ -32,12 +34,20 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from ..core.options import FakeOptions
 from ..wire.messages import FakeRequest, FakeResponse
 
-__all__ = ["LOGIN_HOST", "MockTarget", "install", "login_response", "mock", "to_fake_request"]
+__all__ = [
+    "LOGIN_HOST",
+    "MockTarget",
+    "install",
+    "is_login_path",
+    "login_response",
+    "mock",
+    "to_fake_request",
+]
 
 
 class MockTarget(Protocol):
@@ -94,13 +104,13 @@ def _oauth_error(error: str, description: str, status: int = 400) -> FakeRespons
     return _json(status, {"error": error, "error_description": description})
 
 
-def _openid_configuration(tenant: str) -> dict[str, Any]:
-    base = f"{LOGIN_HOST}/{tenant}"
+def _openid_configuration(root: str, tenant: str) -> dict[str, Any]:
+    base = f"{root}/{tenant}"
     return {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-        "issuer": f"{LOGIN_HOST}/{tenant}/v2.0",
+        "issuer": f"{root}/{tenant}/v2.0",
         "jwks_uri": f"{base}/discovery/v2.0/keys",
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "token_endpoint_auth_methods_supported": [
@@ -113,9 +123,43 @@ def _openid_configuration(tenant: str) -> dict[str, Any]:
     }
 
 
-def _token(fake: MockTarget, tenant: str, form: dict[str, list[str]]) -> FakeResponse:
+def _basic_client_id(request: FakeRequest) -> str | FakeResponse | None:
+    """The client id of ``Authorization: Basic`` (``client_secret_basic``, RFC 6749 2.3.1:
+    form-encoded id and secret joined by ``:``), ``None`` without one, or the error answer."""
+    header = request.header("Authorization") or ""
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        decoded = ""
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id or not secret:
+        return _oauth_error(
+            "invalid_client",
+            "The Authorization header must carry Basic base64(client_id:"
+            "client_secret) for client_secret_basic.",
+            401,
+        )
+    return unquote_plus(client_id)
+
+
+def _token(
+    fake: MockTarget, tenant: str, form: dict[str, list[str]], request: FakeRequest
+) -> FakeResponse:
     grant = (form.get("grant_type") or [""])[0]
     client_id = (form.get("client_id") or [""])[0]
+    basic = _basic_client_id(request)
+    if isinstance(basic, FakeResponse):
+        return basic
+    if basic is not None:
+        if client_id and client_id != basic:
+            return _oauth_error(
+                "invalid_request",
+                "client_id in the body and in the Authorization header differ.",
+            )
+        client_id = basic
     scope = (form.get("scope") or [""])[0]
     known = (
         "client_credentials",
@@ -170,15 +214,25 @@ def _is_guid(text: str) -> bool:
     return True
 
 
+def is_login_path(path: str) -> bool:
+    """True when ``path`` is one of the login host's endpoints (see the module docstring)."""
+    return path == "/common/discovery/instance" or any(
+        pattern.match(path) for pattern in (_OPENID_RE, _TOKEN_RE, _DEVICE_RE)
+    )
+
+
 def login_response(fake: MockTarget, request: FakeRequest) -> FakeResponse:
     """Answer one request to ``login.microsoftonline.com`` (see the module docstring)."""
-    path = urlsplit(request.url).path
+    parts = urlsplit(request.url)
+    path = parts.path
+    # Links point back at the host that was asked (the login host, or the fake's own server).
+    root = f"{parts.scheme}://{parts.netloc}"
     if request.method == "GET":
         match = _OPENID_RE.match(path)
         if match:
-            return _json(200, _openid_configuration(match.group("tenant")))
+            return _json(200, _openid_configuration(root, match.group("tenant")))
         if path == "/common/discovery/instance":
-            tenant_discovery = f"{LOGIN_HOST}/common/v2.0/.well-known/openid-configuration"
+            tenant_discovery = f"{root}/common/v2.0/.well-known/openid-configuration"
             return _json(
                 200,
                 {
@@ -202,7 +256,7 @@ def login_response(fake: MockTarget, request: FakeRequest) -> FakeResponse:
         form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
         match = _TOKEN_RE.match(path)
         if match:
-            return _token(fake, match.group("tenant"), form)
+            return _token(fake, match.group("tenant"), form, request)
         match = _DEVICE_RE.match(path)
         if match:
             return _json(

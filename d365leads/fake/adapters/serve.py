@@ -18,6 +18,7 @@ from typing import IO, Any
 from ..core.options import FakeOptions
 from ..facade import FakeDataverse
 from ..wire.messages import Handler
+from .login_paths import with_login
 from .replay import CassettePlayer
 from .server import FakeServer
 
@@ -66,7 +67,7 @@ def run_server(
         if demo_data:
             fake.seed_demo_data()
         fake.latency.real_time = True
-        handler = fake
+        handler = with_login(fake)
     stop_event = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
 

@@ -14,13 +14,13 @@ this fake (``fake.add_column``) are included.  Forms:
 
 ``$select`` keeps the named properties of the base type ``AttributeMetadata`` (plus
 ``@odata.type`` and ``MetadataId``, which Dataverse always returns); an unknown name -> 400.
-Other query options -> 501.  Unknown table or attribute -> 404 ``0x80040217``.
+``$filter`` as in :mod:`~d365leads.fake.wire.metadata_query`.  Other query options -> 501.
+Unknown table or attribute -> 404 ``0x80040217``.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from ..core.fault import (
@@ -30,10 +30,12 @@ from ..core.fault import (
     method_not_allowed,
     not_implemented,
 )
+from ..org.entity_metadata import metadata_id
 from ..org.schema import Column, Table
 from ..org.tables import TABLES
 from ..org.tenant import TenantSchema
 from ..wire.messages import FakeRequest, FakeResponse, service_root
+from ..wire.metadata_query import compile_metadata_filter
 from .context import RequestContext
 
 __all__ = [
@@ -48,7 +50,6 @@ _PATH_RE = re.compile(
     r"^EntityDefinitions\(LogicalName='(?P<entity>[^']*)'\)/Attributes"
     r"(?:\(LogicalName='(?P<attribute>[^']*)'\))?$"
 )
-_NS = uuid.UUID("0c4f7a52-9d3e-4b8a-a1f6-2e7d5c3b9a41")
 
 ATTRIBUTE_TYPES: dict[str, tuple[str, str]] = {
     "string": ("String", "StringAttributeMetadata"),
@@ -117,7 +118,7 @@ def attribute_definition(
     }
     body: dict[str, Any] = {
         "@odata.type": f"#Microsoft.Dynamics.CRM.{derived}",
-        "MetadataId": str(uuid.uuid5(_NS, f"{meta.logical_name}/{column.name}")),
+        "MetadataId": metadata_id(meta.logical_name, column.name),
         "LogicalName": column.name,
         "SchemaName": _schema_name(column.name),
         "EntityLogicalName": meta.logical_name,
@@ -157,7 +158,7 @@ def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeRespons
     assert match is not None  # the router checked is_attributes_path
     entity, attribute = match.group("entity", "attribute")
     for name, _value in request.query:
-        if name != "$select":
+        if name not in ("$select", "$filter"):
             raise not_implemented(f"the query option {name} on attribute metadata")
     try:
         meta = schema.table(entity)
@@ -180,6 +181,13 @@ def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeRespons
         attribute_definition(meta, c, n, custom=builtin.column(c.name) is None)
         for n, c in enumerate(meta.columns, start=1)
     ]
+    columns = list(meta.columns)
+    filter_text = request.query_value("$filter")
+    if filter_text is not None:
+        properties = _BASE_PROPERTIES | {k for r in rows for k in r}
+        predicate = compile_metadata_filter(filter_text, properties, "AttributeMetadata")
+        kept = [(r, c) for r, c in zip(rows, columns, strict=True) if predicate(r)]
+        rows, columns = [r for r, _ in kept], [c for _, c in kept]
     if wanted:
         rows = [_select(r, wanted) for r in rows]
     base = service_root(request)
@@ -187,9 +195,7 @@ def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeRespons
     if wanted:
         context += f"({','.join(wanted)})"
     if attribute is not None:
-        found = next(
-            (r for r, c in zip(rows, meta.columns, strict=True) if c.name == attribute), None
-        )
+        found = next((r for r, c in zip(rows, columns, strict=True) if c.name == attribute), None)
         if found is None:
             raise FakeFault(
                 404,

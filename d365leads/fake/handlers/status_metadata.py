@@ -10,17 +10,23 @@ status reasons included.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from ..core.fault import CODE_BAD_QUERY, FakeFault, method_not_allowed, not_implemented
 from ..core.options import FakeOptions
+from ..org.entity_metadata import metadata_id
 from ..org.schema import Column, Table
 from ..org.states import status_model
 from ..wire.messages import FakeRequest, FakeResponse, service_root
 from .context import RequestContext
 
-__all__ = ["handle_metadata", "handle_status_metadata", "is_metadata_path"]
+__all__ = [
+    "handle_metadata",
+    "handle_status_metadata",
+    "is_metadata_path",
+    "is_status_path",
+    "option_set",
+]
 
 _METADATA_RE = re.compile(
     r"^EntityDefinitions\(LogicalName='(?P<entity>[^']*)'\)/Attributes"
@@ -28,8 +34,13 @@ _METADATA_RE = re.compile(
     r"/Microsoft\.Dynamics\.CRM\.(?P<cast>\w+)$"
 )
 _CASTS = {"StatusAttributeMetadata": "statuscode", "StateAttributeMetadata": "statecode"}
-_NS = uuid.UUID("6d1f3c2a-5b7e-4c1d-9a8f-0e2b4c6d8f10")
 _LANGUAGE = 1033
+
+
+def is_status_path(path: str) -> bool:
+    """True for the state/status casts this module answers (keys by logical name)."""
+    match = _METADATA_RE.match(path)
+    return match is not None and match.group("cast") in _CASTS
 
 
 def is_metadata_path(path: str) -> bool:
@@ -38,7 +49,8 @@ def is_metadata_path(path: str) -> bool:
 
 
 def _metadata_id(*parts: str) -> str:
-    return str(uuid.uuid5(_NS, "/".join(parts)))
+    # One id per metadata item, whichever route serves it.
+    return metadata_id(*parts)
 
 
 def _label(text: str, managed: bool, *key: str) -> dict[str, Any]:
@@ -56,7 +68,8 @@ def _empty_label() -> dict[str, Any]:
     return {"LocalizedLabels": [], "UserLocalizedLabel": None}
 
 
-def _option_set(meta: Table, column: Column, options: FakeOptions) -> dict[str, Any]:
+def option_set(meta: Table, column: Column, options: FakeOptions) -> dict[str, Any]:
+    """The ``OptionSet`` of ``statuscode``/``statecode`` of ``meta`` (a :func:`status_model`)."""
     custom = {
         value
         for name, value, _label_text, _state in options.custom_status_reasons
@@ -136,7 +149,7 @@ def _attribute(meta: Table, column: Column, options: FakeOptions, expand: bool) 
         "DefaultFormValue": None if kind == "State" else -1,
     }
     if expand:
-        body["OptionSet"] = _option_set(meta, column, options)
+        body["OptionSet"] = option_set(meta, column, options)
     return body
 
 

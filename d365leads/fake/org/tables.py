@@ -149,6 +149,10 @@ _CLOSE_STATUSES = (
 )
 
 _ALLOW = MappingProxyType({0: "Allow", 1: "Do Not Allow"})
+_WEEKDAYS = MappingProxyType(
+    {0: "Sunday", 1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday",
+     6: "Saturday"}
+)  # fmt: skip
 _LEAD_SOURCE = MappingProxyType(
     {1: "Advertisement", 2: "Employee Referral", 3: "External Referral", 4: "Partner",
      5: "Public Relations", 6: "Seminar", 7: "Trade Show", 8: "Web", 9: "Word of Mouth",
@@ -214,6 +218,7 @@ ACCOUNT = Table(
         Column("description", "memo", "Description", max_length=2000),
         Column("revenue", "money", "Annual Revenue"),
         Column("numberofemployees", "int", "Number of Employees"),
+        Column("preferredappointmentdaycode", "picklist", "Preferred Day", options=_WEEKDAYS),
         lookup_column("primarycontactid", "Primary Contact", "contact"),
         lookup_column("parentaccountid", "Parent Account", "account"),
         lookup_column("originatingleadid", "Originating Lead", "lead"),

@@ -15,8 +15,10 @@ segments ``404`` as Dataverse does):
 ``POST /<set>(<key>)/Microsoft.Dynamics.CRM.<Action>``  bound actions (``QualifyLead``)
 ``POST /<set>/Microsoft.Dynamics.CRM.<Action>``         actions bound to the entity set
 ``POST /<Action>``                                      unbound actions (``WinOpportunity``)
-``GET /EntityDefinitions(…)/Attributes(…)/<cast>``      ``handlers.status_metadata``
+``GET /EntityDefinitions(…)/Attributes(…)/<cast>``      ``handlers.status_metadata`` (state/status)
 ``GET /EntityDefinitions(…)/Attributes[(…)]``          ``handlers.attribute_metadata``
+``GET /EntityDefinitions(…)/Attributes…/<cast>``       ``handlers.typed_attributes``
+``GET /EntityDefinitions[(…)][/Keys|/…Relationships]``  ``handlers.entity_definitions``
 =====================================================  ========================================
 
 A new endpoint is one handler module and one line in :data:`SERVICE_ROUTES` (a first path
@@ -46,10 +48,12 @@ from ..handlers import (
     attribute_metadata,
     crud,
     delta,
+    entity_definitions,
     properties,
     query,
     service,
     status_metadata,
+    typed_attributes,
 )
 from ..handlers.actions import ActionExecutor
 from ..handlers.context import RequestContext
@@ -58,6 +62,7 @@ from ..org.state import OrgState
 from ..org.values import KeySpec, parse_key, resolve_key
 from ..wire.errors import fault_response
 from ..wire.messages import API_PATH, FakeRequest, FakeResponse, Handler
+from ..wire.query_options import check_parameter
 
 __all__ = [
     "ACTION_PREFIX",
@@ -122,7 +127,9 @@ SERVICE_ROUTES: Mapping[str, ServiceHandler] = MappingProxyType(
 
 PATH_ROUTES: tuple[tuple[Callable[[str], bool], ServiceHandler], ...] = (
     (attribute_metadata.is_attributes_path, attribute_metadata.handle_attribute_definitions),
-    (status_metadata.is_metadata_path, status_metadata.handle_status_metadata),
+    (status_metadata.is_status_path, status_metadata.handle_status_metadata),
+    (typed_attributes.is_typed_attributes_path, typed_attributes.handle_typed_attributes),
+    (entity_definitions.is_entity_definitions_path, entity_definitions.handle_entity_definitions),
 )
 """``(test of the decoded path after /api/data/v9.2/, handler)``, tried in order."""
 
@@ -178,6 +185,9 @@ class Router:
         request = ctx.request
         if not request.is_api:
             raise resource_not_found(request.raw_path)
+        for name, _ in request.query:
+            # Every read checks its $ options; a stray parameter is refused on any resource.
+            check_parameter(name)
         segments = split_segments(request)
         if not segments:
             if request.method != "GET":

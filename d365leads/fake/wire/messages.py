@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 __all__ = [
     "API_PATH",
@@ -99,8 +99,9 @@ class FakeRequest:
 
     ``url`` is absolute, exactly as sent.  Derived views: :attr:`path` (the part after
     ``/api/data/v9.2/``, percent-decoded; for other hosts/paths the whole decoded path),
-    :attr:`query` (ordered ``(name, value)`` pairs decoded with ``unquote``, so a literal
-    ``+`` stays ``+``), :meth:`header` (case-insensitive), :meth:`json` and :meth:`prefer`.
+    :attr:`query` (ordered ``(name, value)`` pairs decoded as a form would be: ``+`` is a space
+    and ``%2B`` a literal plus, as Dataverse reads query strings; in the path ``+`` stays
+    literal), :meth:`header` (case-insensitive), :meth:`json` and :meth:`prefer`.
     ``timeout`` is the client's read timeout when the transport knows it (``responses``), else
     ``None``.
     """
@@ -169,13 +170,15 @@ class FakeRequest:
                 if not part:
                     continue
                 name, _, value = part.partition("=")
-                pairs.append((unquote(name), unquote(value)))
+                # Dataverse reads "+" in a query string as a space; a literal plus is sent as
+                # %2B (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows).
+                pairs.append((unquote_plus(name), unquote_plus(value)))
             cached = self._parsed_query = (self.url, tuple(pairs))
         return cached[1]
 
     @property
     def query(self) -> list[tuple[str, str]]:
-        """Ordered, decoded query pairs (``unquote``, not ``unquote_plus``)."""
+        """Ordered, decoded query pairs (``+`` is a space, ``%2B`` a plus)."""
         return list(self._query_pairs())
 
     def query_value(self, name: str) -> str | None:

@@ -24,20 +24,28 @@ from .serialize import AnnotationFilter, annotation_filter
 __all__ = [
     "COLLECTION_OPTIONS",
     "ENTITY_OPTIONS",
+    "OTHER_READ_PARAMETERS",
+    "UNIMPLEMENTED_PARAMETERS",
     "Expand",
     "SchemaLookup",
     "aliases",
     "annotation_preference",
     "check_options",
+    "check_parameter",
     "entity_options",
     "nested_context",
     "parse_expand",
     "parse_page_size",
     "select_expand",
+    "unsupported_parameter",
 ]
 
 COLLECTION_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken"}
 ENTITY_OPTIONS = {"$select", "$expand"}
+UNIMPLEMENTED_PARAMETERS = {"sql": "Dataverse's SQL query endpoint"}
+"""Non-``$`` query parameters Dataverse knows and the fake does not implement (501)."""
+OTHER_READ_PARAMETERS = frozenset({"fetchXml", "savedQuery", "userQuery"})
+"""Parameters answered by a special read of the router's ``COLLECTION_READS``."""
 
 
 class SchemaLookup(Protocol):
@@ -259,9 +267,17 @@ def aliases(request: FakeRequest) -> dict[str, str]:
 
 
 def check_options(request: FakeRequest, allowed: set[str]) -> None:
-    """Refuse ``$skip`` (400), unimplemented options (501) and options not in ``allowed``."""
+    """Refuse query parameters the read does not take; none is ignored in silence.
+
+    ``$skip`` -> 400 (as Dataverse); ``$apply``/``$search``/… and the known non-``$``
+    parameters the fake lacks (:data:`UNIMPLEMENTED_PARAMETERS`) -> 501 naming them; any other
+    parameter not in ``allowed`` (a ``$`` option or not) -> 400 "The query parameter <name> is
+    not supported", Dataverse's answer to an unknown parameter
+    (https://github.com/rappen/FetchXMLBuilder/issues/437).  Parameter aliases (``@p``) and the
+    parameters of other reads (:data:`OTHER_READ_PARAMETERS`) pass.
+    """
     for name, _ in request.query:
-        if name.startswith("@"):
+        if name.startswith("@") or name in OTHER_READ_PARAMETERS:
             continue
         if name == "$skip":
             raise bad_request(
@@ -271,8 +287,26 @@ def check_options(request: FakeRequest, allowed: set[str]) -> None:
             )
         if name in ("$apply", "$search", "$format", "$levels", "$compute"):
             raise not_implemented(f"the {name} query option")
-        if name.startswith("$") and name not in allowed:
-            raise bad_request(f"The query parameter {name} is not supported here.", CODE_BAD_QUERY)
+        if not name.startswith("$"):
+            check_parameter(name)
+        elif name not in allowed:
+            raise unsupported_parameter(name)
+
+
+def check_parameter(name: str) -> None:
+    """Refuse a non-``$`` query parameter (aliases and other reads' parameters pass): 501 for
+    the ones Dataverse knows and the fake lacks, else 400 as Dataverse answers."""
+    if name.startswith(("@", "$")) or name in OTHER_READ_PARAMETERS:
+        return
+    feature = UNIMPLEMENTED_PARAMETERS.get(name)
+    if feature is not None:
+        raise not_implemented(f"the {name} query parameter ({feature})")
+    raise unsupported_parameter(name)
+
+
+def unsupported_parameter(name: str) -> FakeFault:
+    """Dataverse's 400 for a query parameter it does not take (code ``0x0``, as it answers)."""
+    return FakeFault(400, "0x0", f"The query parameter {name} is not supported")
 
 
 def annotation_preference(
