@@ -64,10 +64,6 @@ SQL_IGNORED = (
     "GET leads?sql=<query> is ignored: 200 with every row and every column "
     "(want the query's rows, or a 501 naming sql)"
 )
-FETCHXML_IGNORED = (
-    "GET leads?fetchXml=<fetch> is ignored: 200 with every row and every column "
-    "(want the fetch's rows and attributes, or a 501 naming fetchXml)"
-)
 DVA_ENTITY = (
     "DataverseEntity's four metadata look-ups answer 501: "
     "EntityDefinitions(LogicalName='lead')/Keys?$select=SchemaName,KeyAttributes, "
@@ -138,7 +134,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _plus("companyname+eq+'Frame+Co'"),
     ),
     _op("sdk", "query.sql", SDK_TABLE, SQL_IGNORED),
-    _op("sdk", "query.fetchxml", SDK_TABLE, FETCHXML_IGNORED),
+    _op("sdk", "query.fetchxml", SDK_TABLE),
     # dataverse-api: its README's DataverseEntity operations.
     _op("dataverse-api", "entity (metadata)", DVA_ENTITY),
     _op("dataverse-api", "get_entity_definition", DVA_DEFINITION),
@@ -159,7 +155,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("dynamics-client", "post (create)", DYC_LOGIN),
     _op("dynamics-client", "patch (update)", DYC_LOGIN),
     _op("dynamics-client", "delete", DYC_LOGIN),
-    _op("dynamics-client", "fetch_xml", DYC_LOGIN, FETCHXML_IGNORED),
+    _op("dynamics-client", "fetch_xml", DYC_LOGIN),
     # Plain requests, written as a Python user would.
     _op("requests", "create (POST, OData-EntityId)"),
     _op("requests", "retrieve with params=$select"),

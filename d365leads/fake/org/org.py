@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.values import Row, normalize_id
 from . import customisations, demo_data, seeding
+from .saved_views import seed_system_views
 from .seeding import SeedError
 from .state import OrgState
 
@@ -119,8 +120,10 @@ class Org(OrgState):
         return self.store.get(meta.logical_name, key)
 
     def clear_data(self) -> None:
-        """Forget every row and seed name; re-seed the identity (caller and base currency)."""
+        """Forget every row and seed name; re-seed the identity (caller and base currency) and
+        the product's lead views."""
         with self.store.lock:
             self.store.clear()
             self.refs.clear()
             self.identity.seed(self.store)
+            seed_system_views(self.store)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..core.clock import Clock, utc_now
 from ..core.options import FakeOptions
 from .identity import Identity
+from .saved_views import seed_system_views
 from .schema import Table
 from .store import Store
 from .tenant import TenantSchema
@@ -39,6 +40,7 @@ class OrgState:
         self.refs: dict[str, str] = {}
         """Symbolic seed names (``"$ref"``) -> logical name of the row they name."""
         self.identity.seed(self.store)
+        seed_system_views(self.store)
 
     @property
     def caller_id(self) -> str:

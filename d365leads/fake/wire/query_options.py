@@ -21,6 +21,7 @@ from .serialize import AnnotationFilter, annotation_filter
 __all__ = [
     "COLLECTION_OPTIONS",
     "ENTITY_OPTIONS",
+    "PREDEFINED_QUERY_OPTIONS",
     "Expand",
     "SchemaLookup",
     "aliases",
@@ -34,6 +35,8 @@ __all__ = [
 
 COLLECTION_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken"}
 ENTITY_OPTIONS = {"$select", "$expand"}
+PREDEFINED_QUERY_OPTIONS = ("fetchXml", "savedQuery", "userQuery")
+"""Options that run a FetchXML query or a saved view on ``GET /<set>`` (``handlers.fetch``)."""
 
 
 class SchemaLookup(Protocol):
