@@ -35,6 +35,7 @@ from d365leads.cli.errors import (
     StoppedWithCheckpoint,
     UsageProblem,
 )
+from d365leads.cli.views import query_selection
 from d365leads.errors import (
     BulkJobError,
     DataverseError,
@@ -80,6 +81,13 @@ def _selection_options(func: F) -> F:
             help="File of lead ids: one GUID a line, or CSV (see --id-column).",
         ),
         click.option("--id-column", metavar="NAME", help="CSV column holding the lead ids."),
+        click.option("--view", "saved_view", metavar="NAME", help="Leads of a saved view."),
+        click.option(
+            "--fetchxml",
+            "fetchxml_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Leads of the FetchXML query in FILE.",
+        ),
         click.option("--dry-run", is_flag=True, help="Show the plan; send no write."),
         click.option(
             "--batch-size",
@@ -260,6 +268,8 @@ def _run(
     older_than: str | None,
     ids_file: Path | None,
     id_column: str | None,
+    saved_view: str | None,
+    fetchxml_file: Path | None,
     dry_run: bool,
     batch_size: int,
     concurrency: str,
@@ -273,13 +283,14 @@ def _run(
     out = state.out
     workers = _concurrency(concurrency)
     resuming = bool(resume_id or resume_last)
-    selecting = any(v is not None for v in (filter_, older_than, ids_file, statuscode))
+    by_query = [v for v in (saved_view, fetchxml_file) if v is not None]
+    selecting = any(v is not None for v in (filter_, older_than, ids_file, statuscode, *by_query))
     if resume_id and resume_last:
         raise UsageProblem("use --resume JOB_ID or --resume-last, not both")
     if resuming and (selecting or dry_run):
         raise UsageProblem(
             "a resumed job keeps its original selection: drop --filter/--older-than/"
-            "--ids-file/--reason/--dry-run"
+            "--ids-file/--view/--fetchxml/--reason/--dry-run"
         )
     if report_path is not None and report_path.suffix.lower() not in (".csv", ".json"):
         raise UsageProblem(f"--report {report_path}: name the file .csv or .json")
@@ -287,10 +298,14 @@ def _run(
         raise UsageProblem("--id-column needs --ids-file")
     if ids_file is not None and (filter_ or older_than or statuscode is not None):
         raise UsageProblem("--ids-file cannot be combined with --filter/--older-than/--reason")
+    if by_query and (len(by_query) > 1 or ids_file or filter_ or older_than or statuscode):
+        raise UsageProblem(
+            "--view or --fetchxml is the whole selection: drop the other selection options"
+        )
     if not resuming and not selecting:
         raise UsageProblem(
             "choose the leads: --filter ODATA, --older-than AGE, --reason REASON "
-            "(reactivate) or --ids-file FILE",
+            "(reactivate), --ids-file FILE, --view NAME or --fetchxml FILE",
             hint="add --dry-run to see what a selection would do",
         )
     options = RunOptions(
@@ -326,7 +341,12 @@ def _run(
             job_id = info.job_id
             total = info.total
         else:
-            selection = _selection(filter_, older_than, ids_file, id_column, statecode, statuscode)
+            if by_query:
+                selection = query_selection(client, saved_view, fetchxml_file)
+            else:
+                selection = _selection(
+                    filter_, older_than, ids_file, id_column, statecode, statuscode
+                )
             started = time.monotonic()
             session.get_json("WhoAmI")
             round_trip = time.monotonic() - started

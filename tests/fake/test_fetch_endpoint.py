@@ -12,7 +12,8 @@ from xml.etree import ElementTree
 import pytest
 from _core_api import Api, error_of, make_api
 
-from d365leads.fake import FakeDataverse
+from d365leads import DataverseClient, StaticTokenProvider
+from d365leads.fake import FakeDataverse, FakeOptions
 from d365leads.fake.fetchxml import load_lead_views
 
 CLOSED = "a8c48085-222b-5622-8fd5-133e1345b23a"
@@ -276,3 +277,29 @@ def test_plus_in_a_fetchxml_value_is_a_plus(api: Api) -> None:
 def test_views_are_a_fake_dataverse_table() -> None:
     fake = FakeDataverse()
     assert sorted(view["name"] for view in fake.rows("savedquery")) == sorted(PRODUCT_VIEWS)
+
+
+@pytest.mark.parametrize("api_mode", ["inprocess", "server"])
+def test_paging_annotations_only_when_asked_under_the_switch(api_mode: str) -> None:
+    class Param:
+        param = api_mode
+
+    for api in make_api(Param(), FakeOptions(fetchxml_paging_annotations="when_asked")):  # type: ignore[arg-type]
+        seed(api)
+        xml = "<fetch count='2'><entity name='lead'><attribute name='lastname'/></entity></fetch>"
+        _, bare = fetch(api, xml)
+        assert len(bare["value"]) == 2  # type: ignore[arg-type]
+        assert not any(key.startswith("@Microsoft") for key in bare)
+        prefer = {
+            "Prefer": 'odata.include-annotations="Microsoft.Dynamics.CRM.fetchxmlpagingcookie,'
+            'Microsoft.Dynamics.CRM.morerecords"'
+        }
+        _, asked = fetch(api, xml, headers=prefer)
+        assert asked["@Microsoft.Dynamics.CRM.morerecords"] is True
+        assert str(asked["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"]).startswith("<cookie")
+        org = api.base.split("/api/data/")[0]
+        with DataverseClient(org, token_provider=StaticTokenProvider("t")) as client:
+            rows = list(client.records.fetch("leads", xml))
+        assert sorted(row["leadid"] for row in rows) == sorted(
+            r["leadid"] for r in api.fake.rows("lead")
+        )
