@@ -19,8 +19,9 @@ The fake's own layers (docs/architecture.md, "The fake"), each importing only it
 lower ones:
 
     F0 fake.core                              options, clock, faults, values, metering
-    F1 fake.org, fake.wire                    org never imports wire; wire imports only the
-                                              schema types of org (fake.org.schema)
+    F1 fake.org, fake.wire, fake.fetchxml     org never imports wire; wire imports only the
+                                              schema types of org (fake.org.schema);
+                                              fetchxml (the engine) imports only itself
     F2 fake.handlers                          other handlers only by public names
     F3 fake.pipeline                          middleware chain and router
     F4 fake.adapters transports               responses_mock, server, replay, login_paths
@@ -109,6 +110,10 @@ def fake_violation(here: str, target: str) -> str | None:
     target_part = target.split(".")[2] if target.count(".") >= 2 else ""
     if other > own:
         return f"fake layer {own} ({part or 'fake'}) must not import layer {other} ({target_part})"
+    if part == "fetchxml" and target_part != "fetchxml":
+        return "fake.fetchxml is self-contained: it imports only itself and the stdlib"
+    if part == "wire" and target_part == "fetchxml":
+        return "fake.wire knows no FetchXML: handlers.fetch joins the engine and the wire"
     if part == "org" and target_part == "wire":
         return "fake.org knows nothing of HTTP: it must not import fake.wire"
     if (
@@ -346,3 +351,12 @@ def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.Monk
         set(c) == {"d365leads.fake.org.store", "d365leads.fake.wire.messages"}
         for c in fake_cycles()
     )
+
+
+def test_the_fetchxml_engine_stays_self_contained() -> None:
+    engine = "d365leads.fake.fetchxml.engine"
+    assert fake_violation(engine, "d365leads.fake.core.values") is not None
+    assert fake_violation(engine, "d365leads.fake.fetchxml.parser") is None
+    assert fake_violation("d365leads.fake.wire.serialize", engine) is not None
+    assert fake_violation("d365leads.fake.handlers.fetch", engine) is None
+    assert fake_violation("d365leads.fake.org.saved_views", "d365leads.fake.fetchxml") is None

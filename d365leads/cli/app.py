@@ -205,5 +205,6 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("records", "query"),
     "records": ("records", "records"),
     "sync": ("sync", "sync"),
+    "views": ("views", "views"),
     "whoami": ("leads", "whoami"),
 }

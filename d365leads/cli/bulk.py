@@ -5,24 +5,18 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from d365leads.bulk import (
-    DEFAULT_BATCH_SIZE,
     JobSpec,
     JobSummary,
     Plan,
     RunOptions,
-    Selection,
-    build_filter,
     create_bulk_job,
-    parse_age,
     plan_bulk_job,
-    read_ids_file,
     report_rows,
     run_bulk_job,
     write_report,
@@ -35,6 +29,13 @@ from d365leads.bulk.planner import state_label
 from d365leads.bulk.progress import ProgressDisplay
 from d365leads.bulk.worker import WorkerSummary, run_worker
 from d365leads.cli import identities as cli_identities
+from d365leads.cli.bulk_options import (
+    OPEN_STATUSES,
+    parse_concurrency,
+    reason_value,
+    selection_from_options,
+    selection_options,
+)
 from d365leads.cli.bulk_worker import worker
 from d365leads.cli.context import State
 from d365leads.cli.errors import (
@@ -43,86 +44,19 @@ from d365leads.cli.errors import (
     StoppedWithCheckpoint,
     UsageProblem,
 )
+from d365leads.cli.views import query_selection
 from d365leads.errors import (
     BulkJobError,
     DataverseError,
     InvalidIdError,
-    InvalidInputError,
     ServerError,
     ThrottledError,
     TransportError,
 )
-from d365leads.models.enums import DisqualifyReason, LeadState, LeadStatus
+from d365leads.models.enums import LeadState
 from d365leads.odata.literals import normalize_guid
 
 __all__ = ["bulk"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_REASONS = {r.name.lower().replace("_", "-"): r.value for r in DisqualifyReason}
-_OPEN_STATUSES = {"new": LeadStatus.NEW.value, "contacted": LeadStatus.CONTACTED.value}
-
-
-def _reason_value(text: str) -> int:
-    key = text.strip().lower().replace("_", "-").replace(" ", "-")
-    if key in _REASONS:
-        return _REASONS[key]
-    if key.isdigit():
-        return int(key)
-    raise click.BadParameter(
-        f"{text!r} is not a disqualify reason; use one of {', '.join(_REASONS)} or a number"
-    )
-
-
-def _selection_options(func: F) -> F:
-    options = [
-        click.option("--filter", "filter_", metavar="ODATA", help="OData $filter on leads."),
-        click.option(
-            "--older-than",
-            metavar="AGE",
-            help="Only leads last modified before this age ago (365d, 12w, 48h, 1y).",
-        ),
-        click.option(
-            "--ids-file",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="File of lead ids: one GUID a line, or CSV (see --id-column).",
-        ),
-        click.option("--id-column", metavar="NAME", help="CSV column holding the lead ids."),
-        click.option("--dry-run", is_flag=True, help="Show the plan; send no write."),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(1, 1000),
-            default=DEFAULT_BATCH_SIZE,
-            show_default=True,
-            help="Operations per $batch to start with (adapts to throttling).",
-        ),
-        click.option(
-            "--concurrency",
-            default="auto",
-            show_default=True,
-            metavar="N|auto",
-            help="Maximum parallel requests (auto: the server's x-ms-dop-hint).",
-        ),
-        click.option(
-            "--report",
-            "report_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write one row per record to FILE.csv or FILE.json.",
-        ),
-        click.option("--resume", "resume_id", metavar="JOB_ID", help="Resume a job."),
-        click.option("--resume-last", is_flag=True, help="Resume the newest unfinished job."),
-        click.option(
-            "--journal",
-            "journal_path",
-            metavar="FILE|postgresql://...",
-            help="Job journal: a SQLite file (default in the user data dir) or postgresql://URL.",
-        ),
-        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
-        cli_identities.identity_option(),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @click.group()
@@ -139,18 +73,18 @@ def bulk() -> None:
 )
 @click.option(
     "--status",
-    type=click.Choice(sorted(_OPEN_STATUSES)),
+    type=click.Choice(sorted(OPEN_STATUSES)),
     default="new",
     show_default=True,
     help="Status reason the leads get when reopened.",
 )
-@_selection_options
+@selection_options
 @click.pass_context
 def reactivate(ctx: click.Context, /, reason: str | None, status: str, **kw: Any) -> None:
     """Reopen closed leads, for example every 'No Longer Interested' lead older than a year."""
     statecode = LeadState.DISQUALIFIED.value if reason else None
-    statuscode = _reason_value(reason) if reason else None
-    spec = JobSpec.reactivate(_OPEN_STATUSES[status])
+    statuscode = reason_value(reason) if reason else None
+    spec = JobSpec.reactivate(OPEN_STATUSES[status])
     _run(ctx, spec, statecode=statecode, statuscode=statuscode, **kw)
 
 
@@ -162,11 +96,11 @@ def reactivate(ctx: click.Context, /, reason: str | None, status: str, **kw: Any
     show_default=True,
     help="Disqualify reason: lost, cannot-contact, no-longer-interested, canceled, or a number.",
 )
-@_selection_options
+@selection_options
 @click.pass_context
 def disqualify(ctx: click.Context, /, reason: str, **kw: Any) -> None:
     """Disqualify open leads with a reason."""
-    spec = JobSpec.disqualify(_reason_value(reason))
+    spec = JobSpec.disqualify(reason_value(reason))
     _run(ctx, spec, statecode=None, statuscode=None, **kw)
 
 
@@ -175,7 +109,7 @@ def disqualify(ctx: click.Context, /, reason: str, **kw: Any) -> None:
 @click.option("--no-contact", is_flag=True, help="Do not create a contact.")
 @click.option("--no-opportunity", is_flag=True, help="Do not create an opportunity.")
 @click.option("--currency", metavar="GUID", help="transactioncurrencyid for the opportunities.")
-@_selection_options
+@selection_options
 @click.pass_context
 def qualify(
     ctx: click.Context,
@@ -241,20 +175,6 @@ def jobs(ctx: click.Context, /, journal_path: str | None) -> None:
     state.out.rows(rows, title="Bulk jobs")
 
 
-def _concurrency(text: str) -> int | None:
-    if text.strip().lower() == "auto":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise click.BadParameter(
-            f"{text!r}: use a positive number or auto", param_hint="--concurrency"
-        )
-    return value
-
-
 def _confirm(state: State, message: str, yes: bool) -> None:
     if yes:
         return
@@ -274,6 +194,8 @@ def _run(
     older_than: str | None,
     ids_file: Path | None,
     id_column: str | None,
+    saved_view: str | None,
+    fetchxml_file: Path | None,
     dry_run: bool,
     batch_size: int,
     concurrency: str,
@@ -287,15 +209,16 @@ def _run(
     state = ctx.ensure_object(State)
     specs = [cli_identities.parse_identity(text) for text in identity]
     out = state.out
-    workers = _concurrency(concurrency)
+    workers = parse_concurrency(concurrency)
     resuming = bool(resume_id or resume_last)
-    selecting = any(v is not None for v in (filter_, older_than, ids_file, statuscode))
+    by_query = [v for v in (saved_view, fetchxml_file) if v is not None]
+    selecting = any(v is not None for v in (filter_, older_than, ids_file, statuscode, *by_query))
     if resume_id and resume_last:
         raise UsageProblem("use --resume JOB_ID or --resume-last, not both")
     if resuming and (selecting or dry_run):
         raise UsageProblem(
             "a resumed job keeps its original selection: drop --filter/--older-than/"
-            "--ids-file/--reason/--dry-run"
+            "--ids-file/--view/--fetchxml/--reason/--dry-run"
         )
     if report_path is not None and report_path.suffix.lower() not in (".csv", ".json"):
         raise UsageProblem(f"--report {report_path}: name the file .csv or .json")
@@ -303,10 +226,14 @@ def _run(
         raise UsageProblem("--id-column needs --ids-file")
     if ids_file is not None and (filter_ or older_than or statuscode is not None):
         raise UsageProblem("--ids-file cannot be combined with --filter/--older-than/--reason")
+    if by_query and (len(by_query) > 1 or ids_file or filter_ or older_than or statuscode):
+        raise UsageProblem(
+            "--view or --fetchxml is the whole selection: drop the other selection options"
+        )
     if not resuming and not selecting:
         raise UsageProblem(
             "choose the leads: --filter ODATA, --older-than AGE, --reason REASON "
-            "(reactivate) or --ids-file FILE",
+            "(reactivate), --ids-file FILE, --view NAME or --fetchxml FILE",
             hint="add --dry-run to see what a selection would do",
         )
     options = RunOptions(
@@ -315,10 +242,10 @@ def _run(
         min_batch_size=min(5, batch_size),
         concurrency=workers,
     )
-    senders = cli_identities.open_identities(state, specs, keep_affinity=False, pool_size=56)
-    session = (
-        senders[0].session if senders else state.client(keep_affinity=False, pool_size=56).session
-    )
+    opened = cli_identities.identity_clients(state, specs, keep_affinity=False, pool_size=56)
+    senders = [identity for identity, _ in opened]
+    client = opened[0][1] if opened else state.client(keep_affinity=False, pool_size=56)
+    session = client.session
     journal = open_journal(journal_path)
     try:
         if resuming:
@@ -344,7 +271,12 @@ def _run(
             job_id = info.job_id
             total = info.total
         else:
-            selection = _selection(filter_, older_than, ids_file, id_column, statecode, statuscode)
+            if by_query:
+                selection = query_selection(client, saved_view, fetchxml_file)
+            else:
+                selection = selection_from_options(
+                    filter_, older_than, ids_file, id_column, statecode, statuscode
+                )
             started = time.monotonic()
             session.get_json("WhoAmI")
             round_trip = time.monotonic() - started
@@ -433,29 +365,6 @@ def _resume_hint(spec: JobSpec, job_id: str, journal: JobJournal) -> str:
         f"resume it with 'd365leads bulk {spec.action.value} --resume {job_id} "
         f"--journal {journal.path}'"
     )
-
-
-def _selection(
-    filter_: str | None,
-    older_than: str | None,
-    ids_file: Path | None,
-    id_column: str | None,
-    statecode: int | None,
-    statuscode: int | None,
-) -> Selection:
-    try:
-        if ids_file is not None:
-            ids = read_ids_file(ids_file, id_column=id_column)
-            return Selection(ids=tuple(ids), description=f"{len(ids)} ids from {ids_file}")
-        age = parse_age(older_than) if older_than else None
-        text = build_filter(
-            filter=filter_, statecode=statecode, statuscode=statuscode, older_than=age
-        )
-    except InvalidInputError as exc:
-        raise UsageProblem(str(exc)) from None
-    if text is None:  # pragma: no cover - guarded by the caller
-        raise UsageProblem("no selection given")
-    return Selection(filter=text)
 
 
 def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, workers: int) -> None:

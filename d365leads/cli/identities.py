@@ -23,6 +23,7 @@ import click
 from d365leads.bulk.identities import Identity
 from d365leads.cli.context import State
 from d365leads.cli.errors import UsageProblem
+from d365leads.client import DataverseClient
 from d365leads.redaction import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,6 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "IdentitySpec",
     "default_identity_name",
+    "identity_clients",
     "identity_option",
     "open_identities",
     "parse_identity",
@@ -88,11 +90,18 @@ def parse_identity(text: str) -> IdentitySpec:
 
 def open_identities(state: State, specs: list[IdentitySpec], **overrides: Any) -> list[Identity]:
     """Build one client per identity (closed with the command); return their sessions."""
+    return [identity for identity, _ in identity_clients(state, specs, **overrides)]
+
+
+def identity_clients(
+    state: State, specs: list[IdentitySpec], **overrides: Any
+) -> list[tuple[Identity, DataverseClient]]:
+    """One client per identity (closed with the command), with the identity it sends as."""
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UsageProblem(f"--identity {', '.join(duplicates)} is given more than once")
-    identities: list[Identity] = []
+    identities: list[tuple[Identity, DataverseClient]] = []
     for spec in specs:
         extra: dict[str, Any] = dict(overrides)
         if spec.profile is not None:
@@ -118,5 +127,5 @@ def open_identities(state: State, specs: list[IdentitySpec], **overrides: Any) -
                     )
                 extra.update(auth="certificate", client_certificate_path=spec.certificate)
         client = source.client(**extra)
-        identities.append(Identity(spec.name, client.session))
+        identities.append((Identity(spec.name, client.session), client))
     return identities

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from d365leads.cli.assignments import parse_assignments
 from d365leads.cli.context import State, pass_state
@@ -13,6 +15,7 @@ from d365leads.cli.listing import ListOptions, limited, list_options
 from d365leads.cli.params import StatusChoice
 from d365leads.cli.present import LIST_COLUMNS, lead_row, link_rows, record_dict
 from d365leads.cli.related import RELATED_COLUMNS, related_rows
+from d365leads.cli.views import read_fetchxml_file
 from d365leads.models import DisqualifyReason, Lead, LeadStatus, Lookup, parse_id
 
 __all__ = ["leads", "whoami"]
@@ -70,24 +73,48 @@ def leads() -> None:
 @click.option("--open", "open_view", is_flag=True, help="Only open leads.")
 @click.option("--closed", "closed_view", is_flag=True, help="The Closed Leads view.")
 @click.option("--mine", "mine_view", is_flag=True, help="My Open Leads (owned by you).")
+@click.option("--view", "saved_view", metavar="NAME", help="Run a saved view (name or id).")
+@click.option(
+    "--fetchxml",
+    "fetchxml_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run the FetchXML query in FILE.",
+)
 @list_options("leads")
 @pass_state
 def list_leads(
-    state: State, /, open_view: bool, closed_view: bool, mine_view: bool, **kwargs: Any
+    state: State,
+    /,
+    open_view: bool,
+    closed_view: bool,
+    mine_view: bool,
+    saved_view: str | None,
+    fetchxml_file: Path | None,
+    **kwargs: Any,
 ) -> None:
-    """List leads (all, --open, --closed or --mine), newest first."""
+    """List leads (all, --open, --closed, --mine, a saved --view or --fetchxml), newest first."""
     listing = ListOptions.pop(kwargs)
     views_chosen = [
         name
-        for name, on in (("open", open_view), ("closed", closed_view), ("mine", mine_view))
+        for name, on in (
+            ("open", open_view),
+            ("closed", closed_view),
+            ("mine", mine_view),
+            ("view", saved_view is not None),
+            ("fetchxml", fetchxml_file is not None),
+        )
         if on
     ]
     if len(views_chosen) > 1:
         raise UsageProblem(
             f"choose one view, not --{' and --'.join(views_chosen)}",
-            hint="--open (all open), --closed (Closed Leads) or --mine (My Open Leads)",
+            hint="--open (all open), --closed (Closed Leads), --mine (My Open Leads), "
+            "--view NAME or --fetchxml FILE",
         )
     view = views_chosen[0] if views_chosen else None
+    if view in ("view", "fetchxml"):
+        _list_by_query(state, listing, saved_view, fetchxml_file)
+        return
     limit = listing.limit
     columns = listing.columns(LIST_COLUMNS)
     query = listing.query("leads", Lead, columns)
@@ -104,6 +131,35 @@ def list_leads(
         (lead_row(lead, columns) for lead in limited(found, limit, out, "leads")),
         columns,
         title=titles.get(view or "", "Leads"),
+    )
+
+
+def _list_by_query(
+    state: State, listing: ListOptions, saved_view: str | None, fetchxml_file: Path | None
+) -> None:
+    """``--view`` / ``--fetchxml``: the query decides rows and order; ``--select`` the columns."""
+    # --order-by has a default; only one the user typed is refused.
+    source = click.get_current_context().get_parameter_source("order_by")
+    ordered = source is not None and source is not ParameterSource.DEFAULT
+    if listing.filter_text or ordered:
+        raise UsageProblem(
+            "a saved view or a FetchXML query has its own filter and order: "
+            "drop --filter/--order-by"
+        )
+    limit = listing.limit
+    columns = listing.columns(LIST_COLUMNS)
+    client = state.client()
+    if fetchxml_file is not None:
+        found = client.leads.fetch(read_fetchxml_file(fetchxml_file))
+        title = f"Leads of {fetchxml_file.name}"
+    else:
+        found = client.leads.view(str(saved_view))
+        title = f"Leads of the view {saved_view!r}"
+    out = state.out
+    out.rows(
+        (lead_row(lead, columns) for lead in limited(found, limit, out, "leads")),
+        columns,
+        title=title,
     )
 
 

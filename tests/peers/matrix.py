@@ -32,10 +32,6 @@ PEERS = {
 
 # What the fake answers wrong, one sentence each (the report lists the exact requests).
 BULK_DELETE = "POST BulkDelete answers 501"
-FETCHXML_IGNORED = (
-    "GET leads?fetchXml=<fetch> is ignored: 200 with every row and every column "
-    "(want the fetch's rows and attributes, or a 501 naming fetchXml)"
-)
 DVA_ENTITY = (
     "DataverseEntity's message look-up answers 501: "
     "sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)"
@@ -86,7 +82,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("sdk", "tables.list"),
     _op("sdk", "dataframe round trip"),
     _op("sdk", "query.sql"),
-    _op("sdk", "query.fetchxml", FETCHXML_IGNORED),
+    _op("sdk", "query.fetchxml"),
     # dataverse-api: its README's DataverseEntity operations.
     _op("dataverse-api", "entity (metadata)", DVA_ENTITY),
     _op("dataverse-api", "get_entity_definition"),
@@ -107,7 +103,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("dynamics-client", "post (create)"),
     _op("dynamics-client", "patch (update)"),
     _op("dynamics-client", "delete"),
-    _op("dynamics-client", "fetch_xml", FETCHXML_IGNORED),
+    _op("dynamics-client", "fetch_xml"),
     # Plain requests, written as a Python user would.
     _op("requests", "create (POST, OData-EntityId)"),
     _op("requests", "retrieve with params=$select"),

@@ -109,6 +109,9 @@ class FakeOptions:
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15
+    fetchxml_paging_annotations: Literal["always", "when_asked"] = "always"
+    """FetchXML pages carry ``fetchxmlpagingcookie``/``morerecords`` always, or only when
+    ``Prefer: odata.include-annotations`` names them (UNCONFIRMED)."""
 
     # --- $batch (fake-advanced) -------------------------------------------------------------
     max_batch_operations: int = 1000

@@ -119,7 +119,8 @@ class Org(OrgState):
         return self.store.get(meta.logical_name, key)
 
     def clear_data(self) -> None:
-        """Forget every row and seed name; re-seed the identity (caller and base currency)."""
+        """Forget every row and seed name; re-seed the identity (caller and base currency) and
+        the product's lead views."""
         with self.store.lock:
             self.store.clear()
             self.refs.clear()

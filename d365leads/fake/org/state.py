@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..core.clock import Clock, utc_now
 from ..core.options import FakeOptions
 from .identity import Identity
+from .saved_views import seed_system_views
 from .schema import Table
 from .sdk_messages import seed_sdk_messages
 from .store import Store
@@ -43,10 +44,11 @@ class OrgState:
         self.seed_catalogue()
 
     def seed_catalogue(self) -> None:
-        """Seed the org's system rows beyond the identity: the SDK message catalogue."""
+        """Seed the org's system rows beyond the identity: SDK messages and system views."""
         seed_sdk_messages(
             self.store, self.org_url, self.schema.tables, self.options.bulk_message_tables
         )
+        seed_system_views(self.store)
 
     @property
     def caller_id(self) -> str:

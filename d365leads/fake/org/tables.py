@@ -375,6 +375,42 @@ OPPORTUNITY_CLOSE = Table(
     state_enum="OpportunityCloseState",
 )
 
+
+def _view_columns(key: str, label: str) -> tuple[Column, ...]:
+    # savedquery / userquery: the columns a client reads to list and run a view.
+    return (
+        Column(key, "guid", label),
+        _s("name", "Name", 200),
+        Column("description", "memo", "Description", max_length=2000),
+        Column("fetchxml", "memo", "Fetch XML", max_length=1_073_741_823),
+        Column("querytype", "int", "Query Type"),
+        _s("returnedtypecode", "Returned Type Code", 64),
+    )
+
+
+SAVED_QUERY = Table(
+    "savedquery",
+    "savedqueries",
+    "savedqueryid",
+    "name",
+    (
+        *_view_columns("savedqueryid", "System View"),
+        Column("isdefault", "bool", "Default View"),
+        Column("createdon", "datetime", "Created On", readonly=True),
+        Column("modifiedon", "datetime", "Modified On", readonly=True),
+        Column("versionnumber", "bigint", "Version Number", readonly=True),
+    ),
+    ownership="organization",
+)
+
+USER_QUERY = Table(
+    "userquery",
+    "userqueries",
+    "userqueryid",
+    "name",
+    (*_view_columns("userqueryid", "Saved View"), *_system()),
+)
+
 TABLES: Mapping[str, Table] = MappingProxyType(
     {
         t.logical_name: t
@@ -389,6 +425,8 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             OPPORTUNITY_CLOSE,
             SDK_MESSAGE,
             SDK_MESSAGE_FILTER,
+            SAVED_QUERY,
+            USER_QUERY,
         )
     }
 )

@@ -49,6 +49,7 @@ from ..handlers import (
     crud,
     delta,
     entity_definitions,
+    fetch,
     properties,
     query,
     service,
@@ -99,6 +100,7 @@ _KNOWN_UNSUPPORTED = {
 
 COLLECTION_READS: tuple[tuple[Callable[[FakeRequest], bool], CollectionHandler], ...] = (
     (delta.is_tracked_request, delta.handle_delta),
+    (fetch.is_fetch_request, fetch.handle_fetch),
 )
 """Special reads of ``GET /<set>``, ``(test of the request, handler)`` tried in order before
 the plain query (change tracking; a FetchXML or saved-view read goes here too)."""

@@ -25,6 +25,7 @@ __all__ = [
     "COLLECTION_OPTIONS",
     "ENTITY_OPTIONS",
     "OTHER_READ_PARAMETERS",
+    "PREDEFINED_QUERY_OPTIONS",
     "UNIMPLEMENTED_PARAMETERS",
     "Expand",
     "SchemaLookup",
@@ -44,7 +45,9 @@ COLLECTION_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$expa
 ENTITY_OPTIONS = {"$select", "$expand"}
 UNIMPLEMENTED_PARAMETERS = {"sql": "Dataverse's SQL query endpoint"}
 """Non-``$`` query parameters Dataverse knows and the fake does not implement (501)."""
-OTHER_READ_PARAMETERS = frozenset({"fetchXml", "savedQuery", "userQuery"})
+PREDEFINED_QUERY_OPTIONS = ("fetchXml", "savedQuery", "userQuery")
+"""Options that run a FetchXML query or a saved view on ``GET /<set>`` (``handlers.fetch``)."""
+OTHER_READ_PARAMETERS = frozenset(PREDEFINED_QUERY_OPTIONS)
 """Parameters answered by a special read of the router's ``COLLECTION_READS``."""
 
 
