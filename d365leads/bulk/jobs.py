@@ -50,9 +50,19 @@ def plan_bulk_job(
     return plan_job(spec, leads, missing_ids=missing, batch_size=batch_size)
 
 
-def create_bulk_job(session: ApiSession, journal: Journal, plan: Plan, selection: Selection) -> str:
-    """Freeze a plan into the journal; return the job id."""
-    return journal.create_job(session.org_url, plan, selection)
+def create_bulk_job(
+    session: ApiSession,
+    journal: Journal,
+    plan: Plan,
+    selection: Selection,
+    *,
+    job_id: str | None = None,
+) -> str:
+    """Freeze a plan into the journal; return the job id.
+
+    ``job_id`` names a job stored before its selection was read (:meth:`Journal.open_job`).
+    """
+    return journal.create_job(session.org_url, plan, selection, job_id=job_id)
 
 
 def run_bulk_job(
