@@ -221,7 +221,7 @@ def run_sdk(args: argparse.Namespace) -> Result:
                 break
         elapsed = time.perf_counter() - start
         client.close()
-    requests_sent = len(fake.journal)  # its metadata look-ups included
+    requests_sent = fake.journal.total  # its metadata look-ups included
     return Result(
         name="powerplatform-dataverse-client 1.1.0 ($batch x1000, retry on 429)",
         records=args.records,
@@ -263,7 +263,7 @@ def run_d365leads(args: argparse.Namespace, batch_size: int, records: int | None
         name=f"d365leads bulk (batch {batch_size}, dop-hint workers)",
         records=local.records,
         wall_s=elapsed,
-        requests=len(fake.journal),
+        requests=fake.journal.total,
         throttled=throttled(fake),
         early_retries=fake.protection.stats.early_retries,
         lost=lost(fake, ids),
@@ -333,7 +333,7 @@ def run_qualify(args: argparse.Namespace, mode: str) -> Result:
         name=f"qualify: {'d365leads $batch' if mode == 'batch' else 'parallel single POSTs'}",
         records=len(ids),
         wall_s=elapsed,
-        requests=len(fake.journal),
+        requests=fake.journal.total,
         throttled=throttled(fake),
         early_retries=fake.protection.stats.early_retries,
         lost=not_done,

@@ -51,10 +51,18 @@ def plan_bulk_job(
 
 
 def create_bulk_job(
-    session: ApiSession, journal: JobJournal, plan: Plan, selection: Selection
+    session: ApiSession,
+    journal: JobJournal,
+    plan: Plan,
+    selection: Selection,
+    *,
+    job_id: str | None = None,
 ) -> str:
-    """Freeze a plan into the journal; return the job id."""
-    return journal.create_job(session.org_url, plan, selection)
+    """Freeze a plan into the journal; return the job id.
+
+    ``job_id`` names a job stored before its selection was read (:meth:`JobJournal.open_job`).
+    """
+    return journal.create_job(session.org_url, plan, selection, job_id=job_id)
 
 
 def run_bulk_job(

@@ -31,6 +31,7 @@ from d365leads.bulk.selection import Selection
 from d365leads.errors import BulkJobError
 
 __all__ = [
+    "SELECTING",
     "ItemOutcome",
     "ItemRow",
     "JobInfo",
@@ -77,12 +78,19 @@ CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status);
 # Added for jobs run by several identities; journals written before it lack the column.
 _IDENTITY_COLUMN = "ALTER TABLE items ADD COLUMN identity TEXT"
 
+SELECTING = "selecting"
+"""State of a job stored before its selection was read (see :meth:`Journal.open_job`)."""
+
 ITEM_STATUSES = ("pending", "inflight", "done", "failed", "skipped")
 
 
 def default_journal_path() -> Path:
     """``<user data dir>/d365leads/jobs.sqlite``."""
     return Path(platformdirs.user_data_dir("d365leads", appauthor=False)) / "jobs.sqlite"
+
+
+def _new_job_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def _now() -> str:
@@ -193,9 +201,14 @@ class Journal:
 
     # jobs
 
-    def create_job(self, org_url: str, plan: Plan, selection: Selection) -> str:
-        """Store a planned job and all its items; return the new job id."""
-        job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    def open_job(self, org_url: str, spec: JobSpec, selection: Selection) -> str:
+        """Store a job with its selection before a single lead is read (state ``selecting``).
+
+        A process killed while it reads the selection leaves this row behind, so
+        ``--resume-last`` finds the job, plans it again from the stored selection (nothing was
+        written yet) and continues; :meth:`create_job` with ``job_id`` fills in the items.
+        """
+        job_id = _new_job_id()
         now = _now()
         with self._transaction() as db:
             db.execute(
@@ -205,14 +218,58 @@ class Journal:
                     now,
                     now,
                     org_url.rstrip("/"),
-                    plan.spec.action.value,
-                    json.dumps(plan.spec.to_json()),
-                    plan.spec.digest(),
+                    spec.action.value,
+                    json.dumps(spec.to_json()),
+                    spec.digest(),
                     json.dumps(selection.to_json()),
-                    "planned",
-                    len(plan.items),
+                    SELECTING,
+                    0,
                 ),
             )
+        return job_id
+
+    def discard_job(self, job_id: str) -> None:
+        """Forget a job that never got its items (the user declined the plan)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM jobs WHERE job_id = ? AND state = ?", (job_id, SELECTING))
+
+    def create_job(
+        self, org_url: str, plan: Plan, selection: Selection, *, job_id: str | None = None
+    ) -> str:
+        """Store a planned job and all its items in one transaction; return the job id.
+
+        With ``job_id`` (a job from :meth:`open_job`, still ``selecting``) the items go under
+        that job; otherwise a new job is created.
+        """
+        now = _now()
+        with self._transaction() as db:
+            if job_id is None:
+                job_id = _new_job_id()
+                db.execute(
+                    "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        job_id,
+                        now,
+                        now,
+                        org_url.rstrip("/"),
+                        plan.spec.action.value,
+                        json.dumps(plan.spec.to_json()),
+                        plan.spec.digest(),
+                        json.dumps(selection.to_json()),
+                        "planned",
+                        len(plan.items),
+                    ),
+                )
+            else:
+                changed = db.execute(
+                    "UPDATE jobs SET state = 'planned', total = ?, updated_at = ?"
+                    " WHERE job_id = ? AND state = ? AND spec_hash = ?",
+                    (len(plan.items), now, job_id, SELECTING, plan.spec.digest()),
+                ).rowcount
+                if changed != 1:
+                    raise BulkJobError(
+                        f"job {job_id} is not waiting for its selection (or has another spec)"
+                    )
             db.executemany(
                 "INSERT INTO items (job_id, seq, lead_id, name, before_state, before_status,"
                 " target_state, target_status, status, skip_reason, updated_at)"

@@ -25,7 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from d365leads.bulk.journal import ITEM_STATUSES, ItemOutcome, ItemRow, JobInfo
+from d365leads.bulk.journal import ITEM_STATUSES, SELECTING, ItemOutcome, ItemRow, JobInfo
+from d365leads.bulk.journal_pg_tables import ROW_COLUMNS as _ROW_COLUMNS
+from d365leads.bulk.journal_pg_tables import chunks as _chunks
+from d365leads.bulk.journal_pg_tables import items as _items
+from d365leads.bulk.journal_pg_tables import jobs as _jobs
+from d365leads.bulk.journal_pg_tables import metadata as _md
 from d365leads.bulk.planner import JobSpec, Plan
 from d365leads.bulk.selection import Selection
 from d365leads.errors import BulkJobError
@@ -34,80 +39,6 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "PgJournal", "is_database_url"]
 
 DEFAULT_CHUNK_SIZE = 100
 
-_md = sa.MetaData()
-_jobs = sa.Table(
-    "bulk_jobs",
-    _md,
-    sa.Column("job_id", sa.Text, primary_key=True),
-    sa.Column("created_at", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Text, nullable=False),
-    sa.Column("org_url", sa.Text, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),
-    sa.Column("spec_hash", sa.Text, nullable=False),
-    sa.Column("selection", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("total", sa.Integer, nullable=False),
-)
-_items = sa.Table(
-    "bulk_items",
-    _md,
-    sa.Column("job_id", sa.Text, primary_key=True),
-    sa.Column("lead_id", sa.Text, primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("chunk", sa.Integer, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("before_state", sa.Integer),
-    sa.Column("before_status", sa.Integer),
-    sa.Column("target_state", sa.Integer, nullable=False),
-    sa.Column("target_status", sa.Integer, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("skip_reason", sa.Text),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("http_status", sa.Integer),
-    sa.Column("error_code", sa.Text),
-    sa.Column("error_message", sa.Text),
-    sa.Column("after_state", sa.Integer),
-    sa.Column("after_status", sa.Integer),
-    sa.Column("identity", sa.Text),
-    sa.Column("updated_at", sa.Text, nullable=False),
-    sa.Index("bulk_items_chunk", "job_id", "chunk", "status"),
-)
-_chunks = sa.Table(
-    "bulk_chunks",
-    _md,
-    sa.Column("job_id", sa.Text, primary_key=True),
-    sa.Column("chunk", sa.Integer, primary_key=True),
-    sa.Column("state", sa.Text, nullable=False),  # open, leased, done
-    sa.Column("worker", sa.Text),
-    sa.Column("lease_until", sa.Float),
-    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
-)
-_pauses = sa.Table(
-    "bulk_pauses",
-    _md,
-    sa.Column("org_url", sa.Text, primary_key=True),
-    sa.Column("identity", sa.Text, primary_key=True),
-    sa.Column("paused_until", sa.Float, nullable=False),
-)
-
-_ROW_COLUMNS = [
-    _items.c.seq,
-    _items.c.lead_id,
-    _items.c.name,
-    _items.c.before_state,
-    _items.c.before_status,
-    _items.c.target_state,
-    _items.c.target_status,
-    _items.c.status,
-    _items.c.skip_reason,
-    _items.c.attempts,
-    _items.c.http_status,
-    _items.c.error_code,
-    _items.c.error_message,
-    _items.c.after_state,
-    _items.c.after_status,
-]
 _DB_NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
 _CLAIM = sa.text(
     f"UPDATE bulk_chunks SET state = 'leased', worker = :worker, claims = claims + 1,"
@@ -178,9 +109,45 @@ class PgJournal:
 
     # jobs
 
-    def create_job(self, org_url: str, plan: Plan, selection: Selection) -> str:
-        """Store a planned job, its items and its chunks; return the new job id."""
-        job_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    def open_job(self, org_url: str, spec: JobSpec, selection: Selection) -> str:
+        """Store a job with its selection before a single lead is read (state ``selecting``).
+
+        As in the SQLite journal: a process killed while reading the selection leaves the job
+        behind for ``--resume-last``; :meth:`create_job` with ``job_id`` fills in its items.
+        """
+        job_id = _new_job_id()
+        now = _now()
+        with self._engine.begin() as conn:
+            conn.execute(
+                _jobs.insert().values(
+                    job_id=job_id,
+                    created_at=now,
+                    updated_at=now,
+                    org_url=org_url.rstrip("/"),
+                    action=spec.action.value,
+                    spec=json.dumps(spec.to_json()),
+                    spec_hash=spec.digest(),
+                    selection=json.dumps(selection.to_json()),
+                    state=SELECTING,
+                    total=0,
+                )
+            )
+        return job_id
+
+    def discard_job(self, job_id: str) -> None:
+        """Forget a job that never got its items (the user declined the plan)."""
+        with self._engine.begin() as conn:
+            conn.execute(_jobs.delete().where(_jobs.c.job_id == job_id, _jobs.c.state == SELECTING))
+
+    def create_job(
+        self, org_url: str, plan: Plan, selection: Selection, *, job_id: str | None = None
+    ) -> str:
+        """Store a planned job, its items and its chunks; return the job id.
+
+        ``job_id`` names a job stored by :meth:`open_job`, whose header is completed.
+        """
+        opened = job_id is not None
+        job_id = job_id or _new_job_id()
         now = _now()
         size = self.chunk_size
         items = [
@@ -207,20 +174,34 @@ class PgJournal:
             for c in range((len(items) + size - 1) // size)
         ]
         with self._engine.begin() as conn:
-            conn.execute(
-                _jobs.insert().values(
-                    job_id=job_id,
-                    created_at=now,
-                    updated_at=now,
-                    org_url=org_url.rstrip("/"),
-                    action=plan.spec.action.value,
-                    spec=json.dumps(plan.spec.to_json()),
-                    spec_hash=plan.spec.digest(),
-                    selection=json.dumps(selection.to_json()),
-                    state="planned",
-                    total=len(items),
+            if opened:
+                changed = conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.job_id == job_id, _jobs.c.state == SELECTING)
+                    .values(
+                        state="planned",
+                        total=len(items),
+                        updated_at=now,
+                        spec_hash=plan.spec.digest(),
+                    )
+                ).rowcount
+                if changed != 1:
+                    raise BulkJobError(f"job {job_id} is not waiting for its selection")
+            else:
+                conn.execute(
+                    _jobs.insert().values(
+                        job_id=job_id,
+                        created_at=now,
+                        updated_at=now,
+                        org_url=org_url.rstrip("/"),
+                        action=plan.spec.action.value,
+                        spec=json.dumps(plan.spec.to_json()),
+                        spec_hash=plan.spec.digest(),
+                        selection=json.dumps(selection.to_json()),
+                        state="planned",
+                        total=len(items),
+                    )
                 )
-            )
             if items:
                 conn.execute(_items.insert(), items)
                 conn.execute(_chunks.insert(), chunks)
@@ -481,3 +462,7 @@ class PgJournal:
                 {"org": org_url.rstrip("/"), "identity": identity},
             ).scalar()
         return max(0.0, float(left)) if left is not None else 0.0
+
+
+def _new_job_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo
-from d365leads.bulk.planner import Plan
+from d365leads.bulk.planner import JobSpec, Plan
 from d365leads.bulk.selection import Selection
 
 __all__ = ["JobJournal"]
@@ -22,8 +22,16 @@ class JobJournal(Protocol):
     def close(self) -> None:
         """Release the journal."""
 
-    def create_job(self, org_url: str, plan: Plan, selection: Selection) -> str:
-        """Store a planned job; return its id."""
+    def open_job(self, org_url: str, spec: JobSpec, selection: Selection) -> str:
+        """Store a job with its selection before any lead is read; return its id."""
+
+    def discard_job(self, job_id: str) -> None:
+        """Forget a job opened by :meth:`open_job` that never got its items."""
+
+    def create_job(
+        self, org_url: str, plan: Plan, selection: Selection, *, job_id: str | None = None
+    ) -> str:
+        """Store a planned job (completing an opened one when ``job_id`` is given); its id."""
 
     def job(self, job_id: str) -> JobInfo:
         """A job's header."""

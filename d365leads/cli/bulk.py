@@ -22,6 +22,7 @@ from d365leads.bulk import (
     write_report,
 )
 from d365leads.bulk.identities import Identity, MultiIdentitySummary, run_bulk_job_as
+from d365leads.bulk.journal import SELECTING
 from d365leads.bulk.journal_pg import PgJournal
 from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.journal_url import open_journal
@@ -260,16 +261,28 @@ def _run(
                     f"job {info.job_id} is a {info.spec.action.value} job; resume it with "
                     f"'d365leads bulk {info.spec.action.value} --resume {info.job_id}'"
                 )
-            counts = journal.counts(info.job_id)
-            left = counts["pending"] + counts["inflight"]
-            _confirm(
-                state,
-                f"Resume job {info.job_id} ({info.spec.action.value}) on {session.org_url}: "
-                f"{left} of {info.total} leads left.",
-                yes,
-            )
             job_id = info.job_id
-            total = info.total
+            if info.state == SELECTING:
+                # Killed while reading the selection: nothing was written, so plan it again.
+                _confirm(
+                    state,
+                    f"Resume job {job_id} ({info.spec.action.value}) on {session.org_url}: "
+                    "its selection was not read yet.",
+                    yes,
+                )
+                plan = plan_bulk_job(session, info.spec, info.selection, batch_size=batch_size)
+                create_bulk_job(session, journal, plan, info.selection, job_id=job_id)
+                total = len(plan.items)
+            else:
+                counts = journal.counts(job_id)
+                left = counts["pending"] + counts["inflight"]
+                _confirm(
+                    state,
+                    f"Resume job {job_id} ({info.spec.action.value}) on {session.org_url}: "
+                    f"{left} of {info.total} leads left.",
+                    yes,
+                )
+                total = info.total
         else:
             if by_query:
                 selection = query_selection(client, saved_view, fetchxml_file)
@@ -277,24 +290,36 @@ def _run(
                 selection = selection_from_options(
                     filter_, older_than, ids_file, id_column, statecode, statuscode
                 )
-            started = time.monotonic()
-            session.get_json("WhoAmI")
-            round_trip = time.monotonic() - started
-            plan = plan_bulk_job(session, spec, selection, batch_size=batch_size)
-            hint = session.throttle.dop_hint
-            parallel = min(x for x in (hint, workers, 52) if x is not None)
             if dry_run:
+                started = time.monotonic()
+                session.get_json("WhoAmI")
+                round_trip = time.monotonic() - started
+                plan = plan_bulk_job(session, spec, selection, batch_size=batch_size)
+                hint = session.throttle.dop_hint
+                parallel = min(x for x in (hint, workers, 52) if x is not None)
                 _print_plan(
                     state, plan, org=session.org_url, round_trip=round_trip, workers=parallel
                 )
                 return
-            _confirm(
-                state,
-                f"{spec.action.value.capitalize()} {len(plan.to_write)} leads on "
-                f"{session.org_url} ({len(plan.items) - len(plan.to_write)} skipped).",
-                yes,
-            )
-            job_id = create_bulk_job(session, journal, plan, selection)
+            # In the journal from its first moment, so a kill while planning can be resumed.
+            job_id = journal.open_job(session.org_url, spec, selection)
+            try:
+                plan = plan_bulk_job(session, spec, selection, batch_size=batch_size)
+                _confirm(
+                    state,
+                    f"{spec.action.value.capitalize()} {len(plan.to_write)} leads on "
+                    f"{session.org_url} ({len(plan.items) - len(plan.to_write)} skipped).",
+                    yes,
+                )
+            except (ServerError, ThrottledError, TransportError) as exc:
+                raise StoppedWithCheckpoint(
+                    f"job {job_id} stopped while reading its selection: {exc}",
+                    hint=_resume_hint(spec, job_id, journal),
+                ) from exc
+            except (Exception, click.exceptions.Exit):
+                journal.discard_job(job_id)
+                raise
+            create_bulk_job(session, journal, plan, selection, job_id=job_id)
             total = len(plan.items)
         out.info(f"job {job_id} (journal {journal.path})")
         try:

@@ -14,6 +14,7 @@ columns and value types, and fills system columns; requests through the pipeline
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -29,6 +30,7 @@ from .org.org import Org
 from .org.seeding import SeedError
 from .pipeline.chain import Pipeline
 from .pipeline.faults import FaultPlan
+from .pipeline.journal import RequestJournal
 from .pipeline.latency import LatencySimulator
 from .pipeline.protection import ServiceProtection
 from .wire.messages import FakeRequest, FakeResponse, Handler, Middleware
@@ -91,8 +93,9 @@ class FakeDataverse(Org):
         self.pipeline.replay = value
 
     @property
-    def journal(self) -> list[tuple[FakeRequest, FakeResponse]]:
-        """Every Web API request with the response the client got, in order."""
+    def journal(self) -> RequestJournal:
+        """The newest Web API requests with the responses the client got, in order (a ring of
+        ``options.journal_limit``; ``journal.counters`` count every one)."""
         return self.pipeline.journal
 
     @property
@@ -157,6 +160,31 @@ class FakeDataverse(Org):
             if (method is None or req.method == method.upper())
             and (path_prefix is None or req.path.startswith(path_prefix))
         ]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for benchmarks and chaos trials (``GET /_fake/stats``).
+
+        ``requests`` counts every Web API request, including those dropped from the bounded
+        journal; ``faults_fired`` counts scripted faults by kind; ``early_retries`` counts
+        requests sent while a ``Retry-After`` still ran (scripted 429s and service protection);
+        ``pause_left_s`` is what remains of the latest scripted 429's pause.
+        """
+        journal = self.pipeline.journal
+        faults = self.pipeline.faults
+        fired = Counter(f.kind for f in list(faults.fired))
+        scripted = faults.pauses.early_retries
+        protected = self.pipeline.protection.stats.early_retries
+        return {
+            "requests": journal.counters.to_json(),
+            "journal": {"kept": len(journal), "limit": journal.limit, "dropped": journal.dropped},
+            "faults_fired": dict(fired),
+            "early_retries": {
+                "total": scripted + protected,
+                "scripted_throttle": scripted,
+                "service_protection": protected,
+            },
+            "pause_left_s": round(faults.pauses.left_s(), 3),
+        }
 
     def journal_entries(self) -> list[tuple[FakeRequest, FakeResponse]]:
         """A copy of the journal."""

@@ -54,12 +54,14 @@ def test_claims_never_overlap_and_expired_leases_are_taken_over(
         _ids, job_id = _job(fake, journal, 95)
         assert journal.chunk_states(job_id) == {"open": 10, "leased": 0, "done": 0}
         claimed: list[int] = []
+        by_worker: dict[str, list[int]] = {}
         lock = threading.Lock()
 
         def grab(worker: str) -> None:
             while (chunk := journal.claim_chunk(job_id, worker, 60)) is not None:
                 with lock:
                     claimed.append(chunk)
+                    by_worker.setdefault(worker, []).append(chunk)
 
         threads = [threading.Thread(target=grab, args=(f"w{n}",)) for n in range(4)]
         for t in threads:
@@ -68,9 +70,13 @@ def test_claims_never_overlap_and_expired_leases_are_taken_over(
             t.join()
         assert sorted(claimed) == list(range(10))  # each chunk once, none missed
         assert journal.claim_chunk(job_id, "late", 60) is None
-        # A worker that stops renewing loses its chunks once the lease runs out.
-        journal.settle_chunks(job_id, "w0", release=True)
-        held_by_w1 = journal.renew(job_id, "w1", 0.2)
+        # A worker that stops renewing loses its chunks once the lease runs out (which threads
+        # got chunks is up to the scheduler: take the busiest as the one that stops renewing,
+        # and let the others release theirs).
+        holder = max(by_worker, key=lambda worker: len(by_worker[worker]))
+        for other in set(by_worker) - {holder}:
+            journal.settle_chunks(job_id, other, release=True)
+        held_by_w1 = journal.renew(job_id, holder, 0.2)
         time.sleep(0.4)  # the lease is the database's clock; nothing else to inject here
         taken = [journal.claim_chunk(job_id, "rescuer", 60) for _ in range(12)]
         taken_ids = [c for c in taken if c is not None]
@@ -153,3 +159,29 @@ def test_a_429_in_one_process_pauses_the_same_identity_elsewhere(pg_journal_url:
             b.session.get_json("WhoAmI")  # waits out the shared pause first (injected sleep)
         assert slept["b"] and slept["b"][0] > 50
         assert len(fake.requests()) == sent_before + 1
+
+
+def test_a_job_is_journalled_before_its_selection_is_read(
+    fake: FakeDataverse, pg_journal_url: str
+) -> None:
+    seed_leads(fake, 12)
+    client = make_client(fake)
+    spec = JobSpec.reactivate()
+    with PgJournal(pg_journal_url, chunk_size=5) as journal:
+        job_id = journal.open_job(client.session.org_url, spec, REACTIVATABLE)
+        opened = journal.job(job_id)
+        assert (opened.state, opened.total) == ("selecting", 0)
+        assert journal.last_unfinished(client.session.org_url).job_id == job_id
+        plan = plan_bulk_job(client.session, spec, REACTIVATABLE)
+        assert (
+            create_bulk_job(client.session, journal, plan, REACTIVATABLE, job_id=job_id) == job_id
+        )
+        planned = journal.job(job_id)
+        assert (planned.state, planned.total) == ("planned", 12)
+        assert sum(journal.chunk_states(job_id).values()) == 3
+        with pytest.raises(BulkJobError, match="not waiting for its selection"):
+            create_bulk_job(client.session, journal, plan, REACTIVATABLE, job_id=job_id)
+        declined = journal.open_job(client.session.org_url, spec, REACTIVATABLE)
+        journal.discard_job(declined)
+        with pytest.raises(BulkJobError):
+            journal.job(declined)

@@ -172,6 +172,10 @@ class FakeOptions:
     faults: list[str] = field(default_factory=list)
     """Fault specs parsed by ``faults.FaultPlan`` (same syntax as ``--fault``)."""
 
+    journal_limit: int | None = 100_000
+    """Requests kept in the fake's request journal (a ring buffer; ``None`` keeps all). The
+    journal's counters count every request either way."""
+
     # --- identity / determinism -------------------------------------------------------------
     guid_seed: int | None = None
     """Seed for the store's GUID factory; ``None`` = random GUIDs."""
@@ -195,7 +199,7 @@ class FakeOptions:
         for name in ("latency_ms", "op_cost_ms", "change_retention_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        for name in ("max_requests", "max_exec_ms", "max_concurrency", "dop_hint"):
+        for name in ("max_requests", "max_exec_ms", "max_concurrency", "dop_hint", "journal_limit"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (or None to disable it)")

@@ -5,6 +5,7 @@
 ``POST /_fake/reset``          forget all data, journal and faults (204)
 ``POST /_fake/seed``           seed body ``{table: [rows]}`` (+ ``$schema``) -> ``{table: [ids]}``
 ``GET /_fake/journal``         ``[{"method", "url", "status", "fault"}]`` (never headers/bodies)
+``GET /_fake/stats``           counters: requests, faults fired, early retries, pause left
 ``POST /_fake/faults``         body ``{"spec": "throttle:2:5"}`` (``--fault`` syntax) (204)
 ``DELETE /_fake/faults``       remove every scripted fault (204)
 ``POST /_fake/clock``          body ``{"advance": seconds}``; only with a ``ManualClock`` (200)
@@ -61,6 +62,10 @@ class ControlPlane(Protocol):
 
     def journal_entries(self) -> list[tuple[FakeRequest, FakeResponse]]:
         """A copy of the journal."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counters over every request (kept or dropped from the journal)."""
         ...
 
     def add_fault(self, spec: str) -> None:
@@ -121,6 +126,8 @@ def _route(control: ControlPlane, request: FakeRequest) -> FakeResponse:
                 for req, resp in entries
             ],
         )
+    if (name, method) == ("stats", "GET"):
+        return FakeResponse.json_body(200, control.stats())
     if name == "faults" and method == "POST":
         data = _body(request)
         spec = data.get("spec") if isinstance(data, dict) else None

@@ -11,7 +11,6 @@ Requests to the control plane (``/_fake/``) skip the chain and go to
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from ..core.fault import (
@@ -30,6 +29,7 @@ from ..org.state import OrgState
 from ..wire.errors import fault_response
 from ..wire.messages import FakeRequest, FakeResponse, Handler, Middleware
 from .faults import FaultPlan
+from .journal import RequestJournal
 from .latency import LatencySimulator
 from .protection import ServiceProtection
 from .router import Router
@@ -50,7 +50,8 @@ class Pipeline:
         self.org = org
         self.control = control
         self.sleep = sleep
-        self.journal: list[tuple[FakeRequest, FakeResponse]] = []
+        self.journal = RequestJournal(org.options.journal_limit)
+        """The newest ``options.journal_limit`` exchanges, with exact counters for them all."""
         self.errors: list[BaseException] = []
         """Unexpected exceptions raised inside the fake (a bug); the pytest plugin re-raises."""
         self.accepted_tokens: set[str] = set()
@@ -76,7 +77,6 @@ class Pipeline:
             new_id=org.store.new_id,
         )
         self.router = Router(org, self.batch)
-        self._journal_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Pipeline({self.org.org_url!r}, {len(self.journal)} journaled)"
@@ -129,14 +129,12 @@ class Pipeline:
             )
 
     def journal_entries(self) -> list[tuple[FakeRequest, FakeResponse]]:
-        """A copy of the journal (safe while other threads handle requests)."""
-        with self._journal_lock:
-            return list(self.journal)
+        """A copy of the kept journal (safe while other threads handle requests)."""
+        return self.journal.snapshot()
 
     def clear(self) -> None:
         """Forget the journal, errors, faults (re-adding ``options.faults``) and throttling."""
-        with self._journal_lock:
-            self.journal.clear()
+        self.journal.clear()
         self.errors.clear()
         self.faults.clear()
         for spec in self.org.options.faults:
@@ -147,8 +145,7 @@ class Pipeline:
 
     def _journal(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
         response = call_next(request)
-        with self._journal_lock:
-            self.journal.append((request, response))
+        self.journal.append((request, response))
         return response
 
     def _auth(self, request: FakeRequest, call_next: Handler) -> FakeResponse:

@@ -35,6 +35,8 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +44,7 @@ from ..core.fault import CODE_UNEXPECTED, FakeFault
 from ..core.options import FakeOptions
 from ..wire.errors import fault_response
 from ..wire.messages import FakeRequest, FakeResponse, Handler, TransportFault
+from .pauses import PauseWatch
 from .protection import throttle_fault
 
 __all__ = [
@@ -300,12 +303,17 @@ class FaultPlan:
     """
 
     def __init__(
-        self, specs: list[str] | tuple[str, ...] = (), *, options: FakeOptions | None = None
+        self,
+        specs: list[str] | tuple[str, ...] = (),
+        *,
+        options: FakeOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options or FakeOptions()
         self._lock = threading.Lock()
         self.rules: list[FaultRule] = []
         self.fired: list[FiredFault] = []
+        self.pauses = PauseWatch(clock)  # scripted 429 pauses and early retries during them
         for spec in specs:
             self.add(spec)
 
@@ -407,10 +415,11 @@ class FaultPlan:
         )
 
     def clear(self) -> None:
-        """Remove every rule and forget what fired."""
+        """Remove every rule and forget what fired (the pause and early retries too)."""
         with self._lock:
             self.rules.clear()
             self.fired.clear()
+        self.pauses.clear()
 
     @property
     def pending(self) -> list[FaultRule]:
@@ -454,14 +463,16 @@ class FaultPlan:
 
     def before(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
         """Middleware for faults that stop a request before it is processed."""
+        if request.is_api:  # early retries: see pauses.py
+            self.pauses.arrived()
         taken = self._take(request, "before")
         if taken is None:
             return call_next(request)
         rule, action = taken
         if action == "throttle":
-            return fault_response(
-                throttle_fault(rule.throttle_kind, self.options, rule.retry_after)
-            )
+            self.pauses.start(rule.retry_after)
+            fault = throttle_fault(rule.throttle_kind, self.options, rule.retry_after)
+            return fault_response(fault)
         if action == "5xx":
             return self._server_error(rule.status)
         # The status is never delivered: the adapter acts out the transport fault instead.

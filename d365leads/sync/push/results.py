@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from d365leads.csvsafe import neutralise_row
 from d365leads.errors import InvalidInputError
 
 __all__ = ["Action", "CsvValidationError", "PushOutcome", "PushResult", "RowError"]
@@ -115,7 +116,10 @@ class PushResult:
             }
             target.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
             return
+        fields = ["line", "action", "match", "id", "error"]
         with target.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["line", "action", "match", "id", "error"])
-            writer.writeheader()
-            writer.writerows(records)
+            writer = csv.writer(fh)
+            writer.writerow(fields)
+            # Cells echo the user's file (match values, error text): a "=cmd|..." cell must not
+            # run as a formula when the report is opened in a spreadsheet.
+            writer.writerows(neutralise_row(r[f] for f in fields) for r in records)

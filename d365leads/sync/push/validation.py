@@ -62,13 +62,17 @@ def read_csv(source: str | Path | io.TextIOBase) -> tuple[list[str], list[tuple[
     """Read a CSV file: ``(header, [(line number, cells), ...])``; blank lines are skipped."""
     if isinstance(source, (str, Path)):
         try:
-            text = Path(source).read_text(encoding="utf-8-sig")
+            raw = Path(source).read_bytes()
         except FileNotFoundError:
             raise InvalidInputError(f"CSV file {str(source)!r} does not exist") from None
+        try:
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
+            # Name the line: a file pasted together from UTF-8 and Windows-1252 parts is common.
+            line = raw.count(b"\n", 0, exc.start) + 1
             raise InvalidInputError(
-                f"CSV file {str(source)!r} is not UTF-8 ({exc.reason} at byte {exc.start}); "
-                "save it as UTF-8"
+                f"CSV file {str(source)!r} line {line} is not UTF-8 ({exc.reason} at byte "
+                f"{exc.start}); save the whole file as UTF-8"
             ) from None
         handle: Any = io.StringIO(text, newline="")
     else:
@@ -88,6 +92,11 @@ def read_csv(source: str | Path | io.TextIOBase) -> tuple[list[str], list[tuple[
         raise InvalidInputError(f"CSV line {reader.line_num}: {exc}") from None
     if not header or not any(header):
         raise InvalidInputError("the CSV file is empty: it needs a header row of lead columns")
+    if len(header) == 1 and ";" in header[0]:
+        raise InvalidInputError(
+            f"CSV line 1: the header {header[0]!r} is separated by semicolons; "
+            "save the file comma-separated"
+        )
     return header, rows
 
 
