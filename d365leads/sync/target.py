@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, sqlite
+from sqlalchemy.dialects import mssql
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from d365leads.errors import SyncError
+from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
 from d365leads.sync.tables import ColumnKind, ColumnSpec, TableSpec
 
@@ -165,6 +166,7 @@ class SyncTarget:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._tables: dict[str, sa.Table] = {}
+        self._upserts: dict[tuple[sa.Table, tuple[str, ...]], PreparedUpsert] = {}
         self._ready = False
 
     def __repr__(self) -> str:
@@ -284,18 +286,14 @@ class SyncTarget:
         keys = list(rows[0])
         pk = next(iter(table.primary_key.columns)).name
         dialect = conn.dialect.name
-        if dialect == "sqlite":
-            s_stmt = sqlite.insert(table)
-            s_stmt = s_stmt.on_conflict_do_update(
-                index_elements=[pk], set_={k: s_stmt.excluded[k] for k in keys if k != pk}
-            )
-            conn.execute(s_stmt, list(rows))
-        elif dialect == "postgresql":
-            p_stmt = pg.insert(table)
-            p_stmt = p_stmt.on_conflict_do_update(
-                index_elements=[pk], set_={k: p_stmt.excluded[k] for k in keys if k != pk}
-            )
-            conn.execute(p_stmt, list(rows))
+        if supports_prepared_upsert(conn.dialect):
+            # Compiled once per table and column set: each page goes to executemany as tuples.
+            cache_key = (table, tuple(keys))
+            prepared = self._upserts.get(cache_key)
+            if prepared is None:
+                prepared = PreparedUpsert(table, keys, conn.dialect)
+                self._upserts[cache_key] = prepared
+            prepared.run(conn, rows)
         elif dialect == "mssql":
             sql = sa.text(mssql_merge_sql(table, keys, pk, conn.dialect)).bindparams(
                 *[sa.bindparam(k, type_=table.c[k].type) for k in keys]

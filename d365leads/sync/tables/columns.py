@@ -73,6 +73,7 @@ EXTRA_KINDS: tuple[ColumnKind, ...] = (
 )
 """Types a selected tenant column may name (``new_score:int``); without one it is text."""
 _LABELLED_KINDS = frozenset({"choice", "state", "status"})
+_TEXT_KINDS = frozenset({"string", "memo"})
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
 _LOOKUP_LOGICAL_NAME = _wire.ANNOTATION_LOOKUP_LOGICAL_NAME
 
@@ -260,6 +261,9 @@ def row_builder(
     columns: Sequence[ColumnSpec],
 ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """A function turning a wire row into the database values of ``columns`` (compiled once)."""
+    # Text columns need no converter when the value already is a string (nearly always):
+    # they are copied in a loop of their own, and only the other kinds call a converter.
+    text = [(c.name, c.wire_property) for c in columns if c.kind in _TEXT_KINDS]
     plan = [
         (
             col.name,
@@ -271,12 +275,16 @@ def row_builder(
             col.wire_property + _LOOKUP_LOGICAL_NAME,
         )
         for col in columns
+        if col.kind not in _TEXT_KINDS
     ]
 
     def build(row: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         get = row.get
         try:
+            for name, prop in text:
+                value = get(prop)
+                out[name] = value if value is None or type(value) is str else str(value)
             for name, prop, conv, label_col, label_key, type_col, type_key in plan:
                 value = get(prop)
                 out[name] = None if value is None else conv(value)
