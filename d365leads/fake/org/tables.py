@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from .example_columns import (
+    ACCOUNT_EXAMPLE_COLUMNS,
+    CONTACT_EXAMPLE_COLUMNS,
+    LEAD_EXAMPLE_COLUMNS,
+)
 from .schema import Column, Relationship, StateOption, StatusOption, Table
+from .task_table import TASK_RELATIONSHIPS, task_table
 
 __all__ = [
     "RELATIONSHIPS",
@@ -188,6 +194,7 @@ LEAD = Table(
         lookup_column("qualifyingopportunityid", "Qualifying Opportunity", "opportunity"),
         lookup_column("campaignid", "Source Campaign", "campaign"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *LEAD_EXAMPLE_COLUMNS,
         *_state_status(_LEAD_STATES, _LEAD_STATUSES),
         *_system(),
     ),
@@ -217,6 +224,7 @@ ACCOUNT = Table(
         lookup_column("parentaccountid", "Parent Account", "account"),
         lookup_column("originatingleadid", "Originating Lead", "lead"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *ACCOUNT_EXAMPLE_COLUMNS,
         *_state_status(_ACTIVE_STATES, _ACTIVE_STATUSES),
         *_system(),
     ),
@@ -247,6 +255,7 @@ CONTACT = Table(
         _customer("parentcustomerid", "Company Name"),
         lookup_column("originatingleadid", "Originating Lead", "lead"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *CONTACT_EXAMPLE_COLUMNS,
         *_state_status(_ACTIVE_STATES, _ACTIVE_STATUSES),
         *_system(),
     ),
@@ -381,6 +390,7 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             SYSTEM_USER,
             CAMPAIGN,
             OPPORTUNITY_CLOSE,
+            task_table(_system()),
         )
     }
 )
@@ -424,6 +434,7 @@ RELATIONSHIPS: tuple[Relationship, ...] = (
     Relationship(
         "Opportunity_OpportunityClose", "opportunity", "opportunityclose", "opportunityid"
     ),
+    *TASK_RELATIONSHIPS,
 )
 """Collection-valued navigation properties of the fake's tables (relationship schema names)."""
 

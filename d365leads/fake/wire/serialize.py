@@ -64,8 +64,15 @@ def annotation_filter(prefer_value: str | None) -> AnnotationFilter | None:
 
 
 def context_url(base_url: str, table: Table, select: Iterable[str] | None, *, entity: bool) -> str:
-    """``@odata.context`` for a collection (``…#leads(a,b)``) or one entity (``/$entity``)."""
-    names = list(select or [])
+    """``@odata.context`` for a collection (``…#leads(a,b)``) or one entity (``/$entity``).
+
+    ``select`` holds attribute names; lookups are listed as ``_<name>_value``, as the
+    select-columns doc shows (``accounts(name,_primarycontactid_value)``).
+    """
+    names = []
+    for name in select or []:
+        column = table.column(name)
+        names.append(column.value_property if column is not None else name)
     suffix = f"({','.join(names)})" if names else ""
     tail = "/$entity" if entity else ""
     return f"{base_url}$metadata#{table.entity_set}{suffix}{tail}"
@@ -117,6 +124,9 @@ def formatted_value(column: Column, value: Any) -> str | None:
     return None
 
 
+_CURRENCY = "transactioncurrencyid"
+
+
 def serialize_row(
     table: Table,
     row: Row,
@@ -133,6 +143,11 @@ def serialize_row(
     """
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     names = list(select) if select is not None else [c.name for c in table.columns]
+    # "When you select a money column, _transactioncurrencyid_value is also returned"
+    # (select-columns doc): the currency comes with any money value.
+    money = any((c := table.column(n)) is not None and c.type == "money" for n in names)
+    if money and _CURRENCY not in names and table.column(_CURRENCY) is not None:
+        names.append(_CURRENCY)
     if table.primary_key not in names:
         names.append(table.primary_key)
     for name in names:
