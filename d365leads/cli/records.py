@@ -271,8 +271,10 @@ def query(state: State, path: str, all_rows: bool, annotations: bool) -> None:
     target, params = _split_query(path)
     client = state.client()
     prefer = [_wire.PREFER_INCLUDE_ALL_ANNOTATIONS] if annotations else []
-    # the page size the client pages with (harmless when the path is a single record)
-    first_prefer = [_wire.prefer_max_page_size(client.session.page_size), *prefer]
+    # the page size the client pages with (harmless when the path is a single record); not
+    # with $top, which Dataverse ignores next to a page size (page-results doc)
+    sized = [] if "$top" in params else [_wire.prefer_max_page_size(client.session.page_size)]
+    first_prefer = [*sized, *prefer]
     body = client.session.get_json(target, params=params, prefer=first_prefer)
     rows = body.get("value")
     out = state.out

@@ -401,12 +401,14 @@ class ApiSession:
         """Yield the pages of a collection, following ``@odata.nextLink`` one page at a time.
 
         Sends ``Prefer: odata.maxpagesize`` on every page (Dataverse wants the same size on
-        each request of a paged query); the nextLink is used exactly as returned.
+        each request of a paged query) unless the query has ``$top``, which Dataverse ignores
+        next to a page size (page-results doc); the nextLink is used exactly as returned.
         """
         size = page_size or self.page_size
         if not 1 <= size <= _wire.MAX_PAGE_SIZE:
             raise InvalidInputError(f"page_size must be 1 to {_wire.MAX_PAGE_SIZE}, got {size}")
-        preferences = [_wire.prefer_max_page_size(size), *prefer]
+        has_top = "$top" in (params or {}) or "$top=" in path.partition("?")[2]
+        preferences = [*([] if has_top else [_wire.prefer_max_page_size(size)]), *prefer]
         target: str | None = path
         query: Mapping[str, str] | None = params
         seen: set[str] = set()

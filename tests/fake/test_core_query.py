@@ -215,6 +215,7 @@ def test_top_with_maxpagesize_switch(api: Api) -> None:
     _seed_leads(api, 5)
     prefer = {"Prefer": "odata.maxpagesize=2"}
 
+    api.fake.options = api.fake.options.replace(top_with_maxpagesize="honour_top")
     honoured = api.get("leads?$top=3&$orderby=subject", headers=prefer).json()
     seen = len(honoured["value"])
     while "@odata.nextLink" in honoured:

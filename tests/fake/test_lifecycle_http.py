@@ -444,11 +444,11 @@ def test_filter_errors_over_http(api: Api) -> None:
         message == "Could not find a property named 'nosuch' on type 'Microsoft.Dynamics.CRM.lead'."
     )
     response = api.get(
-        "leads?$filter=Microsoft.Dynamics.CRM.In(PropertyName='statuscode',PropertyValues=['4','6'])"
+        "leads?$filter=Microsoft.Dynamics.CRM.ThisFiscalYear(PropertyName='createdon')"
     )
     assert (
         response.status_code == 501
-        and "Microsoft.Dynamics.CRM.In" in response.json()["error"]["message"]
+        and "Microsoft.Dynamics.CRM.ThisFiscalYear" in response.json()["error"]["message"]
     )
     assert api.get("leads?$filter=subject eq 'unterminated").status_code == 400
 

@@ -32,11 +32,6 @@ PEERS = {
 
 # What the fake answers wrong, one sentence each (the report lists the exact requests).
 BULK_DELETE = "POST BulkDelete answers 501"
-DVA_ENTITY = (
-    "DataverseEntity's message look-up answers 501: "
-    "sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)"
-    "&$filter=(sdkmessageid/name eq 'CreateMultiple' or ...) and primaryobjecttypecode eq 'lead'"
-)
 
 
 def _then(*gaps: str) -> str:
@@ -84,18 +79,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("sdk", "query.sql"),
     _op("sdk", "query.fetchxml"),
     # dataverse-api: its README's DataverseEntity operations.
-    _op("dataverse-api", "entity (metadata)", DVA_ENTITY),
+    _op("dataverse-api", "entity (metadata)"),
     _op("dataverse-api", "get_entity_definition"),
-    _op("dataverse-api", "read select/filter/order_by/page_size", DVA_ENTITY),
-    _op("dataverse-api", "create individual", DVA_ENTITY),
-    _op("dataverse-api", "create batch", DVA_ENTITY),
-    _op("dataverse-api", "create multiple (CreateMultiple)", DVA_ENTITY),
-    _op("dataverse-api", "upsert by primary id (update)", DVA_ENTITY),
-    _op("dataverse-api", "upsert batch", DVA_ENTITY),
-    _op("dataverse-api", "upsert by alternate key", DVA_ENTITY),
-    _op("dataverse-api", "delete ids", DVA_ENTITY),
-    _op("dataverse-api", "delete ids batch", DVA_ENTITY),
-    _op("dataverse-api", "delete by filter", DVA_ENTITY),
+    _op("dataverse-api", "read select/filter/order_by/page_size"),
+    _op("dataverse-api", "create individual"),
+    _op("dataverse-api", "create batch"),
+    _op("dataverse-api", "create multiple (CreateMultiple)"),
+    _op("dataverse-api", "upsert by primary id (update)"),
+    _op("dataverse-api", "upsert batch"),
+    _op("dataverse-api", "upsert by alternate key"),
+    _op("dataverse-api", "delete ids"),
+    _op("dataverse-api", "delete ids batch"),
+    _op("dataverse-api", "delete by filter"),
     # dynamics-client: its README's get/post/patch/delete, paging and FetchXML.
     _op("dynamics-client", "get select/filter/orderby/top"),
     _op("dynamics-client", "get across pages"),

@@ -104,8 +104,18 @@ class FakeOptions:
     # --- query ------------------------------------------------------------------------------
     max_page_size: int = 5000
     max_count: int = 5000
-    top_with_maxpagesize: Literal["honour_top", "ignore_top"] = "honour_top"
-    """``$top`` together with ``odata.maxpagesize`` (UNCONFIRMED 10; docs say ``$top`` ignored)."""
+    top_with_maxpagesize: Literal["honour_top", "ignore_top"] = "ignore_top"
+    """``$top`` together with ``odata.maxpagesize``: ignored, as the page-results doc says
+    (``honour_top`` keeps the old behaviour; UNCONFIRMED 10)."""
+    conditional_errors: Literal["error_reference", "conditional_page"] = "error_reference"
+    """Error body of a failed condition (``If-Match``/``If-None-Match``): the codes of the Web
+    API error reference (``0x80060882``, ``0x80040237``, ``0x80040217``), or the body the
+    conditional-operations page prints (code ``""``, 404 message ``account With Id = … Does
+    Not Exist``). UNCONFIRMED: the two pages disagree."""
+    representation_context: Literal["entity_set", "selected"] = "entity_set"
+    """``@odata.context`` of a ``return=representation`` answer: ``…#accounts/$entity`` as the
+    create and update pages show, or ``…#accounts(accountid)/$entity`` (the ``$select``
+    columns) as the upsert page shows (UNCONFIRMED: the pages disagree)."""
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.fault import bad_request, concurrency_mismatch, duplicate_key, not_found
+from ..core.fault import FakeFault, bad_request, concurrency_mismatch, duplicate_key, not_found
 from ..core.options import FakeOptions
 from ..core.values import Row
 from ..org.deep_insert import create_deep, is_deep
@@ -53,8 +53,12 @@ def _entity_body(
 
     A ``return=representation`` body lists expansions in ``@odata.context`` as ``nav(…)``
     only, as the create page prints it; a retrieve also names each navigation on its own.
+    Without expansions, a representation's context names the entity set only (create-entity
+    doc: ``$metadata#accounts/$entity``), whatever ``$select`` it was asked for with (a switch:
+    the upsert page shows the selected columns).
     """
-    names = context_names(meta, select, expand, entity=not representation)
+    bare = representation and not expand and org.options.representation_context == "entity_set"
+    names = None if bare else context_names(meta, select, expand, entity=not representation)
     body = {"@odata.context": context_url(root, meta, names, entity=True)}
     wanted = annotation_filter(annotations)
     body.update(
@@ -153,17 +157,30 @@ def handle_retrieve(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeRespo
     return FakeResponse.json_body(200, body, headers)
 
 
-def _check_if_match(request: FakeRequest, meta: Table, row: Row | None, key: KeySpec) -> None:
+def _conditional(org: OrgState, fault: FakeFault, meta: Table, key: KeySpec) -> FakeFault:
+    """A failed condition's fault in the shape ``FakeOptions.conditional_errors`` names."""
+    if org.options.conditional_errors == "error_reference":
+        return fault
+    # perform-conditional-operations page: empty code; the 404 names the table bare.
+    message = fault.message
+    if fault.status == 404:
+        message = f"{meta.logical_name} With Id = {key_text(key)} Does Not Exist"
+    return FakeFault(fault.status, "", message)
+
+
+def _check_if_match(
+    org: OrgState, request: FakeRequest, meta: Table, row: Row | None, key: KeySpec
+) -> None:
     if_match = request.header("If-Match")
     if if_match is None:
         return
     if row is None:
-        raise not_found(meta.logical_name, key_text(key))
+        raise _conditional(org, not_found(meta.logical_name, key_text(key)), meta, key)
     if if_match.strip() == "*":
         return
     tags = [t.strip() for t in if_match.split(",")]
     if etag(row) not in tags:
-        raise concurrency_mismatch()
+        raise _conditional(org, concurrency_mismatch(), meta, key)
 
 
 def handle_patch(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse:
@@ -172,10 +189,10 @@ def handle_patch(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse
     payload = json_body(request)
     with org.store.lock:
         row = existing_row(org, meta, key)
-        _check_if_match(request, meta, row, key)
+        _check_if_match(org, request, meta, row, key)
         if_none_match = request.header("If-None-Match")
         if row is not None and if_none_match is not None and if_none_match.strip() == "*":
-            raise duplicate_key(org.options.duplicate_key_status)
+            raise _conditional(org, duplicate_key(org.options.duplicate_key_status), meta, key)
         attrs = attributes_from_body(org, meta, payload)
         if row is not None:
             record_id = str(row[meta.primary_key])
@@ -217,6 +234,6 @@ def handle_delete(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeRespons
         row = existing_row(org, meta, key)
         if row is None:
             raise not_found(meta.logical_name, key_text(key))
-        _check_if_match(request, meta, row, key)
+        _check_if_match(org, request, meta, row, key)
         org.store.delete(meta.logical_name, str(row[meta.primary_key]))
     return FakeResponse.empty(204)

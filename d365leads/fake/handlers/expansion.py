@@ -29,7 +29,7 @@ from ..org.state import OrgState
 from ..org.states import status_model
 from ..wire import odata_eval
 from ..wire.query_options import Expand, nested_context
-from ..wire.serialize import AnnotationFilter, serialize_row
+from ..wire.serialize import AnnotationFilter, NavigationName, serialize_row
 
 __all__ = ["RelatedIndex", "context_names", "render_expanded"]
 
@@ -74,7 +74,7 @@ def context_names(
     if not entity:
         return nested_context(meta, select, expand)
     names = nested_context(meta, select, [])
-    names.extend(item.navigation for item in expand)
+    names.extend(NavigationName(item.navigation) for item in expand)
     names.extend(f"{i.navigation}({','.join(i.context)})" for i in expand if not i.ref)
     return names
 

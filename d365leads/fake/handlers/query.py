@@ -11,11 +11,12 @@ cookie-shaped keyset token (:mod:`~d365leads.fake.wire.paging`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..core.fault import CODE_BAD_QUERY, bad_request
 from ..core.values import Row
-from ..org.schema import Table
+from ..org.schema import Relationship, Table
 from ..org.state import OrgState
 from ..wire import odata_eval
 from ..wire.messages import FakeRequest, FakeResponse, service_root
@@ -29,11 +30,38 @@ from ..wire.query_options import (
     select_expand,
 )
 from ..wire.serialize import context_url
-from ._common import render_entity
+from ._common import related_rows, render_entity
 from .context import RequestContext
 from .expansion import RelatedIndex, context_names
 
-__all__ = ["handle_collection", "handle_count"]
+__all__ = ["handle_collection", "handle_count", "query_env"]
+
+
+def query_env(org: OrgState) -> odata_eval.QueryEnv:
+    """What ``$filter`` functions, lookup paths and lookup ordering read from the org."""
+
+    def table_of(logical: str) -> Table | None:
+        try:
+            return org.schema.table(logical)
+        except KeyError:
+            return None
+
+    return odata_eval.QueryEnv(
+        now=org.clock(),
+        user_id=org.caller_id,
+        business_unit_id=org.business_unit_id,
+        table_of=table_of,
+        resolve=lambda logical, record_id: org.store.get(logical, record_id),
+        relationship=org.schema.relationship,
+        related=lambda relationship, row: _related(org, relationship, row),
+    )
+
+
+def _related(org: OrgState, relationship: Relationship, row: Mapping[str, Any]) -> list[Row]:
+    referenced = org.schema.table(relationship.referenced)
+    referencing = org.schema.table(relationship.referencing)
+    record_id = str(row[referenced.primary_key])
+    return related_rows(org, referenced, record_id, referencing, relationship.column)
 
 
 def _matching_rows(
@@ -43,6 +71,7 @@ def _matching_rows(
     base: list[Row] | None = None,
 ) -> tuple[list[Row], list[tuple[str, bool]]]:
     rows = org.store.rows(meta.logical_name) if base is None else base
+    env = query_env(org)
     filter_text = request.query_value("$filter")
     if filter_text is not None:
         predicate = odata_eval.compile_filter(
@@ -50,6 +79,7 @@ def _matching_rows(
             meta,
             aliases(request),
             accept_quoted_guid=org.options.accept_quoted_guid_in_filter,
+            env=env,
         )
         rows = [r for r in rows if predicate(r)]
     orderby_text = request.query_value("$orderby")
@@ -59,7 +89,7 @@ def _matching_rows(
     # The primary key breaks ties so pages are stable.
     keys.append((meta.primary_key, False))
     # The rows are already copies (``store.rows`` / the caller's ``base``).
-    return odata_eval.sort_rows(rows, keys, meta), keys
+    return odata_eval.sort_rows(rows, keys, meta, env), keys
 
 
 def handle_collection(
@@ -85,8 +115,10 @@ def handle_collection(
         raise bad_request(f"Invalid value '{count_text}' for $count: use true or false.")
     annotations, applied = annotation_preference(request)
     page_size, page_applied = parse_page_size(request, options.max_page_size)
+    dropped: frozenset[str] = frozenset()
     if top is not None and page_applied and options.top_with_maxpagesize == "ignore_top":
-        top = None
+        # "If you include both, $top is ignored" (page-results doc).
+        top, dropped = None, frozenset({"$top"})
     rows, keys = _matching_rows(org, request, meta, base)
     total = len(rows)
     if top is not None:
@@ -98,7 +130,7 @@ def handle_collection(
         page, last = decode_skiptoken(token, keys)
         # Keyset paging: continue after where the last row sent sorts now (it may be gone).
         marker: Row = dict(last)
-        ordered = odata_eval.sort_rows([*rows, marker], keys, meta)
+        ordered = odata_eval.sort_rows([*rows, marker], keys, meta, query_env(org))
         start = next(i for i, r in enumerate(ordered) if r is marker)
     chunk = rows[start : start + page_size]
     root = service_root(request)
@@ -113,6 +145,12 @@ def handle_collection(
                 body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = (
                     total > options.max_count
                 )
+    elif annotations is not None:
+        # Without $count the total is not computed: the docs show -1 (count-rows page).
+        if annotations("Microsoft.Dynamics.CRM.totalrecordcount"):
+            body["@Microsoft.Dynamics.CRM.totalrecordcount"] = -1
+        if annotations("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
+            body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = False
     index = RelatedIndex(org)  # expanded collections read each related table once
     body["value"] = [
         render_entity(
@@ -131,7 +169,7 @@ def handle_collection(
     end = start + len(chunk)
     if end < len(rows) and chunk:
         next_token = encode_skiptoken(page + 1, keys, chunk[0], chunk[-1])
-        body["@odata.nextLink"] = next_link(request, next_token)
+        body["@odata.nextLink"] = next_link(request, next_token, dropped)
     headers: dict[str, str] = {}
     if applied or page_applied:
         headers["Preference-Applied"] = ",".join(applied + page_applied)

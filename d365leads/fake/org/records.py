@@ -20,6 +20,7 @@ __all__ = [
     "create_record",
     "detect_duplicates",
     "fill_computed",
+    "fill_currency",
     "update_record",
 ]
 
@@ -100,17 +101,28 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
                 if option is not None:
                     row["statuscode"] = option.default_status
         fill_computed(meta, row)
-        if (
-            meta.column("transactioncurrencyid") is not None
-            and row.get("transactioncurrencyid") is None
-            and any(c.type == "money" and row.get(c.name) is not None for c in meta.columns)
-        ):
-            row["transactioncurrencyid"] = org.base_currency_id
+        fill_currency(org, meta, row)
         check_alternate_keys(org, meta, row, None)
         if duplicate_check:
             detect_duplicates(org, meta, row, None)
         actor = org.caller_id if meta.ownership == "user" else None
         return org.store.insert(meta.logical_name, row, actor=actor)
+
+
+def fill_currency(org: OrgState, meta: Table, row: Row) -> bool:
+    """Give a row holding a money value the base currency when it has none (True if set).
+
+    A money value never comes without its currency (select-columns doc:
+    ``_transactioncurrencyid_value`` comes back with every money column).
+    """
+    if (
+        meta.column("transactioncurrencyid") is not None
+        and row.get("transactioncurrencyid") is None
+        and any(c.type == "money" and row.get(c.name) is not None for c in meta.columns)
+    ):
+        row["transactioncurrencyid"] = org.base_currency_id
+        return True
+    return False
 
 
 def update_record(
@@ -132,6 +144,8 @@ def update_record(
         fill_computed(meta, data, current)
         merged = dict(current)
         merged.update(data)
+        if fill_currency(org, meta, merged):
+            data["transactioncurrencyid"] = merged["transactioncurrencyid"]
         check_alternate_keys(org, meta, merged, str(current[meta.primary_key]))
         if duplicate_check and any(c in data for c in DUPLICATE_RULES.get(meta.logical_name, ())):
             detect_duplicates(org, meta, merged, str(current[meta.primary_key]))

@@ -77,6 +77,8 @@ class Column:
     """Lookup target table -> single-valued navigation property name."""
     options: Mapping[int, str] = field(default_factory=dict)
     """Picklist value -> label."""
+    precision: int | None = None
+    """Decimal places a decimal column keeps (values are rounded on write), or ``None``."""
 
     @property
     def is_lookup(self) -> bool:

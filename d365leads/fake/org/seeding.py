@@ -19,7 +19,7 @@ from typing import Any
 from ..core.fault import FakeFault
 from .customisations import add_alternate_key, add_column
 from .identity import org_guid
-from .records import fill_computed
+from .records import fill_computed, fill_currency
 from .schema import Table
 from .state import OrgState
 from .states import status_model
@@ -126,6 +126,7 @@ def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int
             raise SeedError(f"{where}: statuscode {status} does not belong to statecode {state}")
         row["statecode"], row["statuscode"] = state, status
     fill_computed(meta, row)
+    fill_currency(org, meta, row)
     actor = org.caller_id if meta.ownership == "user" else None
     try:
         stored = org.store.insert(meta.logical_name, row, actor=actor)

@@ -12,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from .example_columns import (
+    ACCOUNT_EXAMPLE_COLUMNS,
+    CONTACT_EXAMPLE_COLUMNS,
+    LEAD_EXAMPLE_COLUMNS,
+)
 from .schema import Column, Relationship, StateOption, StatusOption, Table
 from .sdk_tables import SDK_MESSAGE, SDK_MESSAGE_FILTER
+from .task_table import TASK_RELATIONSHIPS, task_table
 
 __all__ = [
     "RELATIONSHIPS",
@@ -193,6 +199,7 @@ LEAD = Table(
         lookup_column("qualifyingopportunityid", "Qualifying Opportunity", "opportunity"),
         lookup_column("campaignid", "Source Campaign", "campaign"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *LEAD_EXAMPLE_COLUMNS,
         *_state_status(_LEAD_STATES, _LEAD_STATUSES),
         *_system(),
     ),
@@ -223,6 +230,7 @@ ACCOUNT = Table(
         lookup_column("parentaccountid", "Parent Account", "account"),
         lookup_column("originatingleadid", "Originating Lead", "lead"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *ACCOUNT_EXAMPLE_COLUMNS,
         *_state_status(_ACTIVE_STATES, _ACTIVE_STATUSES),
         *_system(),
     ),
@@ -253,6 +261,7 @@ CONTACT = Table(
         _customer("parentcustomerid", "Company Name"),
         lookup_column("originatingleadid", "Originating Lead", "lead"),
         lookup_column("transactioncurrencyid", "Currency", "transactioncurrency"),
+        *CONTACT_EXAMPLE_COLUMNS,
         *_state_status(_ACTIVE_STATES, _ACTIVE_STATUSES),
         *_system(),
     ),
@@ -427,6 +436,7 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             SDK_MESSAGE_FILTER,
             SAVED_QUERY,
             USER_QUERY,
+            task_table(_system()),
         )
     }
 )
@@ -470,6 +480,7 @@ RELATIONSHIPS: tuple[Relationship, ...] = (
     Relationship(
         "Opportunity_OpportunityClose", "opportunity", "opportunityclose", "opportunityid"
     ),
+    *TASK_RELATIONSHIPS,
 )
 """Collection-valued navigation properties of the fake's tables (relationship schema names)."""
 

@@ -90,6 +90,8 @@ def coerce_value(meta: Table, column: Column, value: Any) -> Any:
     if kind in ("decimal", "money"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(meta, column, value, "Edm.Decimal")
+        if column.precision is not None and isinstance(value, float):
+            return round(value, column.precision)
         return value
     if kind == "bool":
         if not isinstance(value, bool):

@@ -12,7 +12,10 @@ hide behind a matching misunderstanding here.  It follows what Dataverse accepts
   (``1e3``), strings with doubled single quotes (``'O''Hara'``), GUIDs (unquoted, and quoted
   when ``accept_quoted_guid`` is on), dates (``2024-01-31``) and date-times
   (``2024-01-31T12:00:00Z``, an offset, or no zone = UTC), parameter aliases (``@p1``);
-* lookup properties as ``_<name>_value``; column-to-column comparison;
+* lookup properties as ``_<name>_value``; column-to-column comparison; lookup paths
+  (``primarycontactid/fullname``), ``Microsoft.Dynamics.CRM.*`` query functions
+  (:mod:`~d365leads.fake.wire.odata_functions`) and ``any``/``all`` over collection-valued
+  navigations (:mod:`~d365leads.fake.wire.odata_lambda`), given a :class:`QueryEnv`;
 * comparisons are typed by the schema column (date-times as instants, money as decimals,
   GUIDs case-insensitive); a ``null`` column makes any comparison except ``eq null`` /
   ``ne null`` *unknown* (SQL three-valued logic, so ``ne`` does not match empty columns, as in
@@ -23,9 +26,8 @@ Errors are :class:`~d365leads.fake.core.fault.FakeFault`:
 * unknown column -> 400 ``0x80060888`` "Could not find a property named 'x' on type
   'Microsoft.Dynamics.CRM.<table>'.";
 * syntax and type errors -> 400 ``0x80060888`` with the position (0-based) and the text;
-* recognised but unimplemented features (``Microsoft.Dynamics.CRM.*`` query functions,
-  ``any``/``all`` lambdas, other OData built-in functions, arithmetic, ``in``/``has``, filters on
-  related tables through a navigation path) -> 501 naming the feature.
+* recognised but unimplemented features (fiscal-period and team query functions, other OData
+  built-in functions, arithmetic, ``in``/``has``) -> 501 naming the feature.
 
 Public functions:
 
@@ -50,13 +52,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from ..core.fault import not_implemented, property_not_found
 from ..org.schema import Column, Table
+from .odata_functions import QueryEnv, QueryFunc, compile_query_function
 from .odata_lexer import Constant, syntax_error
-from .odata_parser import Compare, Logical, Node, Not, Parser, Prop, StringFunc
+from .odata_parser import Compare, Lambda, Logical, Node, Not, Parser, Prop, StringFunc
 from .odata_types import like_pattern, normalize_value
 
 __all__ = [
     "OrderKey",
     "Predicate",
+    "QueryEnv",
     "compile_filter",
     "like_pattern",
     "normalize_value",
@@ -84,13 +88,40 @@ _Value = Callable[[Mapping[str, Any]], Any]
 _Tri = Callable[[Mapping[str, Any]], "bool | None"]
 
 
-def _value_getter(node: Prop | Constant) -> _Value:
+def _raw_getter(prop: Prop, env: QueryEnv) -> _Value:
+    """The stored value of ``prop`` in a row, following its navigation path first."""
+    key = prop.column.name
+    if not prop.path:
+        return lambda row: row.get(key)
+    resolve = env.resolve
+    if resolve is None:
+        raise not_implemented(f"filtering through the navigation path to '{prop.name}' here")
+    hops = prop.path
+
+    def follow(row: Mapping[str, Any]) -> Any:
+        current: Mapping[str, Any] | None = row
+        for column, target in hops:
+            assert current is not None
+            related = current.get(column.name)
+            if related is None:
+                return None
+            if column.is_polymorphic and current.get(column.type_attribute) not in (None, target):
+                return None  # customerid_contact/... on a row whose customer is an account
+            current = resolve(target, str(related).lower())
+            if current is None:
+                return None
+        return None if current is None else current.get(key)
+
+    return follow
+
+
+def _value_getter(node: Prop | Constant, env: QueryEnv) -> _Value:
     if isinstance(node, Constant):
         constant = node.value
         return lambda row: constant
     column = node.column
-    key = column.name
-    return lambda row: normalize_value(column, row.get(key))
+    raw = _raw_getter(node, env)
+    return lambda row: normalize_value(column, raw(row))
 
 
 def _compare(op: str, a: Any, b: Any) -> bool | None:
@@ -117,10 +148,14 @@ def _compare(op: str, a: Any, b: Any) -> bool | None:
         return None
 
 
-def _compile(node: Node) -> _Tri:
+def _compile(node: Node, env: QueryEnv) -> _Tri:
+    if isinstance(node, QueryFunc):
+        return compile_query_function(node, _value_getter(node.prop, env), env)
+    if isinstance(node, Lambda):
+        return _lambda(node, env)
     if isinstance(node, Compare):
-        left = _value_getter(node.left)  # type: ignore[arg-type]
-        right = _value_getter(node.right)  # type: ignore[arg-type]
+        left = _value_getter(node.left, env)  # type: ignore[arg-type]
+        right = _value_getter(node.right, env)  # type: ignore[arg-type]
         op = node.op
         # eq/ne null keep two-valued semantics: "x eq null" is "x is null".
         null_test = (isinstance(node.right, Constant) and node.right.edm == "null") or (
@@ -137,7 +172,7 @@ def _compile(node: Node) -> _Tri:
 
         return compare
     if isinstance(node, Logical):
-        lhs, rhs = _compile(node.left), _compile(node.right)
+        lhs, rhs = _compile(node.left, env), _compile(node.right, env)
         if node.op == "and":
 
             def both(row: Mapping[str, Any]) -> bool | None:
@@ -162,7 +197,7 @@ def _compile(node: Node) -> _Tri:
 
         return either
     if isinstance(node, Not):
-        inner = _compile(node.operand)
+        inner = _compile(node.operand, env)
 
         def negate(row: Mapping[str, Any]) -> bool | None:
             value = inner(row)
@@ -170,7 +205,7 @@ def _compile(node: Node) -> _Tri:
 
         return negate
     if isinstance(node, StringFunc):
-        key = node.prop.column.name
+        text_of = _raw_getter(node.prop, env)
         body = like_pattern(node.needle)
         pattern = re.compile(
             {"contains": f".*{body}.*", "startswith": f"{body}.*", "endswith": f".*{body}"}[
@@ -180,20 +215,38 @@ def _compile(node: Node) -> _Tri:
         )
 
         def string_func(row: Mapping[str, Any]) -> bool | None:
-            value = row.get(key)
+            value = text_of(row)
             return None if value is None else pattern.fullmatch(str(value)) is not None
 
         return string_func
     if isinstance(node, Prop):  # a bare boolean column
-        key = node.column.name
+        flag_of = _raw_getter(node, env)
 
         def flag(row: Mapping[str, Any]) -> bool | None:
-            value = row.get(key)
+            value = flag_of(row)
             return None if value is None else bool(value)
 
         return flag
     constant = bool(node.value)
     return lambda row: constant
+
+
+def _lambda(node: Lambda, env: QueryEnv) -> _Tri:
+    related = env.related
+    if related is None:
+        raise not_implemented(f"the lambda operator on '{node.relationship.name}' here")
+    body = _compile(node.body, env) if node.body is not None else None
+    relationship, every = node.relationship, node.kind == "all"
+
+    def quantified(row: Mapping[str, Any]) -> bool:
+        rows = related(relationship, row)
+        if body is None:
+            return bool(rows)
+        if every:
+            return all(body(r) is True for r in rows)
+        return any(body(r) is True for r in rows)
+
+    return quantified
 
 
 def compile_filter(
@@ -202,6 +255,7 @@ def compile_filter(
     aliases: Mapping[str, str] | None = None,
     *,
     accept_quoted_guid: bool = True,
+    env: QueryEnv | None = None,
 ) -> Predicate:
     """Parse a ``$filter`` expression for ``table`` and return a predicate over stored rows.
 
@@ -210,10 +264,13 @@ def compile_filter(
     (``FakeOptions.accept_quoted_guid_in_filter``, UNCONFIRMED 10) lets
     ``_x_value eq '<guid>'`` compare as a GUID; when off, a quoted GUID against a GUID column is
     an incompatible-types 400.
+    ``env`` (:class:`QueryEnv`) gives lookup paths the related rows and query functions the
+    clock and the caller; without it those answer 501.
     Raises :class:`FakeFault` (400 for bad syntax/columns/types, 501 for unsupported features).
     """
-    node = Parser(text, table, aliases or {}, accept_quoted_guid).parse()
-    tri = _compile(node)
+    env = env or QueryEnv()
+    node = Parser(text, table, aliases or {}, accept_quoted_guid, env).parse()
+    tri = _compile(node, env)
     return lambda row: tri(row) is True
 
 
@@ -271,10 +328,38 @@ def _sort_value(value: Any, column: Column | None) -> Any:
     return value
 
 
+def _getter(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: row.get(name)
+
+
+def _lookup_name(column: Column, env: QueryEnv) -> Callable[[Mapping[str, Any]], Any]:
+    """The primary name of the row a lookup points to (``None`` when it points nowhere)."""
+    resolve, table_of = env.resolve, env.table_of
+    assert resolve is not None and table_of is not None
+
+    def name_of(row: Mapping[str, Any]) -> Any:
+        related = row.get(column.name)
+        if related is None:
+            return None
+        targets = column.targets
+        if column.is_polymorphic and row.get(column.type_attribute) in targets:
+            targets = (row[column.type_attribute],)
+        for target in targets:
+            meta = table_of(target)
+            found = resolve(target, str(related).lower()) if meta is not None else None
+            if meta is not None and found is not None:
+                name = found.get(meta.primary_name)
+                return name.casefold() if isinstance(name, str) else name
+        return None
+
+    return name_of
+
+
 def sort_rows(
     rows: Iterable[_R],
     orderby: str | Sequence[tuple[str, bool]],
     table: Table | None = None,
+    env: QueryEnv | None = None,
 ) -> list[_R]:
     """Return ``rows`` sorted by ``orderby``, stably.
 
@@ -282,6 +367,8 @@ def sort_rows(
     already parsed ``(attribute, descending)`` pairs.  Nulls sort first on ascending keys and
     last on descending ones (SQL Server order); strings sort case-insensitively.  With
     ``table``, values are normalised by column type (ISO date-time strings sort as instants).
+    With ``env`` (related rows), a lookup sorts by the related row's primary name, as the
+    order-rows doc says; rows pointing nowhere sort as nulls.
     """
     if isinstance(orderby, str):
         if table is None:
@@ -292,9 +379,18 @@ def sort_rows(
     result = list(rows)
     for name, descending in reversed(list(keys)):
         column = table.column(name) if table is not None else None
-        nulls = [r for r in result if r.get(name) is None]
-        valued = [r for r in result if r.get(name) is not None]
-        valued.sort(key=lambda r: _sort_value(r.get(name), column), reverse=descending)
+        value_of = _getter(name)
+        if (
+            column is not None
+            and column.is_lookup
+            and env is not None
+            and env.resolve is not None
+            and env.table_of is not None
+        ):
+            value_of, column = _lookup_name(column, env), None
+        nulls = [r for r in result if value_of(r) is None]
+        valued = [r for r in result if value_of(r) is not None]
+        valued.sort(key=lambda r: _sort_value(value_of(r), column), reverse=descending)
         result = valued + nulls if descending else nulls + valued
     return result
 

@@ -7,6 +7,7 @@ UTC) and parameter aliases (``@p1``).  The parser is :mod:`~d365leads.fake.wire.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -96,7 +97,25 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token(kind, ch, i))
             i += 1
             continue
-        if ch in '=[]:"{}':
+        if ch == '"':
+            # JSON strings appear in query function parameters (PropertyValues=["5","2000"]).
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                raise syntax_error(
+                    f"There is an unterminated string literal at position {i} in '{text}'."
+                )
+            try:
+                decoded = json.loads(text[i : j + 1])
+            except ValueError:
+                raise syntax_error(
+                    f"Unrecognized literal '{text[i : j + 1]}' at position {i} in '{text}'."
+                ) from None
+            tokens.append(Token("dstring", text[i : j + 1], i, decoded))
+            i = j + 1
+            continue
+        if ch in "=[]:{}":
             # Only meaningful inside constructs the fake refuses (function parameters, lambdas,
             # JSON arrays); the parser reports those by name before it reaches these tokens.
             tokens.append(Token("punct", ch, i))

@@ -1,7 +1,9 @@
 """The ``$filter`` parser of the fake: tokens -> a typed syntax tree over one table.
 
 Grammar: comparisons ``eq ne gt ge lt le``, ``and``/``or``/``not``, parentheses, ``contains``/
-``startswith``/``endswith``, lookups as ``_<name>_value`` and column-to-column comparisons.
+``startswith``/``endswith``, lookups as ``_<name>_value``, column-to-column comparisons, lookup
+paths (``primarycontactid/fullname``), ``Microsoft.Dynamics.CRM.*`` query functions and
+``any``/``all`` lambdas.
 Recognised but unimplemented features answer 501 naming the feature.  The evaluator is
 :mod:`~d365leads.fake.wire.odata_eval`.
 """
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 from ..core.fault import CODE_BAD_QUERY, FakeFault, not_implemented, property_not_found
 from ..org.schema import Column, Table
+from .odata_functions import QueryEnv, QueryFunc, make_query_function
+from .odata_lambda import Lambda, parse_lambda
 from .odata_lexer import (
     ARITHMETIC,
     COMPARISONS,
@@ -27,7 +31,17 @@ from .odata_lexer import (
 )
 from .odata_types import check_compatible, edm_of_column, normalize_value
 
-__all__ = ["Compare", "Logical", "Node", "Not", "Parser", "Prop", "StringFunc"]
+__all__ = [
+    "Compare",
+    "Lambda",
+    "Logical",
+    "Node",
+    "Not",
+    "Parser",
+    "Prop",
+    "QueryFunc",
+    "StringFunc",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,8 @@ class Prop:
     column: Column
     name: str  # as written (wire property)
     pos: int
+    path: tuple[tuple[Column, str], ...] = ()
+    """Single-valued navigations to follow first: (lookup column, target table) per hop."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class StringFunc:
     needle: str
 
 
-Node = Constant | Prop | Compare | Logical | Not | StringFunc
+Node = Constant | Prop | Compare | Logical | Not | StringFunc | QueryFunc | Lambda
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -90,9 +106,13 @@ class Parser:
         table: Table,
         aliases: Mapping[str, str],
         accept_quoted_guid: bool,
+        env: QueryEnv | None = None,
     ) -> None:
         self.text = text
         self.table = table
+        self.env = env
+        self.tables = env.table_of if env is not None else None
+        self.lambda_var: str | None = None  # the range variable inside any()/all()
         self.aliases = aliases
         self.accept_quoted_guid = accept_quoted_guid
         self.tokens = tokenize(text)
@@ -241,8 +261,11 @@ class Parser:
             return self._keyword_literal(name, tok.pos)
         if nxt is not None and nxt.kind == "lparen":
             return self._function(tok)
+        if nxt is not None and nxt.kind == "slash" and name == self.lambda_var:
+            self.i += 2  # "x/" inside any(x:x/subject eq 'a')
+            return self._identifier()
         if nxt is not None and nxt.kind == "slash":
-            self._navigation_path(tok)
+            return self._navigation_path(tok)
         if name in ("not", "and", "or") or name in COMPARISONS:
             raise syntax_error(f"Expression expected at position {tok.pos} in '{self.text}'.")
         self.i += 1
@@ -254,27 +277,55 @@ class Parser:
             raise property_not_found(name, self.table.logical_name)
         return Prop(column, name, pos)
 
-    def _navigation_path(self, tok: Token) -> None:
-        name = tok.text
+    def _navigation_path(self, tok: Token) -> Prop | Lambda:
+        """``primarycontactid/fullname``, ``primarycontactid/createdby/fullname``: a column of
+        a related row reached through single-valued navigations (documented in filter-rows)."""
         segment = self._peek(2)
-        is_known = (
-            self.table.navigation(name) is not None
-            or self.table.column(name) is not None
-            or self.table.column_for_property(name) is not None
-        )
         if segment is not None and segment.kind == "ident" and segment.text in ("any", "all"):
-            raise not_implemented(f"the lambda operator '{name}/{segment.text}(...)' in $filter")
-        if not is_known:
-            raise property_not_found(name, self.table.logical_name)
-        rest = segment.text if segment is not None else ""
-        raise not_implemented(
-            f"filtering on a related table's column through the navigation path '{name}/{rest}'"
-        )
+            return parse_lambda(self, tok)
+        current = self.table
+        hops: list[tuple[Column, str]] = []
+        while True:
+            head = self._peek()
+            assert head is not None
+            nxt = self._peek(1)
+            if nxt is None or nxt.kind != "slash":
+                break
+            found = current.navigation(head.text)
+            if found is None:
+                if current.column_for_property(head.text) is not None:
+                    raise syntax_error(
+                        f"'{head.text}' at position {head.pos} in '{self.text}' is not a "
+                        "navigation property; only single-valued navigation properties can "
+                        "start a path."
+                    )
+                raise property_not_found(head.text, current.logical_name)
+            column, target_name = found
+            target = self.tables(target_name) if self.tables is not None else None
+            if target is None:
+                raise not_implemented(
+                    f"filtering through the navigation path '{head.text}/...' here"
+                )
+            hops.append((column, target_name))
+            current = target
+            self.i += 2
+            after = self._peek()
+            if after is None or after.kind != "ident":
+                raise syntax_error(
+                    f"A property name is expected after '{head.text}/' in '{self.text}'."
+                )
+        last = self._peek()
+        assert last is not None
+        self.i += 1
+        target_column = current.column_for_property(last.text)
+        if target_column is None:
+            raise property_not_found(last.text, current.logical_name)
+        return Prop(target_column, last.text, tok.pos, tuple(hops))
 
     def _function(self, tok: Token) -> Node:
         name = tok.text
         if name.startswith("Microsoft.Dynamics.CRM."):
-            raise not_implemented(f"the query function {name} in $filter")
+            return self._query_function(tok)
         if name in ("any", "all"):
             raise not_implemented(f"the lambda operator '{name}' in $filter")
         if name in OTHER_ODATA_FUNCTIONS or name.lower() in OTHER_ODATA_FUNCTIONS:
@@ -305,9 +356,72 @@ class Parser:
             raise syntax_error(signature)
         return StringFunc(name, prop, needle.value)
 
+    def _query_function(self, tok: Token) -> QueryFunc:
+        """``Microsoft.Dynamics.CRM.<Name>(PropertyName='x',PropertyValue(s)=...)``."""
+        name = tok.text.rsplit(".", 1)[1]
+        self.i += 2  # name and "("
+        args: dict[str, Token | list[Token]] = {}
+        while True:
+            head = self._peek()
+            if head is not None and head.kind == "rparen" and not args:
+                self.i += 1
+                break
+            key = self._expect("ident", "A parameter name")
+            equals = self._peek()
+            if equals is None or equals.text != "=":
+                raise syntax_error(f"'=' expected after '{key.text}' in '{self.text}'.")
+            self.i += 1
+            value = self._peek()
+            if value is not None and value.kind == "alias":
+                self.i += 1
+                args[key.text] = self._alias_value(value)
+            else:
+                args[key.text], self.i = _read_value(self.tokens, self.i, self.text)
+            end = self._expect_any(("comma", "rparen"), "',' or ')'")
+            if end.kind == "rparen":
+                break
+        prop_arg = args.pop("PropertyName", None)
+        if not isinstance(prop_arg, Token) or prop_arg.kind not in ("string", "dstring"):
+            raise syntax_error(
+                f"{tok.text} at position {tok.pos} in '{self.text}' needs PropertyName='<column>'."
+            )
+        prop = self._property_of(str(prop_arg.value), tok.pos)
+        return make_query_function(name, prop, self.table, args)
+
+    def _alias_value(self, tok: Token) -> Token | list[Token]:
+        if tok.text not in self.aliases:
+            raise syntax_error(
+                f"The parameter alias '{tok.text}' at position {tok.pos} in '{self.text}' "
+                "has no value; add it to the query string (e.g. &@p1='value')."
+            )
+        sub_text = self.aliases[tok.text]
+        value, end = _read_value(tokenize(sub_text), 0, sub_text)
+        if end != len(tokenize(sub_text)):
+            raise syntax_error(f"The value of parameter alias '{tok.text}' is not a literal.")
+        return value
+
+    def _property_of(self, text: str, pos: int) -> Prop:
+        """A PropertyName value: a column's logical name (``ownerid`` for a lookup, as well
+        as ``_ownerid_value``), or a path through single-valued navigations."""
+        if "/" not in text:
+            column = self.table.column(text)
+            return Prop(column, text, pos) if column is not None else self._property(text, pos)
+        sub = Parser(text, self.table, self.aliases, self.accept_quoted_guid, self.env)
+        node = sub._primary()
+        if not isinstance(node, Prop) or sub._peek() is not None:
+            raise syntax_error(f"'{text}' is not a property path.")
+        return node
+
+    def _expect_any(self, kinds: tuple[str, ...], what: str) -> Token:
+        tok = self._peek()
+        if tok is None or tok.kind not in kinds:
+            raise syntax_error(f"{what} expected at position {self._pos()} in '{self.text}'.")
+        self.i += 1
+        return tok
+
     # type checking
     def _require_boolean(self, node: Node, pos: int) -> None:
-        if isinstance(node, (Compare, Logical, Not, StringFunc)):
+        if isinstance(node, (Compare, Logical, Not, StringFunc, QueryFunc, Lambda)):
             return
         if isinstance(node, Prop) and node.column.type == "bool":
             return
@@ -356,3 +470,28 @@ class Parser:
         check_compatible(op, target, other.edm, self.text)
         value = normalize_value(prop.column, other.value)
         return Constant(value, other.edm, other.pos)
+
+
+_VALUE_KINDS = ("string", "dstring", "number", "guid", "date", "datetime", "ident")
+
+
+def _read_value(tokens: list[Token], i: int, text: str) -> tuple[Token | list[Token], int]:
+    """A function parameter value at ``tokens[i]``: one literal or a ``[...]`` list of them."""
+    if i < len(tokens) and tokens[i].text == "[":
+        items: list[Token] = []
+        i += 1
+        while i < len(tokens) and tokens[i].text != "]":
+            if items:
+                if tokens[i].kind != "comma":
+                    raise syntax_error(f"',' or ']' expected at {tokens[i].pos} in '{text}'.")
+                i += 1
+            if i >= len(tokens) or tokens[i].kind not in _VALUE_KINDS:
+                raise syntax_error(f"A value is expected in the list in '{text}'.")
+            items.append(tokens[i])
+            i += 1
+        if i >= len(tokens):
+            raise syntax_error(f"']' expected at the end of '{text}'.")
+        return items, i + 1
+    if i >= len(tokens) or tokens[i].kind not in _VALUE_KINDS:
+        raise syntax_error(f"A parameter value is expected in '{text}'.")
+    return tokens[i], i + 1

@@ -58,11 +58,17 @@ def decode_skiptoken(token: str, keys: list[tuple[str, bool]]) -> tuple[int, Row
     return int(match.group(1)), last
 
 
-def next_link(request: FakeRequest, token: str) -> str:
-    """The request URL with ``$skiptoken`` replaced by ``token``."""
+def next_link(request: FakeRequest, token: str, drop: frozenset[str] = frozenset()) -> str:
+    """The request URL with ``$skiptoken`` replaced by ``token``.
+
+    ``$count`` is left out, as in the documented next links of a counted query (later pages
+    carry no count); ``drop`` names further options to leave out (an ignored ``$top``).
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows
+    """
     base = request.url.split("?", 1)[0]
+    left_out = {"$skiptoken", "$count", *drop}
     kept = [
-        f"{quote(k, safe='$@')}={quote(v, safe='')}" for k, v in request.query if k != "$skiptoken"
+        f"{quote(k, safe='$@')}={quote(v, safe='')}" for k, v in request.query if k not in left_out
     ]
     kept.append(f"$skiptoken={quote(token, safe='')}")
     return base + "?" + "&".join(kept)

@@ -19,7 +19,7 @@ from ..core.values import split_top_level
 from ..org.schema import Relationship, Table
 from . import odata_eval
 from .messages import FakeRequest
-from .serialize import AnnotationFilter, annotation_filter
+from .serialize import AnnotationFilter, NavigationName, annotation_filter
 
 __all__ = [
     "COLLECTION_OPTIONS",
@@ -98,7 +98,7 @@ def nested_context(target: Table, select: list[str] | None, items: Iterable[Expa
         names.append(column.value_property if column is not None else name)
     for item in items:
         if item.ref:
-            names.extend([item.navigation, f"{item.navigation}/$ref()"])
+            names.extend([NavigationName(item.navigation), f"{item.navigation}/$ref()"])
         else:
             names.append(f"{item.navigation}({','.join(item.context)})")
     return names

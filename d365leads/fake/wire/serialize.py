@@ -25,6 +25,7 @@ __all__ = [
     "LOOKUP_LOGICAL_NAME",
     "NAVIGATION_PROPERTY",
     "AnnotationFilter",
+    "NavigationName",
     "annotation_filter",
     "context_url",
     "etag",
@@ -63,9 +64,28 @@ def annotation_filter(prefer_value: str | None) -> AnnotationFilter | None:
     return wanted
 
 
+class NavigationName(str):
+    """A navigation property named in ``@odata.context`` as itself (``primarycontactid``).
+
+    A retrieve with ``$expand`` lists each expanded navigation by its own name (retrieve-entity
+    doc), while a *selected* lookup column is listed as ``_<name>_value``; the two can share a
+    name, so the caller marks which is which.
+    """
+
+    __slots__ = ()
+
+
 def context_url(base_url: str, table: Table, select: Iterable[str] | None, *, entity: bool) -> str:
-    """``@odata.context`` for a collection (``…#leads(a,b)``) or one entity (``/$entity``)."""
-    names = list(select or [])
+    """``@odata.context`` for a collection (``…#leads(a,b)``) or one entity (``/$entity``).
+
+    ``select`` holds attribute names; lookups are listed as ``_<name>_value``, as the
+    select-columns doc shows (``accounts(name,_primarycontactid_value)``), and
+    :class:`NavigationName` entries as they are.
+    """
+    names = []
+    for name in select or []:
+        column = None if isinstance(name, NavigationName) else table.column(name)
+        names.append(column.value_property if column is not None else str(name))
     suffix = f"({','.join(names)})" if names else ""
     tail = "/$entity" if entity else ""
     return f"{base_url}$metadata#{table.entity_set}{suffix}{tail}"
@@ -117,6 +137,9 @@ def formatted_value(column: Column, value: Any) -> str | None:
     return None
 
 
+_CURRENCY = "transactioncurrencyid"
+
+
 def serialize_row(
     table: Table,
     row: Row,
@@ -133,6 +156,11 @@ def serialize_row(
     """
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     names = list(select) if select is not None else [c.name for c in table.columns]
+    # "When you select a money column, _transactioncurrencyid_value is also returned"
+    # (select-columns doc): the currency comes with any money value.
+    money = any((c := table.column(n)) is not None and c.type == "money" for n in names)
+    if money and _CURRENCY not in names and table.column(_CURRENCY) is not None:
+        names.append(_CURRENCY)
     if table.primary_key not in names:
         names.append(table.primary_key)
     for name in names:
