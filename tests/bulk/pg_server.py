@@ -1,22 +1,16 @@
 """A PostgreSQL server for the shared-journal tests, and a fresh database per test.
 
-``D365LEADS_TEST_PG_URL`` names a server to use; without it the session starts a throwaway one
-with ``scripts/pg-test-server.sh`` (stopped at the end).  When neither works the tests skip,
-except under ``CI=true`` where they fail.
+The server is the session's one (``pg_server_required`` in tests/conftest.py): it skips, or
+fails under ``CI=true``, when there is none.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-test-server.sh"
 
 
 def _admin(url: str) -> sa.Engine:
@@ -25,35 +19,9 @@ def _admin(url: str) -> sa.Engine:
 
 
 @pytest.fixture(scope="session")
-def bulk_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a PostgreSQL server (skips, or fails under CI, when there is none)."""
-    url = os.environ.get("D365LEADS_TEST_PG_URL")
-    if url:
-        yield url
-        return
-    state = tmp_path_factory.mktemp("bulk-pg") / "server.state"
-    try:
-        started = subprocess.run(
-            ["bash", str(SCRIPT), "start", str(state)],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        problem = started.stderr.strip()[-400:] if started.returncode else ""
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        started, problem = None, str(exc)
-    if started is None or problem or not started.stdout.strip():
-        message = f"the shared-journal tests need PostgreSQL ({problem or 'no URL printed'})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(
-            ["bash", str(SCRIPT), "stop", str(state)], capture_output=True, timeout=60, check=False
-        )
+def bulk_pg_server(pg_server_required: str) -> str:
+    """URL of the session's PostgreSQL server (tests/conftest.py), shared with the sync tests."""
+    return pg_server_required
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ PostgreSQL cases skip with the reason, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -21,52 +19,12 @@ from d365leads.auth import StaticTokenProvider
 from d365leads.client import DataverseClient
 from d365leads.fake import FakeDataverse, FakeOptions, ManualClock
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "pg-test-server.sh"
-
 
 def _psycopg_url(url: str) -> sa.URL:
     parsed = sa.make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
-
-
-@pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """URL of a PostgreSQL server for the tests, or ``None`` (with the reason recorded)."""
-    url = os.environ.get("D365LEADS_TEST_PG_URL")
-    if url:
-        yield url
-        return
-    state = tmp_path_factory.mktemp("pg") / "server.state"
-    try:
-        started = subprocess.run(
-            ["bash", str(SCRIPT), "start", str(state)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _PG_PROBLEM.append(f"starting {SCRIPT.name} failed: {exc}")
-        yield None
-        return
-    if started.returncode != 0 or not started.stdout.strip():
-        _PG_PROBLEM.append(
-            f"{SCRIPT.name} could not start PostgreSQL: {started.stderr.strip()[-500:]}"
-        )
-        yield None
-        return
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(
-            ["bash", str(SCRIPT), "stop", str(state)], capture_output=True, timeout=60, check=False
-        )
-
-
-_PG_PROBLEM: list[str] = []
 
 
 def _fresh_pg_database(server_url: str) -> tuple[str, sa.Engine, str]:
@@ -79,22 +37,12 @@ def _fresh_pg_database(server_url: str) -> tuple[str, sa.Engine, str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server_url: str | None
-) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: an SQLite file, then a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.db'}"
         return
-    if pg_server_url is None:
-        reason = "; ".join(_PG_PROBLEM) or "no PostgreSQL server"
-        message = (
-            f"PostgreSQL sync tests need a server: set D365LEADS_TEST_PG_URL or make "
-            f"scripts/pg-test-server.sh work ({reason})"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    pg_server_url = request.getfixturevalue("pg_server_required")
     url, admin, name = _fresh_pg_database(pg_server_url)
     try:
         yield url
