@@ -119,6 +119,11 @@ class FakeOptions:
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15
+    nested_expand_next_page: Literal["page_full", "more_rows"] = "page_full"
+    """With a nested ``$expand`` (expanded collections are paged), when an expanded collection's
+    ``<nav>@odata.nextLink`` carries a ``$skiptoken``: when its page is full, as the join-tables
+    page's example shows (one contact, page size 1, a paged link), or only when more rows
+    follow. Otherwise the link is the plain filtered collection (UNCONFIRMED)."""
     fetchxml_paging_annotations: Literal["always", "when_asked"] = "always"
     """FetchXML pages carry ``fetchxmlpagingcookie``/``morerecords`` always, or only when
     ``Prefer: odata.include-annotations`` names them (UNCONFIRMED)."""

@@ -3,14 +3,15 @@
 Dataverse refuses ``$skip`` with 400; ``$apply``/``$search``/``$format``/``$levels``/``$compute``
 answer 501.  ``$expand`` takes single-valued navigation properties with a nested ``$select``/
 ``$filter``/``$expand`` (``$orderby``/``$top`` -> the documented 400) or as ``<nav>/$ref``, and
-collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``/``$expand``; the
+collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``/``$expand`` (no
+``$orderby``/``$top`` anywhere once a collection is nested, :func:`nests_collection`); the
 table and relationship look-ups come from the caller (:class:`SchemaLookup`), so tenant columns
 count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_parameter",
     "entity_options",
     "nested_context",
+    "nests_collection",
     "parse_expand",
     "parse_page_size",
     "select_expand",
@@ -149,17 +151,12 @@ def _expand_options(
                 raise bad_request(f"Invalid $top '{value}' inside $expand.", CODE_BAD_QUERY)
             nested.top = int(value)
         elif name == "$expand":
-            items = _parse_items(value, target, schema=schema, depth=depth + 1)
-            if collection and any(i.collection for i in items):
-                raise not_implemented("a collection-valued $expand inside a collection $expand")
-            nested.expand = tuple(items)
+            nested.expand = tuple(_parse_items(value, target, schema=schema, depth=depth + 1))
         else:
             raise bad_request(
                 f"The query option '{name}' is not supported inside $expand '{text}'.",
                 CODE_BAD_QUERY,
             )
-    if collection and nested.expand and (nested.order or nested.top is not None):
-        raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
     return nested
 
 
@@ -256,12 +253,49 @@ def parse_expand(
     ``schema`` resolves target tables and relationships (the org's, so tenant columns count).
     """
     items = _parse_items(text, meta, schema=schema, depth=0)
-    if len(items) > max_expand:
+    joins = _count_items(items)
+    if joins > max_expand:
+        # "You can include up to 15 $expand options in a query. Each $expand option creates a
+        # join" (join-tables page): nested items are joins too.
         raise bad_request(
-            f"The $expand has {len(items)} items; Dataverse allows at most {max_expand}.",
+            f"The $expand has {joins} items (nested ones included); Dataverse allows at most "
+            f"{max_expand}.",
             CODE_BAD_QUERY,
         )
+    if nests_collection(items) and any(
+        i.order or i.top is not None for i in _walk(items) if i.collection
+    ):
+        # With a nested $expand anywhere, the expanded collections are paged and take no
+        # $orderby/$top (join-tables page, "Nested $expand on collection-valued navigation
+        # properties").
+        raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
     return items
+
+
+def _walk(items: Iterable[Expand]) -> Iterator[Expand]:
+    for item in items:
+        yield item
+        yield from _walk(item.expand)
+
+
+def _count_items(items: Iterable[Expand]) -> int:
+    return sum(1 for _ in _walk(items))
+
+
+def nests_collection(items: Iterable[Expand], *, inside: bool = False) -> bool:
+    """Whether ``$expand`` uses a nested ``$expand`` with a collection-valued navigation: a
+    collection expanded with a ``$expand`` inside it, or inside another expansion.
+
+    Dataverse then pages every expanded collection (``Prefer: odata.maxpagesize`` applies to
+    each, and ``<nav>@odata.nextLink`` carries a ``$skiptoken``) and refuses ``$orderby``/
+    ``$top`` inside them (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables).
+    """
+    for item in items:
+        if item.collection and (inside or item.expand):
+            return True
+        if nests_collection(item.expand, inside=True):
+            return True
+    return False
 
 
 def aliases(request: FakeRequest) -> dict[str, str]:
