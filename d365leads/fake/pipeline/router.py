@@ -20,6 +20,7 @@ segments ``404`` as Dataverse does):
 ``GET /EntityDefinitions(…)/Attributes…/<cast>``       ``handlers.typed_attributes``
 ``GET /EntityDefinitions[(…)][/Keys|/…Relationships]``  ``handlers.entity_definitions``
 ``GET /InitializeFrom(…)``                              ``handlers.initialize_from``
+``GET /RetrieveTotalRecordCount(EntityNames=[…])``      ``handlers.record_count``
 =====================================================  ========================================
 
 A new endpoint is one handler module and one line in :data:`SERVICE_ROUTES` (a first path
@@ -54,6 +55,7 @@ from ..handlers import (
     initialize_from,
     properties,
     query,
+    record_count,
     service,
     status_metadata,
     typed_attributes,
@@ -90,7 +92,6 @@ _KNOWN_UNSUPPORTED = {
     "$metadata": "the $metadata document",
     "GlobalOptionSetDefinitions": "global option set metadata",
     "RelationshipDefinitions": "relationship metadata",
-    "RetrieveTotalRecordCount": "the RetrieveTotalRecordCount function",
     "RetrieveVersion": "the RetrieveVersion function",
     "businessunits": "the businessunit table",
     "teams": "the team table",
@@ -136,6 +137,7 @@ PATH_ROUTES: tuple[tuple[Callable[[str], bool], ServiceHandler], ...] = (
     (typed_attributes.is_typed_attributes_path, typed_attributes.handle_typed_attributes),
     (entity_definitions.is_entity_definitions_path, entity_definitions.handle_entity_definitions),
     (initialize_from.is_initialize_from_path, initialize_from.handle_initialize_from),
+    (record_count.is_record_count_path, record_count.handle_record_count),
 )
 """``(test of the decoded path after /api/data/v9.2/, handler)``, tried in order."""
 
