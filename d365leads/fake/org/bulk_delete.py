@@ -257,19 +257,19 @@ def submit(org: OrgState, job: BulkDeleteJob, caller_id: str) -> str:
 
 def run_due_jobs(org: OrgState) -> None:
     """Run every waiting bulk delete job whose time has come (called before each request)."""
-    waiting = org.store.find(
-        "asyncoperation",
-        lambda r: (
-            r.get("operationtype") == BULK_DELETE_OPERATION_TYPE and r.get("statecode") in (0, 1)
-        ),
-    )
-    if not waiting:
-        return
-    now = org.clock()
-    for row in waiting:
-        postpone = row.get("postponeuntil")
-        if postpone is None or _when(str(postpone)) <= now:
-            _run(org, row)
+    with org.store.lock:  # two requests at once must not run the same job twice
+        waiting = org.store.find(
+            "asyncoperation",
+            lambda r: (
+                r.get("operationtype") == BULK_DELETE_OPERATION_TYPE
+                and r.get("statecode") in (0, 1)
+            ),
+        )
+        now = org.clock()
+        for row in waiting:
+            postpone = row.get("postponeuntil")
+            if postpone is None or _when(str(postpone)) <= now:
+                _run(org, row)
 
 
 def _run(org: OrgState, row: Mapping[str, Any]) -> None:
