@@ -144,3 +144,17 @@ def test_nested_items_count_toward_the_15_expand_limit(api: Api) -> None:
     response = api.get(f"accounts?$expand={','.join(items)}")  # 16 joins
     assert response.status_code == 400
     assert "at most 15" in error_of(response)["message"]
+
+
+def test_a_nested_filter_reads_the_query_aliases_and_lookup_paths(api: Api) -> None:
+    account, contacts = _accounts_with_contacts(api, 3)
+    base = "accounts?$select=name&$filter=name eq 'Parent'&$expand=contact_customer_accounts"
+
+    aliased = api.get(f"{base}($select=lastname;$filter=lastname eq @p1)&@p1='C1'").json()
+    through_lookup = api.get(
+        f"{base}($select=lastname;$filter=parentcustomerid_account/name eq 'Parent')"
+    ).json()
+
+    assert [c["lastname"] for c in aliased["value"][0]["contact_customer_accounts"]] == ["C1"]
+    assert len(through_lookup["value"][0]["contact_customer_accounts"]) == 3
+    assert account and contacts

@@ -101,7 +101,7 @@ def handle_collection(
     org, request = ctx.org, ctx.request
     check_options(request, COLLECTION_OPTIONS)
     options = org.options
-    select, expand = select_expand(request, meta, options.max_expand, org.schema)
+    select, expand = select_expand(request, meta, options.max_expand, org.schema, query_env(org))
     top_text = request.query_value("$top")
     top: int | None = None
     if top_text is not None:

@@ -11,7 +11,7 @@ count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,6 +123,15 @@ _SINGLE_VALUED_ONLY = (
 _REF_ON_COLLECTION = "Expand with $ref is only supported on lookup type navigation property."
 
 
+@dataclass(frozen=True)
+class _FilterScope:
+    """What a nested ``$filter`` reads besides its text: the request's parameter aliases (they
+    hold for the whole query string) and the org's query environment (lookup paths, clock)."""
+
+    aliases: Mapping[str, str]
+    env: odata_eval.QueryEnv | None
+
+
 def _expand_options(
     text: str,
     body: str,
@@ -131,6 +140,7 @@ def _expand_options(
     collection: bool,
     schema: SchemaLookup,
     depth: int,
+    scope: _FilterScope,
 ) -> _Nested:
     nested = _Nested()
     for option in split_top_level(body, ";") if body.strip() else []:
@@ -141,7 +151,9 @@ def _expand_options(
         elif name in ("$orderby", "$top") and not collection:
             raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
         elif name == "$filter":
-            nested.predicate = odata_eval.compile_filter(value, target)
+            nested.predicate = odata_eval.compile_filter(
+                value, target, scope.aliases, env=scope.env
+            )
         elif name == "$orderby":
             nested.order = tuple(
                 (k.column, k.descending) for k in odata_eval.parse_orderby(value, target)
@@ -151,7 +163,9 @@ def _expand_options(
                 raise bad_request(f"Invalid $top '{value}' inside $expand.", CODE_BAD_QUERY)
             nested.top = int(value)
         elif name == "$expand":
-            nested.expand = tuple(_parse_items(value, target, schema=schema, depth=depth + 1))
+            nested.expand = tuple(
+                _parse_items(value, target, schema=schema, depth=depth + 1, scope=scope)
+            )
         else:
             raise bad_request(
                 f"The query option '{name}' is not supported inside $expand '{text}'.",
@@ -160,7 +174,9 @@ def _expand_options(
     return nested
 
 
-def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) -> list[Expand]:
+def _parse_items(
+    text: str, meta: Table, *, schema: SchemaLookup, depth: int, scope: _FilterScope
+) -> list[Expand]:
     if depth > _MAX_DEPTH:
         raise bad_request(f"$expand is nested more than {_MAX_DEPTH} levels deep.", CODE_BAD_QUERY)
     items: list[Expand] = []
@@ -185,7 +201,13 @@ def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) ->
         if resolved is not None:
             column, target = resolved
             nested = _expand_options(
-                text, body, schema.table(target), collection=False, schema=schema, depth=depth
+                text,
+                body,
+                schema.table(target),
+                collection=False,
+                schema=schema,
+                depth=depth,
+                scope=scope,
             )
             items.append(
                 Expand(
@@ -211,6 +233,7 @@ def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) ->
                 collection=True,
                 schema=schema,
                 depth=depth,
+                scope=scope,
             )
             items.append(
                 Expand(
@@ -245,14 +268,22 @@ _MAX_DEPTH = 10
 
 
 def parse_expand(
-    text: str, meta: Table, *, max_expand: int = 15, schema: SchemaLookup
+    text: str,
+    meta: Table,
+    *,
+    max_expand: int = 15,
+    schema: SchemaLookup,
+    aliases: Mapping[str, str] | None = None,
+    env: odata_eval.QueryEnv | None = None,
 ) -> list[Expand]:
     """Parse ``$expand`` (``parentaccountid($select=name),contact_customer_accounts``,
     ``primarycontactid/$ref``, ``primarycontactid($select=fullname;$expand=createdby)``).
 
-    ``schema`` resolves target tables and relationships (the org's, so tenant columns count).
+    ``schema`` resolves target tables and relationships (the org's, so tenant columns count);
+    nested ``$filter``s read the query's parameter ``aliases`` and the org's ``env``.
     """
-    items = _parse_items(text, meta, schema=schema, depth=0)
+    scope = _FilterScope(aliases or {}, env)
+    items = _parse_items(text, meta, schema=schema, depth=0, scope=scope)
     joins = _count_items(items)
     if joins > max_expand:
         # "You can include up to 15 $expand options in a query. Each $expand option creates a
@@ -365,14 +396,28 @@ def entity_options(
 
 
 def select_expand(
-    request: FakeRequest, meta: Table, max_expand: int, schema: SchemaLookup
+    request: FakeRequest,
+    meta: Table,
+    max_expand: int,
+    schema: SchemaLookup,
+    env: odata_eval.QueryEnv | None = None,
 ) -> tuple[list[str] | None, list[Expand]]:
-    """``$select`` and ``$expand`` of a request (any collection or entity read)."""
+    """``$select`` and ``$expand`` of a request (any collection or entity read); ``env`` lets
+    a nested ``$filter`` follow lookup paths and use the org's clock."""
     select_text = request.query_value("$select")
     select = odata_eval.parse_select(select_text, meta) if select_text is not None else None
     expand_text = request.query_value("$expand")
     expand = (
-        parse_expand(expand_text, meta, max_expand=max_expand, schema=schema) if expand_text else []
+        parse_expand(
+            expand_text,
+            meta,
+            max_expand=max_expand,
+            schema=schema,
+            aliases=aliases(request),
+            env=env,
+        )
+        if expand_text
+        else []
     )
     return select, expand
 
