@@ -157,4 +157,9 @@ def test_a_nested_filter_reads_the_query_aliases_and_lookup_paths(api: Api) -> N
 
     assert [c["lastname"] for c in aliased["value"][0]["contact_customer_accounts"]] == ["C1"]
     assert len(through_lookup["value"][0]["contact_customer_accounts"]) == 3
+    retrieved = api.get(
+        f"accounts({account})?$expand=contact_customer_accounts("
+        "$filter=parentcustomerid_account/name eq 'Parent' and lastname eq @p1)&@p1='C2'"
+    ).json()
+    assert [c["lastname"] for c in retrieved["contact_customer_accounts"]] == ["C2"]
     assert account and contacts

@@ -388,11 +388,16 @@ def annotation_preference(
 
 
 def entity_options(
-    request: FakeRequest, meta: Table, max_expand: int, *, schema: SchemaLookup
+    request: FakeRequest,
+    meta: Table,
+    max_expand: int,
+    *,
+    schema: SchemaLookup,
+    env: odata_eval.QueryEnv | None = None,
 ) -> tuple[list[str] | None, list[Expand]]:
     """``$select`` and ``$expand`` of a single-entity request."""
     check_options(request, ENTITY_OPTIONS)
-    return select_expand(request, meta, max_expand, schema)
+    return select_expand(request, meta, max_expand, schema, env)
 
 
 def select_expand(
