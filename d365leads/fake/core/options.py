@@ -119,6 +119,16 @@ class FakeOptions:
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15
+    bulk_delete_delay_seconds: float = 0.0
+    """When a ``BulkDelete`` job runs: 0 before the action answers (so a test sees the rows
+    gone at once); more leaves the ``asyncoperation`` Ready / Waiting For Resources until the
+    fake's clock passes its ``StartDateTime`` plus this delay, and the next request runs it. A
+    real org runs it in the background, how soon is not documented (UNCONFIRMED)."""
+    nested_expand_next_page: Literal["page_full", "more_rows"] = "page_full"
+    """With a nested ``$expand`` (expanded collections are paged), when an expanded collection's
+    ``<nav>@odata.nextLink`` carries a ``$skiptoken``: when its page is full, as the join-tables
+    page's example shows (one contact, page size 1, a paged link), or only when more rows
+    follow. Otherwise the link is the plain filtered collection (UNCONFIRMED)."""
     fetchxml_paging_annotations: Literal["always", "when_asked"] = "always"
     """FetchXML pages carry ``fetchxmlpagingcookie``/``morerecords`` always, or only when
     ``Prefer: odata.include-annotations`` names them (UNCONFIRMED)."""

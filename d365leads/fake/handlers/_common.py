@@ -81,11 +81,13 @@ def render_entity(
     index: RelatedIndex | None = None,
     collection_query: bool = False,
     root: str = "",
+    page_size: int | None = None,
 ) -> dict[str, Any]:
     """A row as JSON with its expanded navigation properties (:mod:`.expansion`).
 
     ``index`` (one per request) lets the rows of a collection query share one read of each
-    related table; ``collection_query`` picks the collection shape of the expansions.
+    related table; ``collection_query`` picks the collection shape of the expansions;
+    ``page_size`` pages the expanded collections (a nested collection ``$expand``).
     """
     # Tenant-defined status reasons get their labels from the rules' status model.
     meta = status_model(meta, org.options)
@@ -102,5 +104,6 @@ def render_entity(
         index=index if index is not None else RelatedIndex(org),
         collection_query=collection_query,
         root=root,
+        page_size=page_size,
     )
     return out

@@ -28,6 +28,7 @@ from ..org.qualify import CLOSED_LEAD_MESSAGE, qualify
 from ..org.state import OrgState
 from ..org.values import CODE_PAYLOAD
 from ..wire.messages import FakeRequest, FakeResponse, service_root
+from .bulk_delete import bulk_delete
 from .bulk_messages import BULK_ACTIONS
 
 __all__ = [
@@ -178,6 +179,10 @@ BOUND_ACTIONS: Mapping[tuple[str, str], ActionExecutor] = MappingProxyType(
 """Bound actions by ``(table logical name, action name without the namespace)``."""
 
 UNBOUND_ACTIONS: Mapping[str, ActionExecutor] = MappingProxyType(
-    {"WinOpportunity": win_opportunity, "LoseOpportunity": lose_opportunity}
+    {
+        "WinOpportunity": win_opportunity,
+        "LoseOpportunity": lose_opportunity,
+        "BulkDelete": bulk_delete,
+    }
 )
 """Unbound actions by name."""

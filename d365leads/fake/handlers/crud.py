@@ -34,6 +34,7 @@ from ..wire.serialize import annotation_filter, context_url, etag
 from ._common import entity_url, existing_row, json_body, render_entity
 from .context import RequestContext
 from .expansion import context_names
+from .query import query_env
 
 __all__ = ["handle_create", "handle_delete", "handle_patch", "handle_retrieve"]
 
@@ -70,7 +71,9 @@ def _entity_body(
 def _representation(
     org: OrgState, request: FakeRequest, meta: Table, row: Row, status: int
 ) -> FakeResponse:
-    select, expand = entity_options(request, meta, org.options.max_expand, schema=org.schema)
+    select, expand = entity_options(
+        request, meta, org.options.max_expand, schema=org.schema, env=query_env(org)
+    )
     value = request.prefer().get("odata.include-annotations")
     root = service_root(request)
     body = _entity_body(org, root, meta, row, select, expand, value, representation=True)
@@ -136,7 +139,9 @@ def handle_create(ctx: RequestContext, meta: Table) -> FakeResponse:
 def handle_retrieve(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeResponse:
     """``GET /<entityset>(<key>)``."""
     org, request = ctx.org, ctx.request
-    select, expand = entity_options(request, meta, org.options.max_expand, schema=org.schema)
+    select, expand = entity_options(
+        request, meta, org.options.max_expand, schema=org.schema, env=query_env(org)
+    )
     row = existing_row(org, meta, key)
     if row is None:
         raise not_found(meta.logical_name, key_text(key))

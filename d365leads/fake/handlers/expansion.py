@@ -21,17 +21,27 @@ per parent row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from ..core.values import Row
+from ..core.values import Row, split_top_level
 from ..org.schema import Table
 from ..org.state import OrgState
 from ..org.states import status_model
 from ..wire import odata_eval
+from ..wire.paging import encode_skiptoken
 from ..wire.query_options import Expand, nested_context
 from ..wire.serialize import AnnotationFilter, NavigationName, serialize_row
 
 __all__ = ["RelatedIndex", "context_names", "render_expanded"]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    collection_query: bool
+    root: str
+    page_size: int | None
 
 
 class RelatedIndex:
@@ -90,32 +100,21 @@ def render_expanded(
     index: RelatedIndex,
     collection_query: bool,
     root: str,
+    page_size: int | None = None,
 ) -> None:
-    """Add the expanded navigation properties of ``row`` to its serialized form ``out``."""
+    """Add the expanded navigation properties of ``row`` to its serialized form ``out``.
+
+    ``page_size`` (a collection query with a nested collection ``$expand``,
+    :func:`~d365leads.fake.wire.query_options.nests_collection`) pages every expanded collection.
+    """
+    shape = _Shape(collection_query, root, page_size)
     for item in expand:
         target_meta = status_model(org.schema.table(item.target), org.options)
         record_id = str(row[meta.primary_key])
         if item.collection:
-            related = index.children(meta, record_id, target_meta, item.column)
-            if item.predicate is not None:
-                related = [r for r in related if item.predicate(r)]
-            keys = [*item.order, (target_meta.primary_key, False)]
-            related = odata_eval.sort_rows(related, keys, target_meta)
-            # A single-level collection expand is not paged (up to 5000 related rows).
-            related = related[: item.top if item.top is not None else org.options.max_page_size]
-            select = item.select
-            if collection_query and select is not None and item.column not in select:
-                select = [*select, item.column]  # the lookup that points back
-            out[item.navigation] = [
-                _render(
-                    org, target_meta, r, select, item, annotations, index, collection_query, root
-                )
-                for r in related
-            ]
-            if collection_query:
-                query = "&".join(o.strip() for o in item.options.split(";") if o.strip())
-                link = f"{root}{meta.entity_set}({record_id})/{item.navigation}"
-                out[f"{item.navigation}@odata.nextLink"] = f"{link}?{query}" if query else link
+            _render_collection(
+                org, meta, record_id, target_meta, item, out, annotations, index, shape
+            )
             continue
         column = meta.by_name[item.column]
         target_id = row.get(item.column)
@@ -138,9 +137,7 @@ def render_expanded(
         if found is None:
             out[item.navigation] = None
             continue
-        rendered = _render(
-            org, target_meta, found, item.select, item, annotations, index, collection_query, root
-        )
+        rendered = _render(org, target_meta, found, item.select, item, annotations, index, shape)
         if collection_query:
             rendered.pop("@odata.etag", None)
         out[item.navigation] = rendered
@@ -154,8 +151,7 @@ def _render(
     item: Expand,
     annotations: AnnotationFilter | None,
     index: RelatedIndex,
-    collection_query: bool,
-    root: str,
+    shape: _Shape,
 ) -> dict[str, Any]:
     out = serialize_row(
         meta, row, select=select, annotations=annotations, resolve_name=org.primary_name
@@ -171,7 +167,57 @@ def _render(
             item.expand,
             annotations=annotations,
             index=index,
-            collection_query=collection_query,
-            root=root,
+            collection_query=shape.collection_query,
+            root=shape.root,
+            page_size=shape.page_size,
         )
     return out
+
+
+def _render_collection(
+    org: OrgState,
+    meta: Table,
+    record_id: str,
+    target_meta: Table,
+    item: Expand,
+    out: dict[str, Any],
+    annotations: AnnotationFilter | None,
+    index: RelatedIndex,
+    shape: _Shape,
+) -> None:
+    related = index.children(meta, record_id, target_meta, item.column)
+    if item.predicate is not None:
+        related = [r for r in related if item.predicate(r)]
+    keys = [*item.order, (target_meta.primary_key, False)]
+    related = odata_eval.sort_rows(related, keys, target_meta)
+    paged = shape.collection_query and shape.page_size is not None
+    # A single-level collection expand is not paged (up to 5000 related rows); with a nested
+    # collection $expand each expanded collection is paged (join-tables page).
+    limit = shape.page_size if shape.page_size is not None else org.options.max_page_size
+    chunk = related[: item.top if item.top is not None else limit]
+    select = item.select
+    if shape.collection_query and not paged and select is not None and item.column not in select:
+        select = [*select, item.column]  # the lookup that points back
+    rendered = [
+        _render(org, target_meta, r, select, item, annotations, index, shape) for r in chunk
+    ]
+    if paged:
+        # The page's nested example shows expanded rows without ETag or back-reference.
+        for entry in rendered:
+            entry.pop("@odata.etag", None)
+    out[item.navigation] = rendered
+    if not shape.collection_query:
+        return
+    query = "&".join(o.strip() for o in split_top_level(item.options, ";") if o.strip())
+    if paged and chunk and _more_pages(org, len(chunk), len(related), limit):
+        token = encode_skiptoken(2, [(target_meta.primary_key, False)], chunk[0], chunk[-1])
+        query = f"{query}&" if query else ""
+        query += f"$skiptoken={quote(token, safe='')}"
+    link = f"{shape.root}{meta.entity_set}({record_id})/{item.navigation}"
+    out[f"{item.navigation}@odata.nextLink"] = f"{link}?{query}" if query else link
+
+
+def _more_pages(org: OrgState, sent: int, total: int, page_size: int) -> bool:
+    if org.options.nested_expand_next_page == "page_full":
+        return sent == page_size
+    return total > sent

@@ -26,6 +26,7 @@ from ..wire.query_options import (
     aliases,
     annotation_preference,
     check_options,
+    nests_collection,
     parse_page_size,
     select_expand,
 )
@@ -100,7 +101,7 @@ def handle_collection(
     org, request = ctx.org, ctx.request
     check_options(request, COLLECTION_OPTIONS)
     options = org.options
-    select, expand = select_expand(request, meta, options.max_expand, org.schema)
+    select, expand = select_expand(request, meta, options.max_expand, org.schema, query_env(org))
     top_text = request.query_value("$top")
     top: int | None = None
     if top_text is not None:
@@ -152,6 +153,7 @@ def handle_collection(
         if annotations("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
             body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = False
     index = RelatedIndex(org)  # expanded collections read each related table once
+    expand_page = page_size if nests_collection(expand) else None
     body["value"] = [
         render_entity(
             org,
@@ -163,6 +165,7 @@ def handle_collection(
             index=index,
             collection_query=True,
             root=root,
+            page_size=expand_page,
         )
         for r in chunk
     ]

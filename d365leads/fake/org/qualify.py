@@ -19,12 +19,13 @@ UNCONFIRMED item 6 unless stated):
   and the lead has no ``parentaccountid`` (unless ``qualify_creates_account_when_parent_set``);
   contact only when a first or last name is set and the lead has no ``parentcontactid`` (same
   switch);
-* field maps: account ``name`` <- ``companyname``, ``websiteurl``, address1 columns, lead
-  ``telephone1`` -> ``address1_telephone1`` (``qualify_documented_phone_mappings``, else
-  ``telephone1``); contact first/last name, ``jobtitle``, ``mobilephone``, ``emailaddress1``,
-  address1 columns, lead ``telephone1`` -> ``managerphone`` (same switch, else
-  ``telephone1``); opportunity ``name`` <- ``subject``, ``parentaccountid``/``parentcontactid``
-  <- the lead's;
+* field maps: the org's lead -> account/contact/opportunity ``attributemap`` rows
+  (:mod:`.entity_maps`, the maps InitializeFrom answers; seeded: account ``name`` <-
+  ``companyname``, ``websiteurl``, address1 columns, lead ``telephone1`` ->
+  ``address1_telephone1`` (``qualify_documented_phone_mappings``, else ``telephone1``); contact
+  first/last name, ``jobtitle``, ``mobilephone``, ``emailaddress1``, address1 columns, lead
+  ``telephone1`` -> ``managerphone`` (same switch, else ``telephone1``); opportunity ``name``
+  <- ``subject``), lookups excepted; ``parentaccountid``/``parentcontactid`` <- the lead's;
 * opportunity customer: ``OpportunityCustomerId``, else the lead's parent account, parent
   contact or customer, else the new account, else the new contact; none -> 400 before any write
   (``require_opportunity_customer``);
@@ -48,6 +49,7 @@ from typing import Any
 from ..core.fault import CODE_INVALID_ARGUMENT, FakeFault, bad_request, not_found
 from ..core.values import Row, normalize_id
 from . import records
+from .entity_maps import attribute_pairs
 from .schema import Table
 from .state import OrgState
 from .states import invalid_pair, status_model
@@ -58,15 +60,6 @@ __all__ = ["CLOSED_LEAD_MESSAGE", "entity_parameter", "qualify"]
 
 CLOSED_LEAD_MESSAGE = (
     "The lead is closed. You cannot convert or qualify a lead that is already closed."
-)
-_ADDRESS = (
-    "address1_line1",
-    "address1_line2",
-    "address1_line3",
-    "address1_city",
-    "address1_stateorprovince",
-    "address1_postalcode",
-    "address1_country",
 )
 _QUALIFIED = 1
 
@@ -126,25 +119,17 @@ def entity_parameter(
     return meta, record_id
 
 
-def _copy(lead: Row, pairs: Mapping[str, str]) -> Row:
-    return {target: lead[source] for source, target in pairs.items() if lead.get(source)}
-
-
-def _account_attributes(org: OrgState, lead: Row) -> Row:
-    phone_target = (
-        "address1_telephone1" if org.options.qualify_documented_phone_mappings else "telephone1"
-    )
-    pairs = {"companyname": "name", "websiteurl": "websiteurl", "telephone1": phone_target}
-    pairs.update({c: c for c in _ADDRESS})
-    return _copy(lead, pairs)
-
-
-def _contact_attributes(org: OrgState, lead: Row) -> Row:
-    phone_target = "managerphone" if org.options.qualify_documented_phone_mappings else "telephone1"
-    pairs = {c: c for c in ("firstname", "lastname", "jobtitle", "mobilephone", "emailaddress1")}
-    pairs["telephone1"] = phone_target
-    pairs.update({c: c for c in _ADDRESS})
-    return _copy(lead, pairs)
+def _mapped(org: OrgState, lead: Row, target: str) -> Row:
+    """The lead's values for the columns the org maps to ``target`` (``attributemap`` rows,
+    :mod:`.entity_maps`; the same maps InitializeFrom answers). Lookups are left to the
+    rules below (originating lead, parents, customer)."""
+    meta = org.schema.table(target)
+    out: Row = {}
+    for source, column_name in attribute_pairs(org.store, "lead", target) or ():
+        column = meta.column(column_name)
+        if column is not None and not column.is_lookup and not column.readonly and lead.get(source):
+            out[column_name] = lead[source]
+    return out
 
 
 def _existing_customer(lead: Row) -> tuple[str, str] | None:
@@ -246,13 +231,13 @@ def qualify(
         account: Row | None = None
         contact: Row | None = None
         if make_account:
-            attrs = _account_attributes(org, lead)
+            attrs = _mapped(org, lead, "account")
             if options.qualify_sets_originating_lead_on_account_contact:
                 attrs["originatingleadid"] = lead_id
             account = records.create_record(org, org.schema.table("account"), attrs)
             created.append((org.schema.table("account"), account))
         if make_contact:
-            attrs = _contact_attributes(org, lead)
+            attrs = _mapped(org, lead, "contact")
             if options.qualify_sets_originating_lead_on_account_contact:
                 attrs["originatingleadid"] = lead_id
             if options.qualify_cross_links:
@@ -286,9 +271,7 @@ def qualify(
                 customer = ("account", str(account["accountid"]))
             if customer is None and contact is not None:
                 customer = ("contact", str(contact["contactid"]))
-            opp: Row = {"originatingleadid": lead_id}
-            if lead.get("subject"):
-                opp["name"] = lead["subject"]
+            opp: Row = {**_mapped(org, lead, "opportunity"), "originatingleadid": lead_id}
             if customer is not None:
                 opp["customerid"] = customer[1]
                 opp["customeridtype"] = customer[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..core.clock import Clock, utc_now
 from ..core.options import FakeOptions
+from .entity_maps import seed_entity_maps
 from .identity import Identity
 from .saved_views import seed_system_views
 from .schema import Table
@@ -44,11 +45,17 @@ class OrgState:
         self.seed_catalogue()
 
     def seed_catalogue(self) -> None:
-        """Seed the org's system rows beyond the identity: SDK messages and system views."""
+        """Seed the org's system rows beyond the identity: SDK messages, system views and the
+        table mappings."""
         seed_sdk_messages(
             self.store, self.org_url, self.schema.tables, self.options.bulk_message_tables
         )
         seed_system_views(self.store)
+        seed_entity_maps(
+            self.store,
+            self.org_url,
+            documented_phone_mappings=self.options.qualify_documented_phone_mappings,
+        )
 
     @property
     def caller_id(self) -> str:

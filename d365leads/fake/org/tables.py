@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from .async_table import ASYNC_OPERATION
 from .example_columns import (
     ACCOUNT_EXAMPLE_COLUMNS,
     CONTACT_EXAMPLE_COLUMNS,
     LEAD_EXAMPLE_COLUMNS,
 )
+from .map_tables import ATTRIBUTE_MAP, ENTITY_MAP
 from .schema import Column, Relationship, StateOption, StatusOption, Table
 from .sdk_tables import SDK_MESSAGE, SDK_MESSAGE_FILTER
 from .task_table import TASK_RELATIONSHIPS, task_table
@@ -434,6 +436,9 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             OPPORTUNITY_CLOSE,
             SDK_MESSAGE,
             SDK_MESSAGE_FILTER,
+            ENTITY_MAP,
+            ATTRIBUTE_MAP,
+            ASYNC_OPERATION,
             SAVED_QUERY,
             USER_QUERY,
             task_table(_system()),

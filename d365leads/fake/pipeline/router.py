@@ -19,6 +19,8 @@ segments ``404`` as Dataverse does):
 ``GET /EntityDefinitions(…)/Attributes[(…)]``          ``handlers.attribute_metadata``
 ``GET /EntityDefinitions(…)/Attributes…/<cast>``       ``handlers.typed_attributes``
 ``GET /EntityDefinitions[(…)][/Keys|/…Relationships]``  ``handlers.entity_definitions``
+``GET /InitializeFrom(…)``                              ``handlers.initialize_from``
+``GET /RetrieveTotalRecordCount(EntityNames=[…])``      ``handlers.record_count``
 =====================================================  ========================================
 
 A new endpoint is one handler module and one line in :data:`SERVICE_ROUTES` (a first path
@@ -50,14 +52,17 @@ from ..handlers import (
     delta,
     entity_definitions,
     fetch,
+    initialize_from,
     properties,
     query,
+    record_count,
     service,
     status_metadata,
     typed_attributes,
 )
 from ..handlers.actions import ActionExecutor
 from ..handlers.context import RequestContext
+from ..org.bulk_delete import run_due_jobs
 from ..org.schema import Table
 from ..org.state import OrgState
 from ..org.values import KeySpec, parse_key, resolve_key
@@ -87,7 +92,6 @@ _KNOWN_UNSUPPORTED = {
     "$metadata": "the $metadata document",
     "GlobalOptionSetDefinitions": "global option set metadata",
     "RelationshipDefinitions": "relationship metadata",
-    "RetrieveTotalRecordCount": "the RetrieveTotalRecordCount function",
     "RetrieveVersion": "the RetrieveVersion function",
     "businessunits": "the businessunit table",
     "teams": "the team table",
@@ -132,6 +136,8 @@ PATH_ROUTES: tuple[tuple[Callable[[str], bool], ServiceHandler], ...] = (
     (status_metadata.is_status_path, status_metadata.handle_status_metadata),
     (typed_attributes.is_typed_attributes_path, typed_attributes.handle_typed_attributes),
     (entity_definitions.is_entity_definitions_path, entity_definitions.handle_entity_definitions),
+    (initialize_from.is_initialize_from_path, initialize_from.handle_initialize_from),
+    (record_count.is_record_count_path, record_count.handle_record_count),
 )
 """``(test of the decoded path after /api/data/v9.2/, handler)``, tried in order."""
 
@@ -190,6 +196,7 @@ class Router:
         for name, _ in request.query:
             # Every read checks its $ options; a stray parameter is refused on any resource.
             check_parameter(name)
+        run_due_jobs(self.org)  # system jobs run "in the background", between requests
         segments = split_segments(request)
         if not segments:
             if request.method != "GET":

@@ -3,14 +3,15 @@
 Dataverse refuses ``$skip`` with 400; ``$apply``/``$search``/``$format``/``$levels``/``$compute``
 answer 501.  ``$expand`` takes single-valued navigation properties with a nested ``$select``/
 ``$filter``/``$expand`` (``$orderby``/``$top`` -> the documented 400) or as ``<nav>/$ref``, and
-collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``/``$expand``; the
+collection-valued ones with nested ``$select``/``$filter``/``$orderby``/``$top``/``$expand`` (no
+``$orderby``/``$top`` anywhere once a collection is nested, :func:`nests_collection`); the
 table and relationship look-ups come from the caller (:class:`SchemaLookup`), so tenant columns
 count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_parameter",
     "entity_options",
     "nested_context",
+    "nests_collection",
     "parse_expand",
     "parse_page_size",
     "select_expand",
@@ -121,6 +123,15 @@ _SINGLE_VALUED_ONLY = (
 _REF_ON_COLLECTION = "Expand with $ref is only supported on lookup type navigation property."
 
 
+@dataclass(frozen=True)
+class _FilterScope:
+    """What a nested ``$filter`` reads besides its text: the request's parameter aliases (they
+    hold for the whole query string) and the org's query environment (lookup paths, clock)."""
+
+    aliases: Mapping[str, str]
+    env: odata_eval.QueryEnv | None
+
+
 def _expand_options(
     text: str,
     body: str,
@@ -129,6 +140,7 @@ def _expand_options(
     collection: bool,
     schema: SchemaLookup,
     depth: int,
+    scope: _FilterScope,
 ) -> _Nested:
     nested = _Nested()
     for option in split_top_level(body, ";") if body.strip() else []:
@@ -139,7 +151,9 @@ def _expand_options(
         elif name in ("$orderby", "$top") and not collection:
             raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
         elif name == "$filter":
-            nested.predicate = odata_eval.compile_filter(value, target)
+            nested.predicate = odata_eval.compile_filter(
+                value, target, scope.aliases, env=scope.env
+            )
         elif name == "$orderby":
             nested.order = tuple(
                 (k.column, k.descending) for k in odata_eval.parse_orderby(value, target)
@@ -149,21 +163,20 @@ def _expand_options(
                 raise bad_request(f"Invalid $top '{value}' inside $expand.", CODE_BAD_QUERY)
             nested.top = int(value)
         elif name == "$expand":
-            items = _parse_items(value, target, schema=schema, depth=depth + 1)
-            if collection and any(i.collection for i in items):
-                raise not_implemented("a collection-valued $expand inside a collection $expand")
-            nested.expand = tuple(items)
+            nested.expand = tuple(
+                _parse_items(value, target, schema=schema, depth=depth + 1, scope=scope)
+            )
         else:
             raise bad_request(
                 f"The query option '{name}' is not supported inside $expand '{text}'.",
                 CODE_BAD_QUERY,
             )
-    if collection and nested.expand and (nested.order or nested.top is not None):
-        raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
     return nested
 
 
-def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) -> list[Expand]:
+def _parse_items(
+    text: str, meta: Table, *, schema: SchemaLookup, depth: int, scope: _FilterScope
+) -> list[Expand]:
     if depth > _MAX_DEPTH:
         raise bad_request(f"$expand is nested more than {_MAX_DEPTH} levels deep.", CODE_BAD_QUERY)
     items: list[Expand] = []
@@ -188,7 +201,13 @@ def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) ->
         if resolved is not None:
             column, target = resolved
             nested = _expand_options(
-                text, body, schema.table(target), collection=False, schema=schema, depth=depth
+                text,
+                body,
+                schema.table(target),
+                collection=False,
+                schema=schema,
+                depth=depth,
+                scope=scope,
             )
             items.append(
                 Expand(
@@ -214,6 +233,7 @@ def _parse_items(text: str, meta: Table, *, schema: SchemaLookup, depth: int) ->
                 collection=True,
                 schema=schema,
                 depth=depth,
+                scope=scope,
             )
             items.append(
                 Expand(
@@ -248,20 +268,65 @@ _MAX_DEPTH = 10
 
 
 def parse_expand(
-    text: str, meta: Table, *, max_expand: int = 15, schema: SchemaLookup
+    text: str,
+    meta: Table,
+    *,
+    max_expand: int = 15,
+    schema: SchemaLookup,
+    aliases: Mapping[str, str] | None = None,
+    env: odata_eval.QueryEnv | None = None,
 ) -> list[Expand]:
     """Parse ``$expand`` (``parentaccountid($select=name),contact_customer_accounts``,
     ``primarycontactid/$ref``, ``primarycontactid($select=fullname;$expand=createdby)``).
 
-    ``schema`` resolves target tables and relationships (the org's, so tenant columns count).
+    ``schema`` resolves target tables and relationships (the org's, so tenant columns count);
+    nested ``$filter``s read the query's parameter ``aliases`` and the org's ``env``.
     """
-    items = _parse_items(text, meta, schema=schema, depth=0)
-    if len(items) > max_expand:
+    scope = _FilterScope(aliases or {}, env)
+    items = _parse_items(text, meta, schema=schema, depth=0, scope=scope)
+    joins = _count_items(items)
+    if joins > max_expand:
+        # "You can include up to 15 $expand options in a query. Each $expand option creates a
+        # join" (join-tables page): nested items are joins too.
         raise bad_request(
-            f"The $expand has {len(items)} items; Dataverse allows at most {max_expand}.",
+            f"The $expand has {joins} items (nested ones included); Dataverse allows at most "
+            f"{max_expand}.",
             CODE_BAD_QUERY,
         )
+    if nests_collection(items) and any(
+        i.order or i.top is not None for i in _walk(items) if i.collection
+    ):
+        # With a nested $expand anywhere, the expanded collections are paged and take no
+        # $orderby/$top (join-tables page, "Nested $expand on collection-valued navigation
+        # properties").
+        raise bad_request(_SINGLE_VALUED_ONLY, CODE_BAD_QUERY)
     return items
+
+
+def _walk(items: Iterable[Expand]) -> Iterator[Expand]:
+    for item in items:
+        yield item
+        yield from _walk(item.expand)
+
+
+def _count_items(items: Iterable[Expand]) -> int:
+    return sum(1 for _ in _walk(items))
+
+
+def nests_collection(items: Iterable[Expand], *, inside: bool = False) -> bool:
+    """Whether ``$expand`` uses a nested ``$expand`` with a collection-valued navigation: a
+    collection expanded with a ``$expand`` inside it, or inside another expansion.
+
+    Dataverse then pages every expanded collection (``Prefer: odata.maxpagesize`` applies to
+    each, and ``<nav>@odata.nextLink`` carries a ``$skiptoken``) and refuses ``$orderby``/
+    ``$top`` inside them (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables).
+    """
+    for item in items:
+        if item.collection and (inside or item.expand):
+            return True
+        if nests_collection(item.expand, inside=True):
+            return True
+    return False
 
 
 def aliases(request: FakeRequest) -> dict[str, str]:
@@ -323,22 +388,41 @@ def annotation_preference(
 
 
 def entity_options(
-    request: FakeRequest, meta: Table, max_expand: int, *, schema: SchemaLookup
+    request: FakeRequest,
+    meta: Table,
+    max_expand: int,
+    *,
+    schema: SchemaLookup,
+    env: odata_eval.QueryEnv | None = None,
 ) -> tuple[list[str] | None, list[Expand]]:
     """``$select`` and ``$expand`` of a single-entity request."""
     check_options(request, ENTITY_OPTIONS)
-    return select_expand(request, meta, max_expand, schema)
+    return select_expand(request, meta, max_expand, schema, env)
 
 
 def select_expand(
-    request: FakeRequest, meta: Table, max_expand: int, schema: SchemaLookup
+    request: FakeRequest,
+    meta: Table,
+    max_expand: int,
+    schema: SchemaLookup,
+    env: odata_eval.QueryEnv | None = None,
 ) -> tuple[list[str] | None, list[Expand]]:
-    """``$select`` and ``$expand`` of a request (any collection or entity read)."""
+    """``$select`` and ``$expand`` of a request (any collection or entity read); ``env`` lets
+    a nested ``$filter`` follow lookup paths and use the org's clock."""
     select_text = request.query_value("$select")
     select = odata_eval.parse_select(select_text, meta) if select_text is not None else None
     expand_text = request.query_value("$expand")
     expand = (
-        parse_expand(expand_text, meta, max_expand=max_expand, schema=schema) if expand_text else []
+        parse_expand(
+            expand_text,
+            meta,
+            max_expand=max_expand,
+            schema=schema,
+            aliases=aliases(request),
+            env=env,
+        )
+        if expand_text
+        else []
     )
     return select, expand
 
