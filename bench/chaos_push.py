@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos_fake import FakeProcess
-from chaos_runs import MAX_RUNS, KillWhen, Trial, _env, _wait_out_pause, fault_mix, run_cli
+from chaos_runs import Trial
+from chaos_sync import _pull_until_done
 
 __all__ = ["JOB", "push_trial"]
 
@@ -35,7 +36,6 @@ JOB = "sync-push"
 KEY = "telephone1"
 """The alternate key of lead the ``--alternate-key`` trials upsert by (declared once per fake)."""
 HEADER = ("leadid", "emailaddress1", KEY, "firstname", "lastname", "companyname", "subject")
-EXIT_OK = 0
 
 
 def _ensure_key(fake: FakeProcess) -> None:
@@ -139,39 +139,14 @@ def push_trial(fake: FakeProcess, seed: int, workdir: Path, trial: Trial) -> Tri
     args = ["--url", fake.url, "sync", "push", str(source), "--skip-invalid", "--yes"]
     args += ["--report", str(report), "--batch-size", str(rng.choice([5, 10, 25]))]
     args += ["--match-on", KEY, "--alternate-key"] if by_key else ["--match-on", "emailaddress1"]
-    for spec in fault_mix(rng, seed):
-        fake.add_fault(spec)
-    env = _env(workdir)
-    kills_left = rng.choice([1, 1, 1, 2])
-    rc = -1
-    while trial.runs < MAX_RUNS:
-        if trial.runs:
-            _wait_out_pause(fake)
-        trigger = _after(rng.uniform(0.2, 2.5)) if kills_left else None
-        report.unlink(missing_ok=True)
-        killed, rc = run_cli(args, env, trigger, workdir / "stderr.log")
-        trial.runs += 1
-        if killed:
-            trial.kills += 1
-            kills_left -= 1
-            continue
-        if rc == EXIT_OK:
-            trial.finished = True
-            break
-    stats = fake.stats()
-    trial.faults = sum(stats["faults_fired"].values())
-    trial.early_retries = int(stats["early_retries"]["total"])
-    fake.clear_faults()
+    # The same loop as each sync pull: faults, a kill, reruns until it exits 0.
+    trial.finished = _pull_until_done(fake, rng, trial, args, workdir, rng.choice([1, 1, 1, 2]))
     _verify(fake, trial, before, rows, report, by_key)
     if not trial.finished:
         tail = (workdir / "stderr.log").read_text(errors="replace").strip().splitlines()[-3:]
-        trial.detail = f"did not finish (last exit code {rc}: {' | '.join(tail)}); " + trial.detail
+        trial.detail = f"did not finish ({' | '.join(tail)}); " + trial.detail
     trial.seconds = time.monotonic() - started
     return trial
-
-
-def _after(delay: float) -> KillWhen:
-    return lambda elapsed: elapsed >= delay
 
 
 def _verify(

@@ -32,6 +32,11 @@ def _applied(session: requests.Session, base: str, table: str = "lead") -> dict[
     return data
 
 
+def _counts(session: requests.Session, base: str, lead: str) -> dict[str, int]:
+    counts: dict[str, int] = _applied(session, base)["records"]["lead"][lead]  # type: ignore[index]
+    return counts
+
+
 def test_a_state_change_sent_twice_is_one_transition_and_one_no_op(
     wire: tuple[FakeDataverse, str, requests.Session],
 ) -> None:
@@ -55,8 +60,7 @@ def test_a_transition_applied_twice_is_counted_twice(
     (lead,) = fake.seed("lead", [{"lastname": "Ng"}])
     for body in ({"statecode": 2, "statuscode": 5}, {"statecode": 0, "statuscode": 1}) * 2:
         assert session.patch(f"{base}leads({lead})", json=body).status_code == 204
-    counts = _applied(session, base)["records"]["lead"][lead]  # type: ignore[index]
-    assert counts == {"transition 0/1->2/5": 2, "transition 2/5->0/1": 2}
+    assert _counts(session, base, lead) == {"transition 0/1->2/5": 2, "transition 2/5->0/1": 2}
 
 
 def test_qualify_lead_and_a_refused_second_call(
@@ -68,8 +72,7 @@ def test_qualify_lead_and_a_refused_second_call(
     first = session.post(f"{base}leads({lead})/Microsoft.Dynamics.CRM.QualifyLead", json=body)
     again = session.post(f"{base}leads({lead})/Microsoft.Dynamics.CRM.QualifyLead", json=body)
     assert first.status_code == 200 and again.status_code >= 400
-    counts = _applied(session, base)["records"]["lead"][lead]  # type: ignore[index]
-    assert counts == {"QualifyLead": 1, "transition 0/1->1/3": 1}
+    assert _counts(session, base, lead) == {"QualifyLead": 1, "transition 0/1->1/3": 1}
 
 
 def test_creates_are_counted_per_alternate_key_value(
