@@ -206,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (f" (jobs: {', '.join(jobs)})" if args.job else "")
             + status
             + f", {elapsed:.0f} s with {args.workers} worker(s) on {platform.machine()} / "
-            f"Python {platform.python_version()} ({os.cpu_count()} cores).\n\n"
+            f"Python {platform.python_version()} ({os.cpu_count()} cores), load average "
+            f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) at the end.\n\n"
             + markdown(table(sorted(results, key=lambda t: JOBS.index(t.job))))
             + f"\nRe-sent state writes (a resumed job setting a state a lead already had: a "
             f"no-op for the service, not a duplicate): {sum(t.resent for t in results)}.\n",
