@@ -21,7 +21,6 @@ its rows.  The store's snapshots carry a copy, so a write undone by a rollback (
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,21 +36,24 @@ class AppliedCounts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: dict[tuple[str, str], Counter[str]] = {}
+        # Flat dicts: a snapshot copies them at C speed (the store snapshots per change set).
+        self._records: dict[tuple[str, str, str], int] = {}
         self._key_creates: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
-        return f"AppliedCounts(records={len(self._records)}, keys={len(self._key_creates)})"
+        records = len({(table, record_id) for table, record_id, _ in self._records})
+        return f"AppliedCounts(records={records}, keys={len(self._key_creates)})"
 
     def _count(self, table: str, record_id: str, what: str) -> None:
         with self._lock:
-            self._records.setdefault((table, record_id), Counter())[what] += 1
+            where = (table, record_id, what)
+            self._records[where] = self._records.get(where, 0) + 1
 
     def copy(self) -> AppliedCounts:
         """A copy (the store's snapshots carry one, so a rollback uncounts its writes)."""
         twin = AppliedCounts()
         with self._lock:
-            twin._records = {where: Counter(c) for where, c in self._records.items()}
+            twin._records = dict(self._records)
             twin._key_creates = dict(self._key_creates)
         return twin
 
@@ -86,9 +88,9 @@ class AppliedCounts:
         records: dict[str, dict[str, dict[str, int]]] = {}
         creates: dict[str, dict[str, int]] = {}
         with self._lock:
-            for (name, record_id), counts in self._records.items():
-                if (table is None or name == table) and counts:
-                    records.setdefault(name, {})[record_id] = dict(counts)
+            for (name, record_id, what), n in self._records.items():
+                if table is None or name == table:
+                    records.setdefault(name, {}).setdefault(record_id, {})[what] = n
             for (name, key), n in self._key_creates.items():
                 if table is None or name == table:
                     creates.setdefault(name, {})[key] = n
