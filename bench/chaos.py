@@ -17,9 +17,12 @@ Verification never uses the client's code: only raw HTTP against the fake (the W
 its ``/_fake/`` control plane) and ``sqlite3`` on the sync mirror.  Per trial it counts:
 
 * lost: a selected lead not in its target state (or a mirror row missing or different);
-* duplicated: more than one opportunity, account or contact from one qualified lead, or a
-  mirror row twice (a repeated state change leaves no trace a raw read can see, so the
-  reactivate and disqualify rows count none);
+* duplicated: a state change applied twice to one lead (a transition into the job's target
+  state, or QualifyLead, counted by the fake per record: ``GET /_fake/applied``), more than
+  one opportunity, account or contact from one qualified lead, a mirror row twice, or a
+  pushed CSV row's lead created twice.  A resumed job that sends a transition again to a
+  lead already in its target state is a no-op for the service (it changes no state): it is
+  counted apart as "re-sent", not as duplicated;
 * touched outside the selection: an unselected lead (or its children) changed;
 * early retries: Web API requests sent while a ``Retry-After`` pause still ran (the fake
   counts them).
@@ -43,12 +46,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chaos_fake import FakeProcess
+from chaos_push import JOB as PUSH_JOB
+from chaos_push import push_trial
 from chaos_runs import Trial, run_bulk_trial, run_sync_trial
 
 __all__ = ["JOBS", "main", "run_trial"]
 
 BULK_JOBS = ("reactivate", "disqualify", "qualify")
-SYNC_JOBS = ("sync-pull",)
+SYNC_JOBS = ("sync-pull", PUSH_JOB)
 JOBS = BULK_JOBS + SYNC_JOBS
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = (
@@ -68,6 +73,8 @@ FAKE_ARGS = ("--latency-ms", "4", "--dop-hint", "4")
 def run_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Trial:
     """One seeded trial of ``job`` against a freshly reset fake."""
     fake.reset()
+    if job == PUSH_JOB:
+        return push_trial(fake, seed, workdir, Trial(job, seed))
     if job in SYNC_JOBS:
         return run_sync_trial(fake, seed, workdir)
     return run_bulk_trial(fake, job, seed, workdir)
@@ -199,8 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (f" (jobs: {', '.join(jobs)})" if args.job else "")
             + status
             + f", {elapsed:.0f} s with {args.workers} worker(s) on {platform.machine()} / "
-            f"Python {platform.python_version()} ({os.cpu_count()} cores).\n\n"
-            + markdown(table(sorted(results, key=lambda t: JOBS.index(t.job)))),
+            f"Python {platform.python_version()} ({os.cpu_count()} cores), load average "
+            f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) at the end.\n\n"
+            + markdown(table(sorted(results, key=lambda t: JOBS.index(t.job))))
+            + f"\nRe-sent state writes (a resumed job setting a state a lead already had: a "
+            f"no-op for the service, not a duplicate): {sum(t.resent for t in results)}.\n",
             encoding="utf-8",
         )
 

@@ -35,6 +35,8 @@ class FakeProcess:
         self.api = self.url + "/api/data/v9.2/"
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {TOKEN}"
+        self.alternate_keys: set[tuple[str, str]] = set()
+        """Alternate keys declared on this fake (schema outlives ``reset``)."""
 
     def close(self) -> None:
         """Stop the server and wait for it."""
@@ -68,6 +70,17 @@ class FakeProcess:
         """Seed rows (bypassing business rules); their ids in order."""
         ids: list[str] = self._control("POST", "seed", {table: rows})[table]
         return ids
+
+    def declare_alternate_key(self, table: str, column: str) -> None:
+        """Declare an alternate key of ``table`` on ``column`` (it outlives :meth:`reset`)."""
+        self._control("POST", "seed", {"$schema": {"alternate_keys": [[table, [column]]]}})
+        self.alternate_keys.add((table, column))
+
+    def applied(self, table: str) -> dict[str, Any]:
+        """What the org applied per record of ``table``: state transitions, QualifyLead and
+        creates per alternate-key value (``GET /_fake/applied``)."""
+        data: dict[str, Any] = self._control("GET", f"applied?table={table}")
+        return data
 
     def add_fault(self, spec: str) -> None:
         """Script a fault (``--fault`` syntax)."""

@@ -49,6 +49,8 @@ class Trial:
     duplicated: int = 0
     touched: int = 0
     early_retries: int = 0
+    resent: int = 0
+    """State writes that found the record already in that state (no-op, not duplicated)."""
     finished: bool = False
     detail: str = ""
     seconds: float = 0.0
@@ -266,6 +268,7 @@ def _verify_bulk(
         elif now != row:
             trial.touched += 1
             notes.append(f"unselected lead {key} changed")
+    _count_repeats(fake, job, trial, selected, notes)
     if job == "qualify":
         for entity_set in ("opportunities", "accounts", "contacts"):
             origins = Counter(
@@ -287,6 +290,25 @@ def _verify_bulk(
     if trial.early_retries:
         notes.append(f"{trial.early_retries} early retries")
     trial.detail = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
+
+
+def _count_repeats(
+    fake: FakeProcess, job: str, trial: Trial, selected: set[str], notes: list[str]
+) -> None:
+    """Duplicates the org applied (``/_fake/applied``): per selected lead, a transition into
+    the job's target state applied more than once, or (qualify) QualifyLead applied more
+    than once.  A resumed job that sends a transition again to a lead already in the target
+    state is a no-op for the service (``unchanged``): counted as re-sent, not duplicated."""
+    target = "{}/{}".format(*TARGETS[job])
+    applied = fake.applied("lead")["records"].get("lead", {})
+    for lead in selected:
+        counts: dict[str, int] = applied.get(lead, {})
+        into = sum(n for what, n in counts.items() if what.endswith(f"->{target}"))
+        extra = max(into - 1, counts.get("QualifyLead", 0) - 1, 0)
+        if extra:
+            trial.duplicated += extra
+            notes.append(f"lead {lead}: applied {counts}")
+        trial.resent += sum(n for what, n in counts.items() if what.startswith("unchanged "))
 
 
 def run_sync_trial(fake: FakeProcess, seed: int, workdir: Path) -> Trial:

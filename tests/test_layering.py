@@ -13,7 +13,8 @@ Islands: ``cassette.*`` imports only the stdlib (anyone may import it);
 ``fake.*`` imports only the stdlib, ``responses``, ``requests`` (its exceptions, for injected
 faults), ``yaml`` (seed files) and ``cassette``, never the client (its pytest plugin asks a hook
 for clients; ``d365leads.testing`` answers it).
-Third-party: ``msal`` only in ``auth``; ``requests``/``urllib3`` only in ``http`` (and the fake).
+Third-party: ``msal`` only in ``auth.*`` (``auth.msal``); ``requests``/``urllib3`` only in
+``http`` (and the fake).
 
 The fake's own layers (docs/architecture.md, "The fake"), each importing only its own rank or
 lower ones:
@@ -198,8 +199,8 @@ def violations_for(path: Path) -> list[str]:
     for target, line in imports_of(path):
         top = target.split(".")[0]
         where = f"{rel}:{line} imports {target}"
-        if top == "msal" and here != "d365leads.auth":
-            problems.append(f"{where}: only d365leads.auth may import msal")
+        if top == "msal" and not (here + ".").startswith("d365leads.auth."):
+            problems.append(f"{where}: only d365leads.auth.* may import msal")
         if top in ("requests", "urllib3") and head not in ("http", "fake"):
             problems.append(f"{where}: only d365leads.http may use requests")
         if head == "cassette":
@@ -313,6 +314,9 @@ def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.Monk
     (fake_pkg / "cassette" / "model.py").write_text("import yaml\nfrom d365leads import errors\n")
     (fake_pkg / "records.py").write_text("import msal\nfrom d365leads import client, cli\n")
     (fake_pkg / "cli").mkdir()
+    (fake_pkg / "auth").mkdir()
+    (fake_pkg / "auth" / "msal.py").write_text("import msal\n")
+    (fake_pkg / "authority.py").write_text("import msal\n")
     # Inside the fake: upward imports, org -> wire, wire -> the store, a handler's internals,
     # the client from the pytest plugin, and a circle.
     for folder in ("core", "org", "wire", "handlers", "pipeline", "adapters"):
@@ -336,6 +340,8 @@ def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(violations_for(fake_pkg / "fake" / "store.py")) == 3
     assert len(violations_for(fake_pkg / "cassette" / "model.py")) == 2
     assert len(violations_for(fake_pkg / "records.py")) == 4  # msal, client, cli (twice)
+    assert violations_for(fake_pkg / "auth" / "msal.py") == []  # msal in auth.* only
+    assert len(violations_for(fake_pkg / "authority.py")) == 1
     fake = fake_pkg / "fake"
     assert len(violations_for(fake / "core" / "fault.py")) == 1  # F0 -> F3
     assert len(violations_for(fake / "org" / "store.py")) == 1  # org -> wire

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +18,7 @@ from d365leads.redaction import Secret, redact_text
 __all__ = [
     "REFRESH_MARGIN_S",
     "AccessToken",
+    "CachingTokenProvider",
     "CredentialTokenProvider",
     "StaticTokenProvider",
     "TokenProvider",
@@ -86,7 +88,34 @@ class StaticTokenProvider:
         return "StaticTokenProvider(token='***')"
 
 
-class CredentialTokenProvider:
+class CachingTokenProvider(ABC):
+    """The one path to a token of the providers that fetch them (a credential object, MSAL).
+
+    :meth:`get_token` returns the cached token until five minutes before it expires
+    (:data:`REFRESH_MARGIN_S`), else fetches a new one (:meth:`_fetch`) under a lock, so
+    threads that ask at once fetch once.
+    """
+
+    def __init__(self, scope: str) -> None:
+        self._scope = scope
+        self._lock = threading.Lock()
+        self._cached: AccessToken | None = None
+
+    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
+        """Return the cached token while it is fresh, else fetch (and cache) a new one."""
+        with self._lock:
+            cached = self._cached
+            if cached and not force_refresh and not cached.expires_within(REFRESH_MARGIN_S):
+                return cached
+            self._cached = self._fetch(force_refresh=force_refresh)
+            return self._cached
+
+    @abstractmethod
+    def _fetch(self, *, force_refresh: bool) -> AccessToken:
+        """Get a new token (:class:`AuthError` when that fails)."""
+
+
+class CredentialTokenProvider(CachingTokenProvider):
     """Adapts an object with ``get_token(*scopes)`` returning ``.token`` and ``.expires_on``.
 
     This is the shape of ``azure.identity`` credentials (``DefaultAzureCredential`` and
@@ -96,30 +125,22 @@ class CredentialTokenProvider:
     def __init__(self, credential: Any, org_url: str) -> None:
         if not callable(getattr(credential, "get_token", None)):
             raise ConfigError("the credential object has no get_token(scope) method")
+        super().__init__(scope_for(org_url))
         self._credential = credential
-        self._scope = scope_for(org_url)
-        self._lock = threading.Lock()
-        self._cached: AccessToken | None = None
 
-    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
-        """Ask the credential for a token, reusing it until five minutes before expiry."""
-        with self._lock:
-            cached = self._cached
-            if cached and not force_refresh and not cached.expires_within(REFRESH_MARGIN_S):
-                return cached
-            try:
-                result = self._credential.get_token(self._scope)
-            except Exception as exc:
-                raise AuthError(
-                    f"the credential could not get a token for {self._scope}: "
-                    f"{redact_text(str(exc))}"
-                ) from None
-            token = getattr(result, "token", None)
-            if not isinstance(token, str) or not token:
-                raise AuthError("the credential returned no token")
-            expires_on = float(getattr(result, "expires_on", 0) or time.time() + 3600)
-            self._cached = AccessToken(token, expires_on)
-            return self._cached
+    def _fetch(self, *, force_refresh: bool) -> AccessToken:
+        # The credential keeps (and refreshes) its own tokens: asking again is the refresh.
+        try:
+            result = self._credential.get_token(self._scope)
+        except Exception as exc:
+            raise AuthError(
+                f"the credential could not get a token for {self._scope}: {redact_text(str(exc))}"
+            ) from None
+        token = getattr(result, "token", None)
+        if not isinstance(token, str) or not token:
+            raise AuthError("the credential returned no token")
+        expires_on = float(getattr(result, "expires_on", 0) or time.time() + 3600)
+        return AccessToken(token, expires_on)
 
     def __repr__(self) -> str:
         kind = type(self._credential).__name__

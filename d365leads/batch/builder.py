@@ -34,9 +34,15 @@ _T = TypeVar("_T")
 
 
 class _Writes(ABC, Generic[_T]):
-    """``post``/``patch``/``delete`` on top of ``add``, shared by batches and changesets."""
+    """``add`` and ``post``/``patch``/``delete`` on top of it, shared by batches and changesets.
 
-    @abstractmethod
+    Both add to one :class:`BatchRequest` (``_batch``); a changeset's operations carry its
+    number (``_changeset``). What ``add`` returns depends on the subclass (:meth:`_handle`).
+    """
+
+    _batch: BatchRequest
+    _changeset: int | None
+
     def add(
         self,
         method: str,
@@ -46,7 +52,17 @@ class _Writes(ABC, Generic[_T]):
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> _T:
-        """Add one operation; what it returns depends on the subclass."""
+        """Add an operation; ``path`` is relative to the Web API base or absolute.
+
+        A batch returns the :class:`BatchOperation`; a changeset the operation's ``$n``
+        reference, usable in the URL or an ``@odata.bind`` of a later operation of it.
+        """
+        op = self._batch._add(method, path, json, headers, params, changeset=self._changeset)
+        return self._handle(op)
+
+    @abstractmethod
+    def _handle(self, op: BatchOperation) -> _T:
+        """What :meth:`add` returns for the operation just added."""
 
     def post(self, path: str, json: Any = None, *, headers: Mapping[str, str] | None = None) -> _T:
         """Add a POST: a create, or a bound action such as QualifyLead."""
@@ -77,6 +93,7 @@ class ChangeSet(_Writes[str]):
 
     def __init__(self, batch: BatchRequest, number: int) -> None:
         self._batch = batch
+        self._changeset = number
         self.number = number
 
     def __enter__(self) -> ChangeSet:
@@ -85,21 +102,7 @@ class ChangeSet(_Writes[str]):
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def add(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> str:
-        """Add an operation; return its ``$n`` reference."""
-        if method.upper() == "GET":
-            raise InvalidInputError(
-                "GET is not allowed inside a changeset; add it to the batch outside the changeset"
-            )
-        op = self._batch._add(method, path, json, headers, params, changeset=self.number)
+    def _handle(self, op: BatchOperation) -> str:
         return f"${op.content_id}"
 
 
@@ -126,6 +129,8 @@ class BatchRequest(_Writes[BatchOperation]):
                 f"got {max_operations}"
             )
         self._session = session
+        self._batch = self
+        self._changeset = None
         url = base_url if base_url is not None else session.base_url  # type: ignore[union-attr]
         self.base_url = url if url.endswith("/") else url + "/"
         self.continue_on_error = continue_on_error
@@ -168,6 +173,10 @@ class BatchRequest(_Writes[BatchOperation]):
         changeset: int | None,
     ) -> BatchOperation:
         verb = method.upper()
+        if verb == "GET" and changeset is not None:
+            raise InvalidInputError(
+                "GET is not allowed inside a changeset; add it to the batch outside the changeset"
+            )
         if verb not in _METHODS:
             raise InvalidInputError(
                 f"unsupported method {method!r} in a batch; use one of {sorted(_METHODS)}"
@@ -195,17 +204,8 @@ class BatchRequest(_Writes[BatchOperation]):
         self._operations.append(op)
         return op
 
-    def add(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> BatchOperation:
-        """Add an independent operation; ``path`` is relative to the Web API base or absolute."""
-        return self._add(method, path, json, headers, params, changeset=None)
+    def _handle(self, op: BatchOperation) -> BatchOperation:
+        return op
 
     def get(
         self,

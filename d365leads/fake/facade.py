@@ -14,7 +14,6 @@ columns and value types, and fills system columns; requests through the pipeline
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -165,19 +164,24 @@ class FakeDataverse(Org):
         """Counters for benchmarks and chaos trials (``GET /_fake/stats``).
 
         ``requests`` counts every Web API request, including those dropped from the bounded
-        journal; ``faults_fired`` counts scripted faults by kind; ``early_retries`` counts
+        journal; ``faults_fired`` counts scripted faults by kind (dropped records of the
+        bounded ``faults.fired`` log included); ``early_retries`` counts
         requests sent while a ``Retry-After`` still ran (scripted 429s and service protection);
         ``pause_left_s`` is what remains of the latest scripted 429's pause.
         """
         journal = self.pipeline.journal
         faults = self.pipeline.faults
-        fired = Counter(f.kind for f in list(faults.fired))
         scripted = faults.pauses.early_retries
         protected = self.pipeline.protection.stats.early_retries
         return {
             "requests": journal.counters.to_json(),
             "journal": {"kept": len(journal), "limit": journal.limit, "dropped": journal.dropped},
-            "faults_fired": dict(fired),
+            "faults_fired": faults.fired.counts(),
+            "faults_log": {
+                "kept": len(faults.fired),
+                "limit": faults.fired.limit,
+                "dropped": faults.fired.dropped,
+            },
             "early_retries": {
                 "total": scripted + protected,
                 "scripted_throttle": scripted,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
 from .conftest import seed_leads
+from .processes import cli_env, serve_fake
 
 pytestmark = pytest.mark.slow
 
@@ -27,23 +27,7 @@ N = 240
 @pytest.fixture
 def served() -> Iterator[tuple[FakeDataverse, FakeServer]]:
     # A little latency so the job is still running when the test kills it.
-    fake = FakeDataverse(options=FakeOptions(dop_hint=2, latency_ms=40, op_cost_ms=1))
-    server = fake.serve()
-    try:
-        yield fake, server
-    finally:
-        server.close()
-    assert not fake.errors, fake.errors
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-    env.update(
-        D365_ACCESS_TOKEN="crash-test-token",
-        D365LEADS_CONFIG_DIR=str(tmp_path / "config"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    yield from serve_fake(FakeOptions(dop_hint=2, latency_ms=40, op_cost_ms=1))
 
 
 def _counts(journal: Path) -> Counter[str]:
@@ -129,7 +113,7 @@ def test_reactivate_killed_then_resumed(
     fake, server = served
     ids = seed_leads(fake, N)
     journal = tmp_path / "jobs.sqlite"
-    env = _env(tmp_path)
+    env = cli_env(tmp_path, "crash-test-token")
     args = [
         "--url",
         server.url,
@@ -161,7 +145,7 @@ def test_qualify_killed_then_resumed_creates_one_opportunity_per_lead(
     fake, server = served
     ids = seed_leads(fake, N, state=0, status=1)
     journal = tmp_path / "jobs.sqlite"
-    env = _env(tmp_path)
+    env = cli_env(tmp_path, "crash-test-token")
     args = [
         "--url",
         server.url,

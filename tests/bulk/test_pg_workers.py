@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from d365leads.fake.core.options import FakeOptions
 
 from .conftest import seed_leads
 from .pg_server import bulk_pg_server, pg_journal_url
+from .processes import cli_env, serve_fake
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
 
@@ -34,23 +34,7 @@ N = 160
 @pytest.fixture
 def served() -> Iterator[tuple[FakeDataverse, FakeServer]]:
     # Latency so the victim is still mid-chunk when the test kills it.
-    fake = FakeDataverse(options=FakeOptions(dop_hint=2, latency_ms=50, op_cost_ms=1))
-    server = fake.serve()
-    try:
-        yield fake, server
-    finally:
-        server.close()
-    assert not fake.errors, fake.errors
-
-
-def _env(tmp_path: Path, token: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-    env.update(
-        D365_ACCESS_TOKEN=token,
-        D365LEADS_CONFIG_DIR=str(tmp_path / "config"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    yield from serve_fake(FakeOptions(dop_hint=2, latency_ms=50, op_cost_ms=1))
 
 
 def _engine(url: str) -> sa.Engine:
@@ -87,7 +71,7 @@ def test_workers_share_a_qualify_job_and_survive_a_sigkill(
     procs = [
         subprocess.Popen(
             command,
-            env=_env(tmp_path, "worker-token"),
+            env=cli_env(tmp_path, "worker-token"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,25 +19,14 @@ from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
 from .conftest import make_client, seed_leads
+from .processes import cli_env, serve_fake
 
 N = 60
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[FakeDataverse, FakeServer]]:
-    fake = FakeDataverse(options=FakeOptions(dop_hint=2))
-    server = fake.serve()
-    try:
-        yield fake, server
-    finally:
-        server.close()
-    assert not fake.errors, fake.errors
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-    env.update(D365_ACCESS_TOKEN="t", D365LEADS_CONFIG_DIR=str(tmp_path / "config"))
-    return env
+    yield from serve_fake(FakeOptions(dop_hint=2))
 
 
 def _job_states(journal: Path) -> list[tuple[str, int]]:
@@ -60,7 +48,7 @@ def test_kill_while_reading_the_selection_then_resume_last(
     # The selection read is throttled for a long time: the process is killed while it waits.
     fake.faults.throttle_next(1, retry_after=60, method="GET", path=r"^leads$")
     journal = tmp_path / "jobs.sqlite"
-    env = _env(tmp_path)
+    env = cli_env(tmp_path, "t")
     base = [sys.executable, "-m", "d365leads", "--url", server.url, "bulk", "reactivate"]
     proc = subprocess.Popen(
         [*base, "--reason", "no-longer-interested", "--yes", "--journal", str(journal)],

@@ -13,10 +13,10 @@ from d365leads.cli.app import cli
 from d365leads.fake import FakeDataverse, FakeServer
 
 from .conftest import seed_leads
+from .processes import cli_env
 from .test_crash_resume import (
     KILL_POINTS,
     _counts,
-    _env,
     _kill_when,
     _received_per_lead,
     _resume,
@@ -50,7 +50,7 @@ def _seed(fake: FakeDataverse) -> tuple[list[str], list[str]]:
 
 
 def _cli(server: FakeServer, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {"D365_URL": server.url, **_env(tmp_path)}
+    env = {"D365_URL": server.url, **cli_env(tmp_path, "crash-test-token")}
     result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
@@ -77,11 +77,16 @@ def test_disqualify_by_view_dry_run_kill_and_resume(
     assert not journal.exists() or _counts(journal) == Counter()
 
     args = ["--url", server.url, "bulk", "disqualify", "--view", "Target leads", "--yes"]
-    at_kill = _kill_when([*args, *common], _env(tmp_path), journal, KILL_POINTS["a-third-done"])
+    at_kill = _kill_when(
+        [*args, *common],
+        cli_env(tmp_path, "crash-test-token"),
+        journal,
+        KILL_POINTS["a-third-done"],
+    )
     assert N // 3 <= at_kill["done"] < N
     # The view's answer changes after the kill; the job keeps the leads it selected.
     fake.seed("lead", {"lastname": "Late", "companyname": "Target Late", "statecode": 0})
-    _resume("disqualify", server.url, _env(tmp_path), journal)
+    _resume("disqualify", server.url, cli_env(tmp_path, "crash-test-token"), journal)
     assert _counts(journal) == Counter({"done": N})
     assert all(fake.get("lead", i)["statecode"] == 2 for i in targets)  # type: ignore[index]
     assert all(fake.get("lead", i)["statecode"] == 0 for i in others)  # type: ignore[index]

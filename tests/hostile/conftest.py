@@ -10,10 +10,18 @@ import pytest
 
 from d365leads import DataverseClient, RetryPolicy, StaticTokenProvider
 from d365leads.fake import FakeDataverse
+from d365leads.http import RequestsTransport
 
 from .hostile_server import HostileServer
 
 ClientFactory = Callable[..., DataverseClient]
+
+DEADLINE = 5.0
+"""The request deadline of the deadline tests: far above what an honest exchange with the fake
+needs on a loaded machine, far below the hostile answers (which would go on for minutes)."""
+TICK = 0.25
+"""Seconds of the client's deadline clock each trickled byte costs (``Wire.tick``): a trickle
+runs out :data:`DEADLINE` after about 20 bytes, however slow the machine."""
 
 
 @pytest.fixture
@@ -37,6 +45,8 @@ def make_client(server: HostileServer, sleeps: list[float]) -> Iterator[ClientFa
         kwargs.setdefault(
             "retry", RetryPolicy(max_retries=2, max_retry_time=60, rng=random.Random(5))
         )
+        # The deadline runs on the clock the server paces (real time plus trickled ticks).
+        kwargs.setdefault("transport", RequestsTransport(clock=server.pace))
         client = DataverseClient(
             server.url,
             token_provider=StaticTokenProvider("hostile-suite-token"),

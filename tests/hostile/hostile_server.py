@@ -46,12 +46,37 @@ class Received:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
+class PacedClock:
+    """The client's deadline clock, paced by the server: real monotonic time plus the seconds
+    the hostile answers add as they trickle (:meth:`Wire.tick`).
+
+    A trickle then runs out a deadline after a fixed number of bytes however loaded the
+    machine is, while the deadline itself stays far above what an honest exchange with the
+    fake needs (the honest answers add nothing).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._extra = 0.0
+
+    def __call__(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._extra
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._extra += seconds
+
+
 class Wire:
     """Writes one answer to the client; every write stops once the client or the server is gone."""
 
-    def __init__(self, sock: socket.socket, stop: threading.Event) -> None:
+    def __init__(
+        self, sock: socket.socket, stop: threading.Event, pace: PacedClock | None = None
+    ) -> None:
         self._sock = sock
         self._stop = stop
+        self._pace = pace
         self._until = time.monotonic() + ANSWER_SECONDS
         self.sent = 0
         self.broken = False
@@ -92,6 +117,11 @@ class Wire:
         """Wait (at most ``seconds``) unless the server stops; False when it did."""
         return not self._stop.wait(seconds) and self.alive()
 
+    def tick(self, seconds: float) -> None:
+        """Move the client's :class:`PacedClock` on by ``seconds`` (no real wait)."""
+        if self._pace is not None:
+            self._pace.advance(seconds)
+
 
 Answer = Callable[[Received, Wire], None]
 
@@ -118,6 +148,8 @@ class HostileServer:
     received: list[Received] = field(default_factory=list)
     tls: ssl.SSLContext | None = None
     """Serve HTTPS with this server-side context (see :func:`self_signed`)."""
+    pace: PacedClock = field(default_factory=PacedClock)
+    """The deadline clock of the clients of this server (``RequestsTransport(clock=pace)``)."""
 
     def __post_init__(self) -> None:
         self._routes: list[_Route] = []
@@ -180,7 +212,7 @@ class HostileServer:
             return
         if request is None:
             return
-        wire = Wire(sock, self._stop)
+        wire = Wire(sock, self._stop, self.pace)
         path = request.target.split("/api/data/v9.2/", 1)[-1]
         route = self._claim(request.method, path)
         request.answered_by = route.name if route is not None else "fake"

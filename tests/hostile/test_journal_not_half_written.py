@@ -21,7 +21,7 @@ from d365leads.bulk import (
     run_bulk_job,
 )
 
-from .conftest import ClientFactory
+from .conftest import DEADLINE, TICK, ClientFactory
 from .hostile_server import Answer, HostileServer, Received, Wire
 
 BATCH = r"^\$batch"
@@ -53,6 +53,7 @@ def applied_then_trickle(server: HostileServer) -> Answer:
         for byte in body:
             if not wire.pause(0.02) or not wire.write(bytes([byte])):
                 return
+            wire.tick(TICK)
 
     return answer
 
@@ -94,7 +95,8 @@ def test_a_trickling_batch_answer_is_verified_by_reading_not_resending(
     server: HostileServer, make_client: ClientFactory, tmp_path: Path, reactivation: list[str]
 ) -> None:
     server.route("POST", BATCH, applied_then_trickle(server))
-    client = make_client(request_deadline=0.3)
+    # Honest reads and writes get DEADLINE on a loaded machine; the trickle runs it out.
+    client = make_client(request_deadline=DEADLINE)
     selection = Selection(filter="statecode eq 2")
     plan = plan_bulk_job(client.session, JobSpec.reactivate(LeadStatus.NEW), selection)
     with Journal(tmp_path / "jobs.sqlite") as journal:

@@ -7,9 +7,11 @@ Without the limits, the client would read until the server gives up (``ANSWER_SE
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,9 @@ from d365leads import (
     RetryPolicy,
     StaticTokenProvider,
 )
+from d365leads.http import RequestsTransport
 
-from .conftest import ClientFactory
+from .conftest import DEADLINE, TICK, ClientFactory
 from .hostile_server import HostileServer, Received, Wire, repeat, self_signed
 
 LEADS = r"^leads\b"
@@ -112,28 +115,51 @@ def test_the_default_limit_applies_to_chunked_bodies(
         list(client.leads.list(top=5))
 
 
-def trickle(head: bytes, body: bytes, every: float = 0.02) -> Callable[[Received, Wire], None]:
-    """Write ``head`` at once, then ``body`` one byte every ``every`` seconds."""
+@dataclass
+class Trickle:
+    """Write ``head`` at once, then ``body`` one byte every ``every`` seconds, each byte also
+    moving the client's deadline clock on by :data:`TICK`; ``sent`` lists the body bytes
+    written per answer."""
 
-    def answer(request: Received, wire: Wire) -> None:
-        if not wire.write(head):
-            return
-        for byte in body:
-            if not wire.pause(every) or not wire.write(bytes([byte])):
+    head: bytes
+    body: bytes
+    every: float = 0.01
+    sent: list[int] = field(default_factory=list)
+    _ended: threading.Condition = field(default_factory=threading.Condition)
+
+    def __call__(self, request: Received, wire: Wire) -> None:
+        written = 0
+        try:
+            if not wire.write(self.head):
                 return
+            for byte in self.body:
+                if not wire.pause(self.every) or not wire.write(bytes([byte])):
+                    return
+                written += 1
+                wire.tick(TICK)
+        finally:
+            with self._ended:
+                self.sent.append(written)
+                self._ended.notify_all()
 
-    return answer
+    def ended(self, answers: int) -> list[int]:
+        """``sent`` once ``answers`` answers ended: the client hung up (or 10 s passed)."""
+        with self._ended:
+            self._ended.wait_for(lambda: len(self.sent) >= answers, timeout=10)
+            return list(self.sent)
 
 
+ENDLESS = 4000  # bytes: 40 s at 0.01 s a byte, cut at ANSWER_SECONDS by the server
 STATUS_AND_HEADERS = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {ENDLESS}\r\n\r\n".encode()
 )
 TRICKLES = {
-    "body": trickle(STATUS_AND_HEADERS, b" " * 400),
-    "headers": trickle(b"", STATUS_AND_HEADERS + b" " * 400),
-    "chunk-framing": trickle(
+    "body": (STATUS_AND_HEADERS, b" " * ENDLESS),
+    "headers": (b"", STATUS_AND_HEADERS + b" " * ENDLESS),
+    "chunk-framing": (
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-        b"1\r\n \r\n" * 200,
+        b"1\r\n \r\n" * (ENDLESS // 5),
     ),
 }
 
@@ -142,26 +168,32 @@ TRICKLES = {
 def test_a_trickling_answer_ends_at_the_request_deadline(
     server: HostileServer, make_client: ClientFactory, sleeps: list[float], where: str
 ) -> None:
-    server.route("GET", LEADS, TRICKLES[where])
-    client = make_client(request_deadline=0.3)
+    trickle = Trickle(*TRICKLES[where])
+    server.route("GET", LEADS, trickle)
+    client = make_client(request_deadline=DEADLINE)
     error, elapsed, _ = measured(lambda: list(client.leads.list(top=5)))
     assert isinstance(error, RequestDeadlineError), error
     assert isinstance(error, RequestTimeoutError)  # callers that handle timeouts handle it too
-    assert error.deadline == 0.3 and "D365_REQUEST_DEADLINE" in str(error)
+    assert error.deadline == DEADLINE and "D365_REQUEST_DEADLINE" in str(error)
     # Each byte arrives well within the 120 s read timeout, so only the deadline can stop it:
-    # three attempts (the first and two retries of a GET) of 0.3 s each.
+    # three attempts (the first and two retries of a GET), each cut off by the client long
+    # before the trickle would end.
     assert len(server.hostile()) == 3 and len(sleeps) == 2
+    sent = trickle.ended(3)
+    assert len(sent) == 3 and max(sent) < len(trickle.body) // 10, sent  # about 20 bytes each
     assert elapsed < 10
 
 
 def test_a_trickled_write_is_not_sent_twice(
     server: HostileServer, make_client: ClientFactory
 ) -> None:
-    server.route("POST", r"^leads$", TRICKLES["body"])
-    client = make_client(request_deadline=0.3)
+    trickle = Trickle(*TRICKLES["body"])
+    server.route("POST", r"^leads$", trickle)
+    client = make_client(request_deadline=DEADLINE)
     with pytest.raises(RequestDeadlineError, match="may or may not have been applied"):
         client.records.create("leads", {"subject": "once", "lastname": "Ng"})
     assert len(server.hostile()) == 1
+    assert trickle.ended(1)[0] < len(trickle.body) // 10
 
 
 @pytest.mark.parametrize("case", ["endless-chunks", "trickled-headers"])
@@ -172,7 +204,7 @@ def test_limits_hold_over_tls(
     context, trusted = self_signed(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(trusted))
     with HostileServer(tls=context) as server:
-        answer = endless_chunks if case == "endless-chunks" else TRICKLES["headers"]
+        answer = endless_chunks if case == "endless-chunks" else Trickle(*TRICKLES["headers"])
         server.route("GET", LEADS, answer)
         client = DataverseClient(
             server.url,
@@ -180,13 +212,14 @@ def test_limits_hold_over_tls(
             sleep=sleeps.append,
             retry=RetryPolicy.no_retries(),
             max_response_mb=1,
-            # The endless body tests the size limit: its deadline leaves room for a loaded
-            # machine to read 1 MiB over TLS; the trickle tests the deadline itself.
-            request_deadline=5.0 if case == "endless-chunks" else 0.3,
+            # The endless body tests the size limit: the deadline leaves room for a loaded
+            # machine to read 1 MiB over TLS; the trickle runs the deadline out by its ticks.
+            request_deadline=DEADLINE,
+            transport=RequestsTransport(clock=server.pace),
         )
         expected = ResponseTooLargeError if case == "endless-chunks" else RequestDeadlineError
         with client:
             error, elapsed, _ = measured(lambda: list(client.leads.list(top=5)))
         assert isinstance(error, expected), error
         assert len(server.received) == 1
-        assert elapsed < 8  # the trickle alone lasts about 10 s
+        assert elapsed < 8  # the trickle alone would last ANSWER_SECONDS (20 s)

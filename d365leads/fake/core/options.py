@@ -196,6 +196,10 @@ class FakeOptions:
     """Requests kept in the fake's request journal (a ring buffer; ``None`` keeps all). The
     journal's counters count every request either way."""
 
+    fired_limit: int | None = 1_000
+    """Fired-fault records a fault plan keeps (a ring buffer; ``None`` keeps all). Its counts
+    by kind count every fault either way."""
+
     # --- identity / determinism -------------------------------------------------------------
     guid_seed: int | None = None
     """Seed for the store's GUID factory; ``None`` = random GUIDs."""
@@ -219,7 +223,14 @@ class FakeOptions:
         for name in ("latency_ms", "op_cost_ms", "change_retention_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        for name in ("max_requests", "max_exec_ms", "max_concurrency", "dop_hint", "journal_limit"):
+        for name in (
+            "max_requests",
+            "max_exec_ms",
+            "max_concurrency",
+            "dop_hint",
+            "journal_limit",
+            "fired_limit",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (or None to disable it)")

@@ -6,6 +6,8 @@
 ``POST /_fake/seed``           seed body ``{table: [rows]}`` (+ ``$schema``) -> ``{table: [ids]}``
 ``GET /_fake/journal``         ``[{"method", "url", "status", "fault"}]`` (never headers/bodies)
 ``GET /_fake/stats``           counters: requests, faults fired, early retries, pause left
+``GET /_fake/applied``         per record: state transitions, QualifyLead, keyed creates
+                               applied (``?table=lead`` for one table; counts only)
 ``POST /_fake/faults``         body ``{"spec": "throttle:2:5"}`` (``--fault`` syntax) (204)
 ``DELETE /_fake/faults``       remove every scripted fault (204)
 ``POST /_fake/clock``          body ``{"advance": seconds}``; only with a ``ManualClock`` (200)
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..core.clock import ManualClock
 from ..core.fault import CODE_INVALID_ARGUMENT, FakeFault, bad_request, resource_not_found
@@ -126,6 +128,9 @@ def _route(control: ControlPlane, request: FakeRequest) -> FakeResponse:
                 for req, resp in entries
             ],
         )
+    if (name, method) == ("applied", "GET"):
+        table = parse_qs(urlsplit(request.url).query).get("table", [None])[0]
+        return FakeResponse.json_body(200, org.store.applied.to_json(table))
     if (name, method) == ("stats", "GET"):
         return FakeResponse.json_body(200, control.stats())
     if name == "faults" and method == "POST":

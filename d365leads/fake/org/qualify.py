@@ -293,5 +293,6 @@ def qualify(
                 lead_changes["qualifyingopportunityid"] = opportunity["opportunityid"]
 
         records.update_record(org, lead_meta, lead_id, lead_changes)
+        org.store.applied.qualified(lead_id)
 
     return created

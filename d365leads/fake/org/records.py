@@ -106,7 +106,13 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
         if duplicate_check:
             detect_duplicates(org, meta, row, None)
         actor = org.caller_id if meta.ownership == "user" else None
-        return org.store.insert(meta.logical_name, row, actor=actor)
+        stored = org.store.insert(meta.logical_name, row, actor=actor)
+        for key in meta.alternate_keys:
+            if all(stored.get(name) is not None for name in key):
+                org.store.applied.created_with_key(
+                    meta.logical_name, {name: stored[name] for name in key}
+                )
+        return stored
 
 
 def fill_currency(org: OrgState, meta: Table, row: Row) -> bool:
@@ -150,4 +156,9 @@ def update_record(
         if duplicate_check and any(c in data for c in DUPLICATE_RULES.get(meta.logical_name, ())):
             detect_duplicates(org, meta, merged, str(current[meta.primary_key]))
         actor = org.caller_id if meta.ownership == "user" else None
-        return org.store.update(meta.logical_name, record_id, data, actor=actor)
+        before = {k: current.get(k) for k in ("statecode", "statuscode")}
+        stored = org.store.update(meta.logical_name, record_id, data, actor=actor)
+        if meta.has_state and ("statecode" in data or "statuscode" in data):
+            own_id = str(current[meta.primary_key])
+            org.store.applied.state_written(meta.logical_name, own_id, before, stored)
+        return stored

@@ -39,6 +39,7 @@ from datetime import datetime
 from ..core.clock import Clock, utc_now
 from ..core.fault import duplicate_key, not_found
 from ..core.values import Row, format_datetime, normalize_id
+from .applied import AppliedCounts
 from .schema import Table
 from .tables import TABLES, table
 
@@ -62,6 +63,7 @@ class StoreSnapshot:
     tables: dict[str, dict[str, Row]]
     version: int
     tombstones: tuple[Tombstone, ...]
+    applied: AppliedCounts
 
 
 class Store:
@@ -74,6 +76,8 @@ class Store:
         self._tables: dict[str, dict[str, Row]] = {name: {} for name in TABLES}
         self._version = 0
         self._tombstones: list[Tombstone] = []
+        self.applied = AppliedCounts()
+        """How many times each state change, QualifyLead and keyed create was applied."""
 
     # --- ids, time, versions -----------------------------------------------------------------
 
@@ -237,6 +241,7 @@ class Store:
                 },
                 self._version,
                 tuple(self._tombstones),
+                self.applied.copy(),
             )
 
     def restore(self, snapshot: StoreSnapshot) -> None:
@@ -248,6 +253,7 @@ class Store:
             }
             self._version = snapshot.version
             self._tombstones = list(snapshot.tombstones)
+            self.applied = snapshot.applied.copy()
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -265,6 +271,7 @@ class Store:
         with self.lock:
             self._tables = {name: {} for name in TABLES}
             self._tombstones = []
+            self.applied.clear()
 
     def __repr__(self) -> str:
         with self.lock:

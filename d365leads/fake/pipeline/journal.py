@@ -8,12 +8,10 @@ after old entries are dropped.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, deque
-from collections.abc import Iterator
-from typing import overload
+from collections import Counter
 
 from ..wire.messages import FakeRequest, FakeResponse
+from .ring import Ring
 
 __all__ = ["JournalCounters", "RequestJournal"]
 
@@ -49,7 +47,7 @@ class JournalCounters:
         }
 
 
-class RequestJournal:
+class RequestJournal(Ring[Entry]):
     """The newest ``limit`` exchanges (``None``: keep all) and exact counters; thread-safe.
 
     It reads like the list it replaces: ``len``, iteration, indexing and slicing see the kept
@@ -57,19 +55,11 @@ class RequestJournal:
     """
 
     def __init__(self, limit: int | None = None) -> None:
-        if limit is not None and limit < 1:
-            raise ValueError("the journal limit must be at least 1 (or None to keep everything)")
-        self._entries: deque[Entry] = deque(maxlen=limit)
-        self._lock = threading.Lock()
+        super().__init__(limit, "journal")
         self.counters = JournalCounters()
 
     def __repr__(self) -> str:
         return f"RequestJournal(kept={len(self)}, total={self.counters.total})"
-
-    @property
-    def limit(self) -> int | None:
-        """How many exchanges are kept."""
-        return self._entries.maxlen
 
     @property
     def total(self) -> int:
@@ -79,52 +69,16 @@ class RequestJournal:
     @property
     def dropped(self) -> int:
         """Exchanges that fell off the front of the ring."""
-        return self.counters.total - len(self._entries)
+        return self.counters.total - len(self._items)
 
     def append(self, entry: Entry) -> None:
         """Journal one exchange (the oldest is dropped when the ring is full)."""
         with self._lock:
-            self._entries.append(entry)
+            self._items.append(entry)
             self.counters.add(*entry)
 
     def clear(self) -> None:
         """Forget every entry and reset the counters."""
         with self._lock:
-            self._entries.clear()
+            self._items.clear()
             self.counters = JournalCounters()
-
-    def snapshot(self) -> list[Entry]:
-        """A copy of the kept entries, oldest first."""
-        with self._lock:
-            return list(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __iter__(self) -> Iterator[Entry]:
-        return iter(self.snapshot())
-
-    def __eq__(self, other: object) -> bool:
-        # Compares like the list it replaces: ``fake.journal == []`` still reads naturally.
-        if isinstance(other, RequestJournal):
-            return self.snapshot() == other.snapshot()
-        if isinstance(other, list):
-            return self.snapshot() == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
-    @overload
-    def __getitem__(self, index: int) -> Entry: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Entry]: ...
-
-    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
-        if isinstance(index, slice):
-            return self.snapshot()[index]
-        with self._lock:
-            return self._entries[index]
