@@ -20,6 +20,7 @@ from .example_columns import (
 from .schema import Column, Relationship, StateOption, StatusOption, Table
 from .sdk_tables import SDK_MESSAGE, SDK_MESSAGE_FILTER
 from .task_table import TASK_RELATIONSHIPS, task_table
+from .team_table import TEAM, owner_column, owning_columns
 
 __all__ = [
     "RELATIONSHIPS",
@@ -79,13 +80,8 @@ def _system() -> tuple[Column, ...]:
         Column("modifiedon", "datetime", "Modified On", readonly=True),
         lookup_column("createdby", "Created By", "systemuser", readonly=True),
         lookup_column("modifiedby", "Modified By", "systemuser", readonly=True),
-        Column(
-            "ownerid",
-            "owner",
-            "Owner",
-            targets=("systemuser",),
-            navigation=MappingProxyType({"systemuser": "ownerid"}),
-        ),
+        owner_column(),
+        *owning_columns(),
         Column("versionnumber", "bigint", "Version Number", readonly=True),
     )
 
@@ -430,6 +426,7 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             OPPORTUNITY,
             TRANSACTION_CURRENCY,
             SYSTEM_USER,
+            TEAM,
             CAMPAIGN,
             OPPORTUNITY_CLOSE,
             SDK_MESSAGE,
