@@ -57,6 +57,7 @@ from ..handlers import (
     typed_attributes,
 )
 from ..handlers.actions import ActionExecutor
+from ..handlers.bypass import check_bypass
 from ..handlers.context import RequestContext
 from ..org.schema import Table
 from ..org.state import OrgState
@@ -190,6 +191,7 @@ class Router:
         for name, _ in request.query:
             # Every read checks its $ options; a stray parameter is refused on any resource.
             check_parameter(name)
+        check_bypass(ctx)
         segments = split_segments(request)
         if not segments:
             if request.method != "GET":
