@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from d365leads.bulk.changes import normalise_changes, owner_bind
 from d365leads.bulk.selection import LeadSnapshot
 from d365leads.errors import BulkJobError, InvalidInputError, InvalidStatusError
 from d365leads.models.enums import LeadState, LeadStatus
@@ -153,8 +154,6 @@ class JobSpec:
         ``"table(id)"`` text or an ``<nav>@odata.bind`` key (checked offline here, against
         the org's column definitions by :func:`~d365leads.bulk.jobs.plan_bulk_job`).
         """
-        from d365leads.bulk.changes import normalise_changes  # changes imports this module
-
         body = normalise_changes(changes)
         return cls(
             BulkAction.UPDATE,
@@ -172,8 +171,6 @@ class JobSpec:
         Assigning is an update of ``ownerid`` (``ownerid@odata.bind``); see
         :func:`~d365leads.bulk.owners.resolve_owner` to find the owner by name.
         """
-        from d365leads.bulk.changes import owner_bind
-
         key, value = owner_bind(table, owner_id)
         return cls(
             BulkAction.ASSIGN,
@@ -335,8 +332,8 @@ class Plan:
         return self.to_write[:n]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-friendly dry-run summary."""
-        return {
+        """JSON-friendly dry-run summary (with the PATCH body of a field job)."""
+        summary: dict[str, Any] = {
             "action": self.spec.action.value,
             "selected": len(self.items),
             "to_write": len(self.to_write),
@@ -345,6 +342,11 @@ class Plan:
             "requests": self.requests,
             "batch_size": self.batch_size,
         }
+        if self.spec.changes:
+            summary["changes"] = self.spec.body
+        if self.spec.owner_label:
+            summary["owner"] = self.spec.owner_label
+        return summary
 
 
 def plan_job(

@@ -425,6 +425,10 @@ def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, worker
         out.record(summary)
         return
     out.info(f"Dry run: {plan.spec.action.value} on {org}; no write will be sent.")
+    if plan.spec.owner_label:
+        out.info(f"New owner: {plan.spec.owner_label}")
+    elif plan.spec.changes:
+        out.info("Changes: " + ", ".join(f"{k}={v!r}" for k, v in plan.spec.changes))
     out.rows(
         [{"transition": t, "leads": n} for t, n in sorted(plan.transitions.items())]
         or [{"transition": "(none)", "leads": 0}],

@@ -73,6 +73,7 @@ def test_update_dry_run_then_run_with_a_report(
     assert dry.exit_code == 0, dry.output
     plan = json.loads(dry.stdout)
     assert plan["action"] == "update" and plan["to_write"] == 7
+    assert plan["changes"] == {"jobtitle": "Buyer", "leadsourcecode": 8}
     assert fake.requests("POST") == [] and fake.requests("PATCH") == []
 
     report = tmp_path / "report.csv"
