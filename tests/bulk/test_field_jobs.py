@@ -240,3 +240,18 @@ def test_resume_resends_in_flight_items_but_never_what_the_journal_proves_done(
     assert all(i not in body for i in ids[:3]) and all(i in body for i in ids[3:])
     assert [fake.get("lead", i).get("jobtitle") for i in ids] == [None] * 3 + ["Resumed"] * 6
     assert all(rows[i].outcome == "done" for i in ids)
+
+
+def test_an_access_team_cannot_own_the_leads(fake: Any, tmp_path: Path) -> None:
+    (access,) = fake.seed("team", [{"name": "Deal room", "teamtype": 1}])
+    ids = _seed(fake, 3)
+    client = fake.client()
+    spec = assign_spec(client.session, "Deal room")
+    with Journal(tmp_path / "jobs.sqlite") as journal:
+        job_id, summary = _run(client, spec, Selection(ids=tuple(ids)), journal)
+        rows = report_rows(journal, job_id)
+    assert summary.counts["failed"] == 3
+    assert {(r.outcome, r.path) for r in rows} == {("failed", "$batch")}
+    assert "only owner teams can own records" in rows[0].message
+    assert all(fake.get("lead", i)["owningteam"] is None for i in ids)
+    assert access not in {fake.get("lead", i)["ownerid"] for i in ids}

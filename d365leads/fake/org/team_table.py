@@ -16,9 +16,17 @@ from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any
 
+from ..core.fault import CODE_INVALID_ARGUMENT, FakeFault
 from .schema import Column, Table
 
-__all__ = ["OWNER_TARGETS", "TEAM", "owner_column", "owning_columns", "sync_owning"]
+__all__ = [
+    "OWNER_TARGETS",
+    "TEAM",
+    "check_owner_team",
+    "owner_column",
+    "owning_columns",
+    "sync_owning",
+]
 
 OWNER_TARGETS = ("systemuser", "team")
 
@@ -87,3 +95,18 @@ def sync_owning(row: MutableMapping[str, Any], columns: Mapping[str, Column]) ->
     kind = row.get("owneridtype") or ("systemuser" if owner else None)
     row["owninguser"] = owner if kind == "systemuser" else None
     row["owningteam"] = owner if kind == "team" else None
+
+
+def check_owner_team(team: Mapping[str, Any] | None) -> None:
+    """Refuse an access team (``teamtype`` other than 0) as the owner of a record.
+
+    Documented: only owner teams own records. The status and code of the refusal are
+    UNCONFIRMED (400 ``0x80040203``, the invalid-argument code).
+    """
+    if team is not None and team.get("teamtype") not in (None, 0):
+        raise FakeFault(
+            400,
+            CODE_INVALID_ARGUMENT,
+            f"The team '{team.get('name')}' is not an owner team (teamtype "
+            f"{team.get('teamtype')}); only owner teams can own records.",
+        )
