@@ -218,8 +218,8 @@ def _unknown(column: str, attributes: TableAttributes) -> InvalidInputError:
 
 def _coerce(info: AttributeInfo, value: Any, options: Callable[[], dict[int, str] | None]) -> Any:
     name, kind = info.name, info.type
-    if value is None or (isinstance(value, str) and value == "" and kind != "String"):
-        return None
+    if value is None or (isinstance(value, str) and value == ""):
+        return None  # an empty value clears the column (--set column=)
     if kind in ("String", "Memo"):
         if not isinstance(value, str):
             raise InvalidInputError(f"lead.{name} is text; got {value!r}")

@@ -132,6 +132,8 @@ def test_lookups_by_table_and_id_and_by_odata_bind(fake: Any, tmp_path: Path) ->
             contact,
             "contact",
         )
+    cleared = update_spec(client.session, {"jobtitle": "", "parentcontactid": ""})
+    assert cleared.body == {"jobtitle": None, "parentcontactid@odata.bind": None}
     typed = JobSpec.update({"parentaccountid": Lookup.to("account", account)})
     assert typed.body == {"parentaccountid@odata.bind": f"/accounts({account})"}
 
