@@ -4,6 +4,7 @@ Run it from the repository root::
 
     python bench/chaos.py --trials 200           # prints the table, writes bench/results/chaos.md
     python bench/chaos.py --job qualify --seed 7  # replay one trial (printed by a failing one)
+    python bench/chaos.py --trials 40 --job update --job assign   # the field jobs only
 
 Each trial takes a seed, starts from a fresh org in a fake Dataverse run as a subprocess
 (``python -m d365leads.fake``), seeds leads, scripts a random fault mix from the fake's fault plan
@@ -45,6 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from chaos_bulk_fields import FIELD_JOBS, run_field_trial
 from chaos_fake import FakeProcess
 from chaos_push import JOB as PUSH_JOB
 from chaos_push import push_trial
@@ -52,7 +54,7 @@ from chaos_runs import Trial, run_bulk_trial, run_sync_trial
 
 __all__ = ["JOBS", "main", "run_trial"]
 
-BULK_JOBS = ("reactivate", "disqualify", "qualify")
+BULK_JOBS = ("reactivate", "disqualify", "qualify", *FIELD_JOBS)
 SYNC_JOBS = ("sync-pull", PUSH_JOB)
 JOBS = BULK_JOBS + SYNC_JOBS
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,6 +79,8 @@ def run_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Trial:
         return push_trial(fake, seed, workdir, Trial(job, seed))
     if job in SYNC_JOBS:
         return run_sync_trial(fake, seed, workdir)
+    if job in FIELD_JOBS:
+        return run_field_trial(fake, job, seed, workdir)
     return run_bulk_trial(fake, job, seed, workdir)
 
 

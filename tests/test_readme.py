@@ -59,11 +59,13 @@ def test_bulk_example_runs(
             for n in range(7)
         ],
     )
+    fake_dataverse_server.seed("team", [{"name": "Sales West", "teamtype": 0}])
     monkeypatch.setenv("D365_URL", fake_dataverse_server.url)
     monkeypatch.setenv("D365_ACCESS_TOKEN", "readme-token")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
     exec(_block("run_bulk_job(client.session"), namespace)
+    assert namespace["spec"].owner_label.startswith("team 'Sales West'")
     assert (tmp_path / "jobs.sqlite").exists()
     for lead_id in ids:
         row = fake_dataverse_server.get("lead", lead_id)

@@ -1,4 +1,4 @@
-"""Bulk lead jobs: reactivate, disqualify or qualify thousands of leads, durably.
+"""Bulk lead jobs: reactivate, disqualify, qualify, update or assign thousands of leads, durably.
 
 See :mod:`d365leads.bulk.jobs` for the three-step API (plan, create, run) and
 :mod:`d365leads.bulk.runner` for how the writes are sent.
@@ -6,8 +6,15 @@ See :mod:`d365leads.bulk.jobs` for the three-step API (plan, create, run) and
 
 from __future__ import annotations
 
-from d365leads.bulk.jobs import create_bulk_job, plan_bulk_job, run_bulk_job
+from d365leads.bulk.jobs import (
+    assign_spec,
+    create_bulk_job,
+    plan_bulk_job,
+    run_bulk_job,
+    update_spec,
+)
 from d365leads.bulk.journal import ItemOutcome, ItemRow, JobInfo, Journal, default_journal_path
+from d365leads.bulk.owners import Owner, resolve_owner
 from d365leads.bulk.planner import (
     DEFAULT_BATCH_SIZE,
     BulkAction,
@@ -38,11 +45,13 @@ __all__ = [
     "JobSummary",
     "Journal",
     "LeadSnapshot",
+    "Owner",
     "Plan",
     "PlannedItem",
     "ReportRow",
     "RunOptions",
     "Selection",
+    "assign_spec",
     "build_filter",
     "create_bulk_job",
     "default_journal_path",
@@ -51,6 +60,8 @@ __all__ = [
     "plan_job",
     "read_ids_file",
     "report_rows",
+    "resolve_owner",
     "run_bulk_job",
+    "update_spec",
     "write_report",
 ]

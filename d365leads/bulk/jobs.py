@@ -7,6 +7,7 @@
 
     selection = Selection(filter="statecode eq 2 and statuscode eq 6")
     plan = plan_bulk_job(client.session, JobSpec.reactivate(), selection)   # a dry run stops here
+    # or: update_spec(client.session, {"leadsourcecode": 8}), assign_spec(client.session, "Sales")
     with Journal() as journal:
         job_id = create_bulk_job(client.session, journal, plan, selection)
         summary = run_bulk_job(client.session, journal, job_id)
@@ -15,10 +16,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from d365leads.bulk.changes import check_changes
 from d365leads.bulk.journal_protocol import JobJournal
+from d365leads.bulk.owners import resolve_owner
 from d365leads.bulk.planner import DEFAULT_BATCH_SIZE, JobSpec, Plan, plan_job
 from d365leads.bulk.runner import BulkRunner, JobProgress, JobSummary, RunOptions
 from d365leads.bulk.selection import Selection, select_leads
@@ -27,7 +31,7 @@ from d365leads.metadata import StatusMetadata
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
 
-__all__ = ["create_bulk_job", "plan_bulk_job", "run_bulk_job"]
+__all__ = ["assign_spec", "create_bulk_job", "plan_bulk_job", "run_bulk_job", "update_spec"]
 
 
 def plan_bulk_job(
@@ -44,10 +48,44 @@ def plan_bulk_job(
     reasons are fine), so a wrong one fails with :class:`~d365leads.errors.InvalidStatusError`
     before anything is read or written.
     """
-    reasons = (metadata or StatusMetadata(session)).status_reasons("lead")
-    reasons.check(spec.status, spec.target_state, state_label=f"the {spec.action.value} target")
+    metadata = metadata or StatusMetadata(session)
+    if spec.action.changes_fields:
+        check_changes(session, spec.body, metadata=metadata)
+    else:
+        reasons = metadata.status_reasons("lead")
+        reasons.check(spec.status, spec.target_state, state_label=f"the {spec.action.value} target")
     leads, missing = select_leads(session, selection)
     return plan_job(spec, leads, missing_ids=missing, batch_size=batch_size)
+
+
+def update_spec(
+    session: ApiSession,
+    changes: Mapping[str, Any],
+    *,
+    bypass_custom_logic: bool = False,
+    metadata: StatusMetadata | None = None,
+) -> JobSpec:
+    """:meth:`JobSpec.update` with the values checked and typed against the org's lead columns
+    (text such as ``"8"`` for a choice or ``"true"`` for yes/no is converted); raises
+    :class:`~d365leads.errors.InvalidInputError` naming the column, before anything is sent."""
+    spec = JobSpec.update(changes, bypass_custom_logic=bypass_custom_logic)
+    body = check_changes(session, spec.body, metadata=metadata)
+    return replace(spec, changes=tuple(sorted(body.items())))
+
+
+def assign_spec(
+    session: ApiSession,
+    owner: str,
+    *,
+    table: str | None = None,
+    bypass_custom_logic: bool = False,
+) -> JobSpec:
+    """:meth:`JobSpec.assign` to the user or team ``owner`` names (id, domain name, full name,
+    email or team name; resolved once, see :func:`~d365leads.bulk.owners.resolve_owner`)."""
+    found = resolve_owner(session, owner, table=table)
+    return JobSpec.assign(
+        found.table, found.id, label=found.describe(), bypass_custom_logic=bypass_custom_logic
+    )
 
 
 def create_bulk_job(

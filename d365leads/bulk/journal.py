@@ -77,6 +77,8 @@ CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status);
 
 # Added for jobs run by several identities; journals written before it lack the column.
 _IDENTITY_COLUMN = "ALTER TABLE items ADD COLUMN identity TEXT"
+# Added with the field jobs: how the item was written (UpdateMultiple or $batch).
+_PATH_COLUMN = "ALTER TABLE items ADD COLUMN path TEXT"
 
 SELECTING = "selecting"
 """State of a job stored before its selection was read (see :meth:`Journal.open_job`)."""
@@ -129,6 +131,8 @@ class ItemRow:
     error_message: str | None
     after_state: int | None
     after_status: int | None
+    path: str | None = None
+    """How the item was last written: ``UpdateMultiple`` or ``$batch`` (None before a send)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ class ItemOutcome:
     error_message: str | None = None
     after_state: int | None = None
     after_status: int | None = None
+    path: str | None = None
 
 
 class Journal:
@@ -165,6 +170,8 @@ class Journal:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
             if "identity" not in columns:
                 self._db.execute(_IDENTITY_COLUMN)
+            if "path" not in columns:
+                self._db.execute(_PATH_COLUMN)
         except sqlite3.DatabaseError as exc:
             raise BulkJobError(f"cannot open the job journal {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -347,7 +354,7 @@ class Journal:
         sql = (
             "SELECT seq, lead_id, name, before_state, before_status, target_state, target_status,"
             " status, skip_reason, attempts, http_status, error_code, error_message,"
-            " after_state, after_status FROM items WHERE job_id = ?"
+            " after_state, after_status, path FROM items WHERE job_id = ?"
         )
         args: list[Any] = [job_id]
         if statuses is not None:
@@ -407,7 +414,7 @@ class Journal:
         self._write(
             "UPDATE items SET status = ?, http_status = ?, error_code = ?, error_message = ?,"
             " after_state = COALESCE(?, after_state), after_status = COALESCE(?, after_status),"
-            " updated_at = ? WHERE job_id = ? AND lead_id = ?",
+            " path = COALESCE(?, path), updated_at = ? WHERE job_id = ? AND lead_id = ?",
             [
                 (
                     o.status,
@@ -416,6 +423,7 @@ class Journal:
                     o.error_message,
                     o.after_state,
                     o.after_status,
+                    o.path,
                     now,
                     job_id,
                     o.lead_id,

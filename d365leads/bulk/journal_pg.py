@@ -84,6 +84,8 @@ class PgJournal:
                 # One creator at a time: CREATE TABLE IF NOT EXISTS races between processes.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(5365001)"))
                 _md.create_all(conn)
+                # Databases made before the field jobs lack the column (PostgreSQL 9.6+).
+                conn.execute(sa.text("ALTER TABLE bulk_items ADD COLUMN IF NOT EXISTS path TEXT"))
         except (NoSuchModuleError, ImportError) as exc:
             raise BulkJobError(
                 f"cannot open {self.path}: {exc}; "
@@ -353,6 +355,7 @@ class PgJournal:
                 after_status=sa.func.coalesce(
                     sa.bindparam("b_after_status"), _items.c.after_status
                 ),
+                path=sa.func.coalesce(sa.bindparam("b_path"), _items.c.path),
                 updated_at=_now(),
             )
         )
@@ -365,6 +368,7 @@ class PgJournal:
                 "b_message": o.error_message,
                 "b_after_state": o.after_state,
                 "b_after_status": o.after_status,
+                "b_path": o.path,
             }
             for o in outcomes
         ]

@@ -43,6 +43,7 @@ items = sa.Table(
     sa.Column("after_status", sa.Integer),
     sa.Column("identity", sa.Text),
     sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("path", sa.Text),
     sa.Index("bulk_items_chunk", "job_id", "chunk", "status"),
 )
 chunks = sa.Table(
@@ -79,4 +80,5 @@ ROW_COLUMNS = [
     items.c.error_message,
     items.c.after_state,
     items.c.after_status,
+    items.c.path,
 ]

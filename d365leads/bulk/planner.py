@@ -13,12 +13,13 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from d365leads.bulk.changes import normalise_changes, owner_bind
 from d365leads.bulk.selection import LeadSnapshot
-from d365leads.errors import InvalidInputError, InvalidStatusError
+from d365leads.errors import BulkJobError, InvalidInputError, InvalidStatusError
 from d365leads.models.enums import LeadState, LeadStatus
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 50
 """Operations per ``$batch``; chosen by ``bench/bench_bulk.py`` (see bench/results/bulk.md)."""
+
+_UNKNOWN = -1  # the journal needs a target; a lead that was not found has none
 
 _STATE_NAMES = {s.value: s.name.title() for s in LeadState}
 _STATUS_NAMES = {s.value: s.name.replace("_", " ").title() for s in LeadStatus}
@@ -53,10 +56,19 @@ class BulkAction(str, enum.Enum):
     REACTIVATE = "reactivate"
     DISQUALIFY = "disqualify"
     QUALIFY = "qualify"
+    UPDATE = "update"
+    ASSIGN = "assign"
+
+    @property
+    def changes_fields(self) -> bool:
+        """True for the jobs that write columns (update, assign), not the state."""
+        return self in (BulkAction.UPDATE, BulkAction.ASSIGN)
 
     @property
     def target_state(self) -> int:
-        """The ``statecode`` every planned lead ends in."""
+        """The ``statecode`` every planned lead ends in (field jobs keep each lead's own)."""
+        if self.changes_fields:
+            raise BulkJobError(f"a {self.value} job keeps each lead's state")
         return {
             BulkAction.REACTIVATE: LeadState.OPEN,
             BulkAction.DISQUALIFY: LeadState.DISQUALIFIED,
@@ -70,6 +82,9 @@ class JobSpec:
 
     ``status`` is the target status reason: New/Contacted for reactivate, a Disqualified reason
     for disqualify, Qualified (3) for qualify.  Tenant-defined reasons are accepted as ints.
+    Update and assign jobs carry ``changes`` instead: the PATCH body every lead gets (see
+    :mod:`d365leads.bulk.changes`), and ``status`` 0.  ``bypass_custom_logic`` sends
+    ``MSCRM.BypassBusinessLogicExecution: CustomSync,CustomAsync`` with every write.
     """
 
     action: BulkAction
@@ -78,8 +93,19 @@ class JobSpec:
     create_contact: bool = True
     create_opportunity: bool = True
     currency_id: str | None = None
+    changes: tuple[tuple[str, Any], ...] = ()
+    owner_label: str = ""
+    bypass_custom_logic: bool = False
 
     def __post_init__(self) -> None:
+        if self.action.changes_fields:
+            if not self.changes:
+                raise InvalidInputError(f"a {self.action.value} job needs at least one change")
+            if self.currency_id is not None:
+                raise InvalidInputError("a currency only applies to qualify")
+            return
+        if self.changes:
+            raise InvalidInputError(f"a {self.action.value} job changes the state, not fields")
         state = self.action.target_state
         known = {s.value: s for s in LeadStatus}
         if self.status in known and known[self.status].state.value != state:
@@ -120,14 +146,53 @@ class JobSpec:
             currency_id=currency_id,
         )
 
+    @classmethod
+    def update(cls, changes: Mapping[str, Any], *, bypass_custom_logic: bool = False) -> JobSpec:
+        """Write the same column values on every selected lead (one PATCH body for all).
+
+        ``changes`` maps columns to values; a lookup takes ``Lookup.to(table, id)``,
+        ``"table(id)"`` text or an ``<nav>@odata.bind`` key (checked offline here, against
+        the org's column definitions by :func:`~d365leads.bulk.jobs.plan_bulk_job`).
+        """
+        body = normalise_changes(changes)
+        return cls(
+            BulkAction.UPDATE,
+            0,
+            changes=tuple(sorted(body.items())),
+            bypass_custom_logic=bypass_custom_logic,
+        )
+
+    @classmethod
+    def assign(
+        cls, table: str, owner_id: str, *, label: str = "", bypass_custom_logic: bool = False
+    ) -> JobSpec:
+        """Give every selected lead to a user (``systemuser``) or a team (``team``).
+
+        Assigning is an update of ``ownerid`` (``ownerid@odata.bind``); see
+        :func:`~d365leads.bulk.owners.resolve_owner` to find the owner by name.
+        """
+        key, value = owner_bind(table, owner_id)
+        return cls(
+            BulkAction.ASSIGN,
+            0,
+            changes=((key, value),),
+            owner_label=label or value,
+            bypass_custom_logic=bypass_custom_logic,
+        )
+
     @property
     def target_state(self) -> int:
         """The target ``statecode``."""
         return self.action.target_state
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The PATCH body of an update or assign job."""
+        return dict(self.changes)
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable form."""
-        return {
+        data: dict[str, Any] = {
             "action": self.action.value,
             "status": self.status,
             "create_account": self.create_account,
@@ -135,6 +200,14 @@ class JobSpec:
             "create_opportunity": self.create_opportunity,
             "currency_id": self.currency_id,
         }
+        # Only when set, so the digests of jobs journalled before these existed stay the same.
+        if self.changes:
+            data["changes"] = [[k, v] for k, v in self.changes]
+        if self.owner_label:
+            data["owner_label"] = self.owner_label
+        if self.bypass_custom_logic:
+            data["bypass_custom_logic"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
@@ -146,6 +219,9 @@ class JobSpec:
             create_contact=bool(data.get("create_contact", True)),
             create_opportunity=bool(data.get("create_opportunity", True)),
             currency_id=data.get("currency_id"),
+            changes=tuple((str(k), v) for k, v in data.get("changes") or ()),
+            owner_label=str(data.get("owner_label") or ""),
+            bypass_custom_logic=bool(data.get("bypass_custom_logic", False)),
         )
 
     def digest(self) -> str:
@@ -155,6 +231,8 @@ class JobSpec:
 
     def skip_reason(self, lead: LeadSnapshot) -> str | None:
         """Why ``lead`` must not be written by this job, or None when it should be."""
+        if self.action.changes_fields:
+            return None  # a closed lead may refuse the write: Dataverse answers per record
         state = lead.statecode
         if self.action is BulkAction.REACTIVATE:
             if state == LeadState.OPEN:
@@ -199,7 +277,9 @@ class PlannedItem:
 
     @property
     def transition(self) -> str:
-        """``from -> to`` label."""
+        """``from -> to`` label (``State/Reason (fields)`` for a field job)."""
+        if self.target_state == self.before_state and self.target_status == self.before_status:
+            return f"{state_label(self.before_state, self.before_status)} (fields)"
         return (
             f"{state_label(self.before_state, self.before_status)} -> "
             f"{state_label(self.target_state, self.target_status)}"
@@ -252,8 +332,8 @@ class Plan:
         return self.to_write[:n]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-friendly dry-run summary."""
-        return {
+        """JSON-friendly dry-run summary (with the PATCH body of a field job)."""
+        summary: dict[str, Any] = {
             "action": self.spec.action.value,
             "selected": len(self.items),
             "to_write": len(self.to_write),
@@ -262,6 +342,11 @@ class Plan:
             "requests": self.requests,
             "batch_size": self.batch_size,
         }
+        if self.spec.changes:
+            summary["changes"] = self.spec.body
+        if self.spec.owner_label:
+            summary["owner"] = self.spec.owner_label
+        return summary
 
 
 def plan_job(
@@ -272,14 +357,16 @@ def plan_job(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Plan:
     """Plan ``spec`` over ``leads`` (and mark ``missing_ids`` as skipped: not found)."""
+    fields = spec.action.changes_fields
     items = [
         PlannedItem(
             lead_id=lead.lead_id,
             name=lead.name,
             before_state=lead.statecode,
             before_status=lead.statuscode,
-            target_state=spec.target_state,
-            target_status=spec.status,
+            # A field job leaves the state as it is: its "target" is the state it has now.
+            target_state=lead.statecode if fields else spec.target_state,
+            target_status=lead.statuscode if fields else spec.status,
             skip_reason=spec.skip_reason(lead),
         )
         for lead in leads
@@ -290,8 +377,8 @@ def plan_job(
             name="",
             before_state=None,
             before_status=None,
-            target_state=spec.target_state,
-            target_status=spec.status,
+            target_state=_UNKNOWN if fields else spec.target_state,
+            target_status=_UNKNOWN if fields else spec.status,
             skip_reason="not found",
         )
         for lead_id in missing_ids

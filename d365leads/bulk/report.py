@@ -31,6 +31,7 @@ REPORT_COLUMNS = (
     "outcome",
     "error_code",
     "message",
+    "path",
 )
 
 _OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed"}
@@ -41,7 +42,8 @@ class ReportRow:
     """One record of the report.
 
     ``outcome`` is ``done``, ``skipped`` or ``failed`` (``unfinished`` while a job is
-    interrupted); ``message`` is Dataverse's error message or why the record was skipped.
+    interrupted); ``message`` is Dataverse's error message or why the record was skipped;
+    ``path`` how the record was written (``UpdateMultiple`` or ``$batch``; empty if unsent).
     """
 
     id: str
@@ -55,6 +57,7 @@ class ReportRow:
     outcome: str
     error_code: str
     message: str
+    path: str = ""
 
     @classmethod
     def from_item(cls, item: ItemRow) -> ReportRow:
@@ -84,6 +87,7 @@ class ReportRow:
             message=(item.skip_reason or "")
             if item.status == "skipped"
             else (item.error_message or ""),
+            path=item.path or "",
         )
 
 

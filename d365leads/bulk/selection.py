@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from d365leads.batch import BatchRequest
 from d365leads.errors import BadRequestError, BatchError, BulkJobError, InvalidInputError
+from d365leads.fetchxml import check_fetchxml, fetch_entity, iter_fetch_pages
 from d365leads.odata.literals import normalize_guid
 
 if TYPE_CHECKING:
@@ -91,17 +92,30 @@ class LeadSnapshot:
 
 @dataclass(frozen=True)
 class Selection:
-    """A job's selection: exactly one of ``filter`` (OData ``$filter`` text) or ``ids``."""
+    """A job's selection: exactly one of ``filter`` (OData ``$filter`` text), ``ids`` or
+    ``fetchxml`` (a FetchXML query of leads; with ``query``, ``("savedQuery"|"userQuery",
+    view id)``, the view that runs it).
+
+    A query is stored as it is and run when the job is planned, so the job is journalled
+    before its leads are read; the ids it returned are then frozen into the journal.
+    """
 
     filter: str | None = None
     ids: tuple[str, ...] | None = None
     description: str = ""
+    fetchxml: str | None = None
+    query: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
-        if (self.filter is None) == (self.ids is None):
-            raise InvalidInputError("a selection needs exactly one of a filter or a list of ids")
+        given = [v for v in (self.filter, self.ids, self.fetchxml) if v is not None]
+        if len(given) != 1:
+            raise InvalidInputError(
+                "a selection needs exactly one of a filter, a list of ids or a FetchXML query"
+            )
         if self.ids is not None and not self.ids:
             raise InvalidInputError("the id list is empty; nothing to select")
+        if self.query is not None and self.query[0] not in ("savedQuery", "userQuery"):
+            raise InvalidInputError(f"a view runs as savedQuery or userQuery, not {self.query[0]}")
 
     def describe(self) -> str:
         """One line for confirmations and reports."""
@@ -113,20 +127,28 @@ class Selection:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable form (stored in the journal)."""
-        return {
+        data: dict[str, Any] = {
             "filter": self.filter,
             "ids": list(self.ids) if self.ids is not None else None,
             "description": self.description,
         }
+        if self.fetchxml is not None:
+            data["fetchxml"] = self.fetchxml
+        if self.query is not None:
+            data["query"] = list(self.query)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Selection:
         """Inverse of :meth:`to_json`."""
         ids = data.get("ids")
+        query = data.get("query")
         return cls(
             filter=data.get("filter"),
             ids=tuple(ids) if ids is not None else None,
             description=str(data.get("description") or ""),
+            fetchxml=data.get("fetchxml"),
+            query=(str(query[0]), str(query[1])) if query else None,
         )
 
 
@@ -295,10 +317,13 @@ def find_originated_opportunities(session: ApiSession, lead_ids: Sequence[str]) 
 
 def select_leads(session: ApiSession, selection: Selection) -> tuple[list[LeadSnapshot], list[str]]:
     """Resolve a selection: return the leads found and the selected ids that do not exist."""
-    if selection.ids is not None:
-        found = fetch_leads(session, selection.ids)
-        ordered = [found[i] for i in selection.ids if i in found]
-        missing = [i for i in selection.ids if i not in found]
+    ids = selection.ids
+    if selection.fetchxml is not None:
+        ids = _query_ids(session, selection)
+    if ids is not None:
+        found = fetch_leads(session, ids)
+        ordered = [found[i] for i in ids if i in found]
+        missing = [i for i in ids if i not in found]
         return ordered, missing
     params = {
         "$select": ",".join(LEAD_COLUMNS),
@@ -314,3 +339,21 @@ def select_leads(session: ApiSession, selection: Selection) -> tuple[list[LeadSn
             f"Dataverse refused the filter {selection.filter!r}: {exc.message}"
         ) from exc
     return leads, []
+
+
+def _query_ids(session: ApiSession, selection: Selection) -> tuple[str, ...]:
+    """The lead ids a FetchXML selection (or the view that runs it) returns now, in order."""
+    root = check_fetchxml(selection.fetchxml or "")
+    if fetch_entity(root) != "lead":
+        raise InvalidInputError(
+            f"the FetchXML queries {fetch_entity(root)!r}; a bulk job selects leads"
+        )
+    first = dict([selection.query]) if selection.query is not None else None
+    ids: dict[str, None] = {}
+    for page in iter_fetch_pages(session, "leads", root, annotations=False, first=first):
+        for row in page.rows:
+            if row.get("leadid"):
+                ids.setdefault(str(row["leadid"]).lower(), None)
+    if not ids:
+        raise InvalidInputError(f"{selection.describe()} returns no leads; nothing to do")
+    return tuple(ids)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,10 +28,11 @@ from d365leads.bulk.journal import SELECTING
 from d365leads.bulk.journal_pg import PgJournal
 from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.journal_url import open_journal
-from d365leads.bulk.planner import state_label
+from d365leads.bulk.planner import BulkAction, state_label
 from d365leads.bulk.progress import ProgressDisplay
 from d365leads.bulk.worker import WorkerSummary, run_worker
 from d365leads.cli import identities as cli_identities
+from d365leads.cli.bulk_fields import field_commands
 from d365leads.cli.bulk_options import (
     OPEN_STATUSES,
     parse_concurrency,
@@ -57,12 +60,15 @@ from d365leads.errors import (
 from d365leads.models.enums import LeadState
 from d365leads.odata.literals import normalize_guid
 
+if TYPE_CHECKING:
+    from d365leads.http.pipeline import ApiSession
+
 __all__ = ["bulk"]
 
 
 @click.group()
 def bulk() -> None:
-    """Reactivate, disqualify or qualify many leads at once (resumable, with a report)."""
+    """Reactivate, disqualify, qualify, update or assign many leads at once (resumable)."""
 
 
 @bulk.command("reactivate")
@@ -187,7 +193,7 @@ def _confirm(state: State, message: str, yes: bool) -> None:
 
 def _run(
     ctx: click.Context,
-    spec: JobSpec,
+    spec: JobSpec | BulkAction,
     *,
     statecode: int | None,
     statuscode: int | None,
@@ -206,8 +212,14 @@ def _run(
     journal_path: str | None,
     yes: bool,
     identity: tuple[str, ...] = (),
+    bypass_custom_logic: bool = False,
+    prepare: Callable[[ApiSession], JobSpec] | None = None,
 ) -> None:
+    """Run a bulk job; ``spec`` is a :class:`BulkAction` only when resuming (the journal has
+    the spec); ``prepare`` builds it from the org (a field job's columns, an owner) before
+    anything is journalled."""
     state = ctx.ensure_object(State)
+    action = spec if isinstance(spec, BulkAction) else spec.action
     specs = [cli_identities.parse_identity(text) for text in identity]
     out = state.out
     workers = parse_concurrency(concurrency)
@@ -256,12 +268,13 @@ def _run(
                     f"job {info.job_id} was planned for {info.org_url}, not {session.org_url}; "
                     "resume it against the same org (--url or --profile)"
                 )
-            if info.spec.action is not spec.action:
+            if info.spec.action is not action:
                 raise UsageProblem(
                     f"job {info.job_id} is a {info.spec.action.value} job; resume it with "
                     f"'d365leads bulk {info.spec.action.value} --resume {info.job_id}'"
                 )
             job_id = info.job_id
+            spec = info.spec
             if info.state == SELECTING:
                 # Killed while reading the selection: nothing was written, so plan it again.
                 _confirm(
@@ -284,6 +297,11 @@ def _run(
                 )
                 total = info.total
         else:
+            if prepare is not None:
+                spec = prepare(session)
+            assert isinstance(spec, JobSpec)
+            if bypass_custom_logic:
+                spec = replace(spec, bypass_custom_logic=True)
             if by_query:
                 selection = query_selection(client, saved_view, fetchxml_file)
             else:
@@ -407,6 +425,10 @@ def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, worker
         out.record(summary)
         return
     out.info(f"Dry run: {plan.spec.action.value} on {org}; no write will be sent.")
+    if plan.spec.owner_label:
+        out.info(f"New owner: {plan.spec.owner_label}")
+    elif plan.spec.changes:
+        out.info("Changes: " + ", ".join(f"{k}={v!r}" for k, v in plan.spec.changes))
     out.rows(
         [{"transition": t, "leads": n} for t, n in sorted(plan.transitions.items())]
         or [{"transition": "(none)", "leads": 0}],
@@ -419,11 +441,14 @@ def _print_plan(state: State, plan: Plan, *, org: str, round_trip: float, worker
         )
     if summary["sample"]:
         out.rows(summary["sample"], title="Sample")
+    kind = "UpdateMultiple or $batch" if plan.spec.action.changes_fields else "$batch"
     out.info(
-        f"{len(plan.to_write)} leads to write in {plan.requests} $batch requests of up to "
+        f"{len(plan.to_write)} leads to write in {plan.requests} {kind} requests of up to "
         f"{plan.batch_size}; about {estimate:.0f}s with {workers} workers "
         f"(measured round trip {round_trip * 1000:.0f} ms, plus server time per operation)."
     )
 
 
 bulk.add_command(worker)
+for _command in field_commands(_run):
+    bulk.add_command(_command)

@@ -101,6 +101,13 @@ def selection_options(func: F) -> F:
             metavar="FILE|postgresql://...",
             help="Job journal: a SQLite file (default in the user data dir) or postgresql://URL.",
         ),
+        click.option(
+            "--bypass-custom-logic",
+            is_flag=True,
+            help="Send MSCRM.BypassBusinessLogicExecution: CustomSync,CustomAsync, so custom "
+            "plug-ins and workflows do NOT run for these writes (Power Automate flows may "
+            "still run). Needs the prvBypassCustomBusinessLogic privilege. Off by default.",
+        ),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
         cli_identities.identity_option(),
     ]

@@ -10,6 +10,7 @@ from d365leads.bulk import Selection
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import UsageProblem
 from d365leads.client import DataverseClient
+from d365leads.fetchxml import check_fetchxml
 
 __all__ = ["query_selection", "read_fetchxml_file", "views"]
 
@@ -27,22 +28,23 @@ def read_fetchxml_file(path: Path) -> str:
 def query_selection(
     client: DataverseClient, saved_view: str | None, fetchxml_file: Path | None
 ) -> Selection:
-    """A bulk job's selection from a saved view or a FetchXML file: the ids it returns now.
+    """A bulk job's selection from a saved view or a FetchXML file, not yet run.
 
-    The ids are read once, when the job is planned, and kept in the journal, so a resumed job
-    works on the same leads even if the view's answer has changed since.
+    The view is found (or the file read and checked) here; its leads are read when the job
+    is planned, after the job is journalled, so a kill while they are read leaves a job that
+    ``--resume-last`` continues. The ids it returns are then kept in the journal, so a resumed
+    job works on the same leads even if the view's answer has changed since.
     """
     if fetchxml_file is not None:
-        leads = client.leads.fetch(read_fetchxml_file(fetchxml_file))
-        source = f"the FetchXML of {fetchxml_file}"
-    else:
-        view = client.views.find("lead", str(saved_view))
-        leads = client.leads.view(view.id)
-        source = f"the view {view.describe()}"
-    ids = tuple(dict.fromkeys(str(lead.id) for lead in leads if lead.id is not None))
-    if not ids:
-        raise UsageProblem(f"{source} returns no leads; nothing to do")
-    return Selection(ids=ids, description=f"{len(ids)} leads of {source}")
+        text = read_fetchxml_file(fetchxml_file)
+        check_fetchxml(text)
+        return Selection(fetchxml=text, description=f"leads of the FetchXML of {fetchxml_file}")
+    view = client.views.find("lead", str(saved_view))
+    return Selection(
+        fetchxml=view.fetchxml,
+        query=(view.parameter, view.id),
+        description=f"leads of the view {view.describe()}",
+    )
 
 
 @click.group()

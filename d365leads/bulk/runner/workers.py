@@ -20,11 +20,16 @@ from d365leads.bulk.selection import LeadSnapshot, fetch_leads, find_originated_
 from d365leads.errors import (
     BatchError,
     BulkJobError,
+    HTTPError,
     MalformedBatchResponseError,
+    PermissionDeniedError,
     ServerError,
     ThrottledError,
     TransportError,
+    UnauthorizedError,
 )
+from d365leads.multiple.support import MessageSupport
+from d365leads.multiple.writer import BYPASS_CUSTOM_LOGIC
 
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
@@ -58,6 +63,9 @@ class BatchWorker:
         self.attempts: dict[str, int] = {}
         self.identity: str | None = None
         """The identity sending the writes, recorded on each item (None: the only one)."""
+        self._fields = self._spec.action.changes_fields
+        self._headers = dict(BYPASS_CUSTOM_LOGIC) if self._spec.bypass_custom_logic else {}
+        self._support = MessageSupport(session)
 
     def _adapt(self, epoch: int, *, congested: bool) -> None:
         self._scheduler.adapt(
@@ -71,7 +79,10 @@ class BatchWorker:
 
     def _add_operation(self, batch: BatchRequest, row: ItemRow) -> None:
         spec = self._spec
-        if spec.action is BulkAction.QUALIFY:
+        headers = self._headers or None
+        if self._fields:
+            batch.patch(f"leads({row.lead_id})", spec.body, headers=headers)
+        elif spec.action is BulkAction.QUALIFY:
             body: dict[str, Any] = {
                 "CreateAccount": spec.create_account,
                 "CreateContact": spec.create_contact,
@@ -83,20 +94,102 @@ class BatchWorker:
                     "@odata.type": "Microsoft.Dynamics.CRM.transactioncurrency",
                     "transactioncurrencyid": spec.currency_id,
                 }
-            batch.post(f"leads({row.lead_id})/Microsoft.Dynamics.CRM.QualifyLead", body)
+            batch.post(
+                f"leads({row.lead_id})/Microsoft.Dynamics.CRM.QualifyLead", body, headers=headers
+            )
         else:
             batch.patch(
                 f"leads({row.lead_id})",
                 {"statecode": row.target_state, "statuscode": row.target_status},
+                headers=headers,
             )
 
+    def _begin(self, rows: list[ItemRow]) -> None:
+        self._journal.mark_inflight(
+            self._job.job_id, [r.lead_id for r in rows], identity=self.identity
+        )
+        for row in rows:
+            self.attempts[row.lead_id] = self.attempts.get(row.lead_id, 0) + 1
+
+    def _unknown(self, rows: list[ItemRow]) -> None:
+        """Items whose outcome is unknown: re-read them first (a field write is sent again:
+        writing the same values twice is harmless)."""
+        if self._fields:
+            self._retry_or_fail(rows, None)
+        else:
+            self._scheduler.requeue(rows, verify=True)
+
+    def _update_multiple(self) -> bool:
+        try:
+            return self._support.supports("lead", "UpdateMultiple")
+        except (TransportError, ServerError, ThrottledError) as exc:
+            self._count_error(exc)  # not cached: asked again with the next chunk
+            return False
+
     def write(self, rows: list[ItemRow], epoch: int) -> None:
-        """Send ``rows`` as one ``$batch`` and record what the answer proves."""
+        """Send ``rows`` (an UpdateMultiple or a ``$batch``) and record what the answer proves."""
+        if self._fields and self._update_multiple():
+            self._write_multiple(rows, epoch)
+            return
+        self._begin(rows)
+        self._write_batch(rows, epoch)
+
+    def _write_multiple(self, rows: list[ItemRow], epoch: int) -> None:
+        """A field job's chunk in one UpdateMultiple; all or nothing, so a refused chunk is
+        sent again as a ``$batch`` to find the records at fault and write the others
+        (https://learn.microsoft.com/power-apps/developer/data-platform/bulk-operations)."""
+        self._begin(rows)
+        body = self._spec.body
+        targets = [
+            {"@odata.type": "Microsoft.Dynamics.CRM.lead", **body, "leadid": row.lead_id}
+            for row in rows
+        ]
+        self._scheduler.count_request(len(rows))
+        try:
+            self._session.request(
+                "POST",
+                "leads/Microsoft.Dynamics.CRM.UpdateMultiple",
+                json={"Targets": targets},
+                headers=self._headers,
+                idempotent=False,
+                retry=False,
+            )
+        except ThrottledError as exc:
+            self._count_error(exc)
+            self._adapt(epoch, congested=True)
+            for row in rows:
+                self.attempts[row.lead_id] -= 1
+            self._retry_or_fail(rows, exc)
+            return
+        except (TransportError, ServerError) as exc:
+            self._count_error(exc)
+            self._adapt(epoch, congested=True)
+            self._unknown(rows)
+            return
+        except (UnauthorizedError, PermissionDeniedError):
+            raise
+        except HTTPError as exc:
+            self._count_error(exc)
+            self._write_batch(rows, epoch)
+            return
+        outcomes = [
+            ItemOutcome(
+                row.lead_id,
+                "done",
+                http_status=204,
+                after_state=row.target_state,
+                after_status=row.target_status,
+                path="UpdateMultiple",
+            )
+            for row in rows
+        ]
+        self._journal.record(self._job.job_id, outcomes)
+        self._scheduler.tally(outcomes)
+        self._adapt(epoch, congested=False)
+
+    def _write_batch(self, rows: list[ItemRow], epoch: int) -> None:
+        """Send ``rows`` as one ``$batch`` (already marked in flight)."""
         job_id = self._job.job_id
-        ids = [r.lead_id for r in rows]
-        self._journal.mark_inflight(job_id, ids, identity=self.identity)
-        for lead_id in ids:
-            self.attempts[lead_id] = self.attempts.get(lead_id, 0) + 1
         batch = BatchRequest(self._session, continue_on_error=True)
         for row in rows:
             self._add_operation(batch, row)
@@ -122,13 +215,13 @@ class BatchWorker:
             self._count_error(exc)
             if len(exc.results) != len(rows):
                 self._adapt(epoch, congested=True)
-                self._scheduler.requeue(rows, verify=True)
+                self._unknown(rows)
                 return
             result = exc.results
         except (TransportError, ServerError, BatchError) as exc:
             self._count_error(exc)
             self._adapt(epoch, congested=True)
-            self._scheduler.requeue(rows, verify=True)
+            self._unknown(rows)
             return
         outcomes: list[ItemOutcome] = []
         unknown: list[ItemRow] = []
@@ -144,6 +237,7 @@ class BatchWorker:
                         http_status=part.status,
                         after_state=row.target_state,
                         after_status=row.target_status,
+                        path="$batch",
                     )
                 )
             elif part.status == 429:
@@ -159,12 +253,15 @@ class BatchWorker:
                 unknown.append(row)
             else:
                 refused.append((row, part))
-        outcomes.extend(self._settle_refusals(refused))
+        if self._fields:  # the lead's state says nothing about a refused field write
+            outcomes.extend(self._failure(row, part) for row, part in refused)
+        else:
+            outcomes.extend(self._settle_refusals(refused))
         self._journal.record(job_id, outcomes)
         self._scheduler.tally(outcomes)
         self._adapt(epoch, congested=congested)
         if unknown:
-            self._scheduler.requeue(unknown, verify=True)
+            self._unknown(unknown)
         if resend:
             self._retry_or_fail(resend, None)
 
@@ -216,6 +313,7 @@ class BatchWorker:
             error_message=message,
             after_state=lead.statecode if lead is not None else None,
             after_status=lead.statuscode if lead is not None else None,
+            path="$batch",
         )
 
     def _retry_or_fail(self, rows: Sequence[ItemRow], exc: BaseException | None) -> None:
@@ -252,6 +350,9 @@ class BatchWorker:
 
     def check(self, rows: list[ItemRow], epoch: int) -> None:
         """Re-read items whose outcome is unknown; settle them or put them back to send."""
+        if self._fields:  # found in flight on resume: the same values are simply sent again
+            self._retry_or_fail(rows, None)
+            return
         ids = [r.lead_id for r in rows]
         self._scheduler.count_request()
         try:

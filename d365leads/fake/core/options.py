@@ -154,6 +154,9 @@ class FakeOptions:
     update_multiple_sets_state: bool = True
     """UpdateMultiple accepts ``statecode``/``statuscode`` in its targets (UNCONFIRMED); False
     refuses the whole request with 400 ``0x80040203``."""
+    bypass_logic_privilege: bool = True
+    """Callers hold ``prvBypassCustomBusinessLogic``; False refuses any request carrying
+    ``MSCRM.BypassBusinessLogicExecution`` with 403 ``0x80040220`` (handlers/bypass.py)."""
 
     # --- change tracking (fake-advanced) ----------------------------------------------------
     change_retention_days: float = 7.0

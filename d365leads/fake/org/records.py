@@ -12,6 +12,7 @@ from ..core.values import Row
 from . import states, transitions
 from .schema import Table
 from .state import OrgState
+from .team_table import check_owner_team
 from .values import resolve_key
 
 __all__ = [
@@ -103,6 +104,8 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
         fill_computed(meta, row)
         fill_currency(org, meta, row)
         check_alternate_keys(org, meta, row, None)
+        if row.get("owneridtype") == "team":
+            check_owner_team(org.store.get("team", str(row.get("ownerid"))))
         if duplicate_check:
             detect_duplicates(org, meta, row, None)
         actor = org.caller_id if meta.ownership == "user" else None
@@ -153,6 +156,8 @@ def update_record(
         if fill_currency(org, meta, merged):
             data["transactioncurrencyid"] = merged["transactioncurrencyid"]
         check_alternate_keys(org, meta, merged, str(current[meta.primary_key]))
+        if data.get("owneridtype") == "team":
+            check_owner_team(org.store.get("team", str(data.get("ownerid"))))
         if duplicate_check and any(c in data for c in DUPLICATE_RULES.get(meta.logical_name, ())):
             detect_duplicates(org, meta, merged, str(current[meta.primary_key]))
         actor = org.caller_id if meta.ownership == "user" else None

@@ -5,7 +5,7 @@ Table and column metadata of the fake (the subset of Dataverse the lead lifecycl
 Column types (``Column.type``): ``string``, ``memo``, ``int``, ``bigint``, ``decimal``,
 ``money``, ``bool``, ``datetime``, ``date``, ``guid`` (the primary key), ``picklist``,
 ``state``, ``status`` and the lookups ``lookup`` (one target), ``customer`` (account or
-contact) and ``owner`` (systemuser).
+contact) and ``owner`` (systemuser or team).
 
 Lookups: the store keeps a lookup under its *attribute* name (``parentaccountid``) as a
 lower-case GUID string (or ``None``).  A polymorphic lookup also keeps the target table in the
@@ -170,7 +170,7 @@ class Table:
     @property
     def navigation_names(self) -> list[str]:
         """Every single-valued navigation property, sorted."""
-        return sorted(n for c in self.columns for n in c.navigation.values())
+        return sorted({n for c in self.columns for n in c.navigation.values()})
 
     @property
     def has_state(self) -> bool:

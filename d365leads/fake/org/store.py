@@ -9,7 +9,8 @@ Storage model
 * **Lookups** are stored under the attribute name as the lower-case GUID string of the target
   (``row["parentaccountid"] = "3f2c…"``).  A polymorphic lookup (customer) also stores its
   target table in ``<attribute>type`` (``row["customeridtype"] = "account"``).  Owner lookups
-  store ``ownerid`` (GUID) and ``owneridtype = "systemuser"``.  The Web API names
+  store ``ownerid`` (GUID) and ``owneridtype`` (``systemuser`` or ``team``), and
+  ``owninguser``/``owningteam`` follow them.  The Web API names
   (``_parentaccountid_value``, ``customerid_account@odata.bind``) exist only in
   the wire (``wire.serialize``) and the write path (``org.values``).
 * **Versions**: one monotonic counter for the whole org.  Every insert and update takes the next
@@ -42,6 +43,7 @@ from ..core.values import Row, format_datetime, normalize_id
 from .applied import AppliedCounts
 from .schema import Table
 from .tables import TABLES, table
+from .team_table import sync_owning
 
 __all__ = ["Row", "Store", "StoreSnapshot", "Tombstone", "format_datetime", "normalize_id"]
 
@@ -138,6 +140,7 @@ class Store:
                         data[name] = actor
                 if "ownerid" in columns and data.get("ownerid"):
                     data.setdefault("owneridtype", "systemuser")
+            sync_owning(data, columns)
             data["versionnumber"] = self._next_version()
             rows[record_id] = data
             return dict(data)
@@ -174,6 +177,8 @@ class Store:
             updated = dict(current)
             updated.update(changes)
             updated[meta.primary_key] = key
+            if "ownerid" in changes:
+                sync_owning(updated, meta.by_name)
             if "modifiedon" in meta.by_name:
                 updated["modifiedon"] = format_datetime(self.now())
             if actor is not None and "modifiedby" in meta.by_name:

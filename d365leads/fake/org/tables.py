@@ -22,6 +22,7 @@ from .map_tables import ATTRIBUTE_MAP, ENTITY_MAP
 from .schema import Column, Relationship, StateOption, StatusOption, Table
 from .sdk_tables import SDK_MESSAGE, SDK_MESSAGE_FILTER
 from .task_table import TASK_RELATIONSHIPS, task_table
+from .team_table import TEAM, owner_column, owning_columns
 
 __all__ = [
     "RELATIONSHIPS",
@@ -81,13 +82,8 @@ def _system() -> tuple[Column, ...]:
         Column("modifiedon", "datetime", "Modified On", readonly=True),
         lookup_column("createdby", "Created By", "systemuser", readonly=True),
         lookup_column("modifiedby", "Modified By", "systemuser", readonly=True),
-        Column(
-            "ownerid",
-            "owner",
-            "Owner",
-            targets=("systemuser",),
-            navigation=MappingProxyType({"systemuser": "ownerid"}),
-        ),
+        owner_column(),
+        *owning_columns(),
         Column("versionnumber", "bigint", "Version Number", readonly=True),
     )
 
@@ -432,6 +428,7 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             OPPORTUNITY,
             TRANSACTION_CURRENCY,
             SYSTEM_USER,
+            TEAM,
             CAMPAIGN,
             OPPORTUNITY_CLOSE,
             SDK_MESSAGE,

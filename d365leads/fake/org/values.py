@@ -242,6 +242,8 @@ def bind_reference(
             CODE_PAYLOAD,
         )
     target_meta, key = parse_reference(org, value)
+    if column.navigation.get(target_meta.logical_name) == nav:
+        target = target_meta.logical_name  # one navigation, several targets (ownerid)
     if target_meta.logical_name != target:
         raise bad_request(
             f"'{nav}@odata.bind' points to '{target_meta.entity_set}', but '{nav}' needs a "

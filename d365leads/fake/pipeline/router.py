@@ -61,6 +61,7 @@ from ..handlers import (
     typed_attributes,
 )
 from ..handlers.actions import ActionExecutor
+from ..handlers.bypass import check_bypass
 from ..handlers.context import RequestContext
 from ..org.bulk_delete import run_due_jobs
 from ..org.schema import Table
@@ -197,6 +198,7 @@ class Router:
             # Every read checks its $ options; a stray parameter is refused on any resource.
             check_parameter(name)
         run_due_jobs(self.org)  # system jobs run "in the background", between requests
+        check_bypass(ctx)
         segments = split_segments(request)
         if not segments:
             if request.method != "GET":
