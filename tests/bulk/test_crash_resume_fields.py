@@ -10,7 +10,8 @@ import pytest
 from d365leads.fake import FakeDataverse, FakeServer
 
 from .conftest import seed_leads
-from .test_crash_resume import N, _env, _kill_when, _resume, served
+from .processes import cli_env
+from .test_crash_resume import N, _kill_when, _resume, served
 
 __all__ = ["served"]  # the fixture, shared with the crash tests
 
@@ -44,12 +45,13 @@ def test_field_job_killed_then_resumed(
         "--url", server.url, "bulk", kind, "--filter", "companyname eq 'Picked'", *change,
         "--yes", "--batch-size", "10", "--concurrency", "2", "--journal", str(journal),
     ]  # fmt: skip
-    at_kill = _kill_when(args, _env(tmp_path), journal, lambda c: c["done"] >= N // 3)
+    env = cli_env(tmp_path, "crash-test-token")
+    at_kill = _kill_when(args, env, journal, lambda c: c["done"] >= N // 3)
     assert N // 3 <= at_kill["done"] < N
     done_at_kill = _done_ids(journal)
     seen = len(fake.requests())
 
-    _resume(kind, server.url, _env(tmp_path), journal)
+    _resume(kind, server.url, env, journal)
 
     assert _done_ids(journal) == set(ids)
     for lead_id in ids:

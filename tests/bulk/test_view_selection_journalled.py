@@ -17,7 +17,8 @@ from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
 from .conftest import make_client, seed_leads
-from .test_resume_while_selecting import _env, _job_states
+from .processes import cli_env
+from .test_resume_while_selecting import _job_states
 from .test_view_selection import TARGET_XML
 
 N = 40
@@ -60,7 +61,7 @@ def test_kill_while_the_view_is_read_then_resume_last(
             "--journal",
             str(journal),
         ],
-        env=_env(tmp_path),
+        env=cli_env(tmp_path, "t"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -75,7 +76,7 @@ def test_kill_while_the_view_is_read_then_resume_last(
         proc.wait(timeout=10)
     done = subprocess.run(
         [*base, "--resume-last", "--yes", "--journal", str(journal)],
-        env=_env(tmp_path),
+        env=cli_env(tmp_path, "t"),
         capture_output=True,
         timeout=60,
     )
