@@ -119,6 +119,10 @@ class FakeOptions:
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15
+    fetchxml_context: Literal["fetch_attributes", "primary_attributes"] = "fetch_attributes"
+    """Columns named in the ``@odata.context`` of a FetchXML answer: every attribute the fetch
+    asks for, or only the table's primary id and primary name among them, as the "Use FetchXml
+    with Web API" page prints it (UNCONFIRMED: the pages that print fetch answers disagree)."""
     fetchxml_paging_annotations: Literal["always", "when_asked"] = "always"
     """FetchXML pages carry ``fetchxmlpagingcookie``/``morerecords`` always, or only when
     ``Prefer: odata.include-annotations`` names them (UNCONFIRMED)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
@@ -190,11 +191,18 @@ class BatchProcessor:
             entity = header_value(headers, "OData-EntityId")
             if entity and header_value(headers, "Location") is None:
                 headers["Location"] = entity
+        if response.status >= 400 and header_value(headers, "REQ_ID") is None:
+            # A failed part names the request id the service logged it under, as the batch page
+            # prints it ("Handling errors"); successful parts carry none.
+            headers = {"REQ_ID": self._request_id(), **headers}
         if operation.method == "GET" and response.status == 200:
             for name, value in list(headers.items()):
                 if name.lower() == "content-type" and value == _JSON_MINIMAL:
                     headers[name] = f"{_JSON_MINIMAL}; odata.streaming=true"
         return PartResponse(response.status, headers, response.body, operation.content_id)
+
+    def _request_id(self) -> str:
+        return self._new_id() if self._new_id is not None else str(uuid.uuid4())
 
     def _inner_request(
         self,

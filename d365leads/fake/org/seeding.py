@@ -11,6 +11,7 @@ All or nothing: a bad row leaves the store (and the names) as they were and rais
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,8 @@ from .states import status_model
 from .values import attributes_from_body
 
 __all__ = ["SeedError", "apply_schema", "ref", "seed", "seed_file", "table_named"]
+
+_ETAG = re.compile(r'W/"(\d+)"')
 
 
 class SeedError(ValueError):
@@ -93,6 +96,7 @@ def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int
     if not isinstance(data, Mapping):
         raise SeedError(f"{where}: expected an object of column values, got {data!r}")
     data, symbol = _resolve_refs(org, meta, data, where)
+    version = _seed_version(data, where)
     try:
         row = attributes_from_body(org, meta, data, allow_readonly=True)
     except FakeFault as fault:
@@ -129,12 +133,42 @@ def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int
     fill_currency(org, meta, row)
     actor = org.caller_id if meta.ownership == "user" else None
     try:
-        stored = org.store.insert(meta.logical_name, row, actor=actor)
+        stored = org.store.insert(meta.logical_name, row, actor=actor, version=version)
     except FakeFault as fault:
         raise SeedError(f"{where}: {fault.message}") from None
+    except ValueError as exc:
+        raise SeedError(f"{where}: {exc}") from None
     if symbol is not None:
         org.refs[symbol] = meta.logical_name
     return str(stored[meta.primary_key])
+
+
+def _seed_version(data: dict[str, Any], where: str) -> int | None:
+    """Take the row version a seed row may give (``versionnumber`` and/or ``@odata.etag``
+    ``W/"<n>"``, as a retrieve shows them) out of ``data``."""
+    given: list[int] = []
+    number = data.pop("versionnumber", None)
+    if number is not None:
+        if isinstance(number, bool) or not isinstance(number, (int, str)):
+            raise SeedError(f"{where}: versionnumber must be a whole number, got {number!r}")
+        if isinstance(number, str) and not number.isdigit():
+            raise SeedError(f"{where}: versionnumber must be a whole number, got {number!r}")
+        given.append(int(number))
+    etag = data.pop("@odata.etag", None)
+    if etag is not None:
+        match = _ETAG.fullmatch(etag) if isinstance(etag, str) else None
+        if match is None:
+            raise SeedError(f'{where}: @odata.etag must look like W/"468026", got {etag!r}')
+        given.append(int(match.group(1)))
+    if not given:
+        return None
+    if len(set(given)) > 1:
+        raise SeedError(
+            f"{where}: versionnumber {given[0]} and @odata.etag {etag!r} name different versions"
+        )
+    if given[0] < 1:
+        raise SeedError(f"{where}: versionnumber must be 1 or more, got {given[0]}")
+    return given[0]
 
 
 def ref(org: OrgState, name: str) -> str:
@@ -187,8 +221,10 @@ def seed(
     attribute names; lookups take the target GUID (``"parentaccountid": id``, polymorphic
     ones also ``"customeridtype": "account"`` unless the target already exists) or the Web
     API form ``"parentaccountid@odata.bind": "/accounts(id)"``.  System columns
-    (``createdon``, ``statecode``, …) may be set.  ``"$ref": "name"`` names a row with a
-    deterministic GUID and ``"$name"`` in a lookup column points at it (see :meth:`ref`).
+    (``createdon``, ``statecode``, …) may be set, and so may the row version
+    (``versionnumber`` or ``@odata.etag`` ``W/"<n>"``; above every earlier version).
+    ``"$ref": "name"`` names a row with a deterministic GUID and ``"$name"`` in a lookup
+    column points at it (see :meth:`ref`).
     """
     meta = table_named(org, table_name)
     items = [rows] if isinstance(rows, Mapping) else list(rows)
