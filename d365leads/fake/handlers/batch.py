@@ -30,6 +30,7 @@ from ..wire.batch_codec import (
     parse_batch,
 )
 from ..wire.errors import fault_response
+from ..wire.json_reader import read_json
 from ..wire.messages import FakeRequest, FakeResponse, Handler, header_value, service_root
 
 __all__ = ["BatchProcessor", "SupportsSnapshot"]
@@ -236,7 +237,8 @@ class BatchProcessor:
         body = operation.body
         if body.strip() and operation.method in _WRITE_METHODS and b"$" in body:
             try:
-                payload = json.loads(body.decode("utf-8"))
+                text = body.decode("utf-8")
+                payload = read_json(text) if outer.json_reader == "odatalib" else json.loads(text)
             except ValueError:  # includes UnicodeDecodeError; the router reports bad JSON
                 payload = None
             if payload is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..core.fault import CODE_DUPLICATE_DETECTED, FakeFault, duplicate_key, not_found
 from ..core.values import Row
 from . import states, transitions
+from .plugins import write_with_steps
 from .schema import Table
 from .state import OrgState
 from .values import resolve_key
@@ -106,7 +107,9 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
         if duplicate_check:
             detect_duplicates(org, meta, row, None)
         actor = org.caller_id if meta.ownership == "user" else None
-        return org.store.insert(meta.logical_name, row, actor=actor)
+        return write_with_steps(
+            org, "Create", meta, row, lambda: org.store.insert(meta.logical_name, row, actor=actor)
+        )
 
 
 def fill_currency(org: OrgState, meta: Table, row: Row) -> bool:
@@ -150,4 +153,11 @@ def update_record(
         if duplicate_check and any(c in data for c in DUPLICATE_RULES.get(meta.logical_name, ())):
             detect_duplicates(org, meta, merged, str(current[meta.primary_key]))
         actor = org.caller_id if meta.ownership == "user" else None
-        return org.store.update(meta.logical_name, record_id, data, actor=actor)
+        return write_with_steps(
+            org,
+            "Update",
+            meta,
+            merged,
+            lambda: org.store.update(meta.logical_name, record_id, data, actor=actor),
+            changed=data,
+        )

@@ -18,15 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from ..core.fault import FakeFault
+from ..core.plugin_steps import PluginStep, plugin_step
 from .customisations import add_alternate_key, add_column
 from .identity import org_guid
+from .plugins import check_steps
 from .records import fill_computed, fill_currency
 from .schema import Table
 from .state import OrgState
 from .states import status_model
 from .values import attributes_from_body
 
-__all__ = ["SeedError", "apply_schema", "ref", "seed", "seed_file", "table_named"]
+__all__ = [
+    "SeedError",
+    "add_plugin_steps",
+    "apply_schema",
+    "ref",
+    "seed",
+    "seed_file",
+    "table_named",
+]
 
 _ETAG = re.compile(r'W/"(\d+)"')
 
@@ -89,6 +99,23 @@ def apply_schema(org: OrgState, declaration: Any, *, source: str = "$schema") ->
         if isinstance(exc, SeedError):
             raise
         raise SeedError(f"{source}: {exc}") from None
+
+
+def add_plugin_steps(org: OrgState, declaration: Any, *, source: str = "$plugins") -> None:
+    """Add a seed file's ``"$plugins"`` list of plug-in steps (fields as
+    :func:`~d365leads.fake.core.plugin_steps.plugin_step` takes them) to the org's options.
+    All or nothing: ``SeedError`` names the bad step."""
+    if not isinstance(declaration, list):
+        raise SeedError(f"{source}: expected a list of plug-in steps")
+    steps = []
+    for i, item in enumerate(declaration):
+        try:
+            step = plugin_step(item)
+            check_steps(org, [step])
+        except ValueError as exc:
+            raise SeedError(f"{source}[{i}]: {exc}") from None
+        steps.append(step)
+    org.options.plugin_steps = (*org.options.plugin_steps, *steps)
 
 
 def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int) -> str:
@@ -264,9 +291,12 @@ def seed_file(org: OrgState, path: str | Path) -> dict[str, list[str]]:
         raise SeedError(f"{file}: expected an object mapping table names to lists of rows")
     ids: dict[str, list[str]] = {}
     saved = (org.options.custom_columns, org.options.alternate_keys, dict(org.refs))
-    with org.store.transaction(), _restore_schema_on_error(org, saved):
+    steps = org.options.plugin_steps
+    with org.store.transaction(), _restore_schema_on_error(org, saved, steps):
         if "$schema" in data:
             apply_schema(org, data.pop("$schema"), source=f"{file}: $schema")
+        if "$plugins" in data:
+            add_plugin_steps(org, data.pop("$plugins"), source=f"{file}: $plugins")
         for name, rows in data.items():
             if not isinstance(rows, list):
                 raise SeedError(f"{file}: {name!r} must map to a list of rows")
@@ -277,12 +307,13 @@ def seed_file(org: OrgState, path: str | Path) -> dict[str, list[str]]:
 
 @contextmanager
 def _restore_schema_on_error(
-    org: OrgState, saved: tuple[Any, Any, dict[str, str]]
+    org: OrgState, saved: tuple[Any, Any, dict[str, str]], steps: tuple[PluginStep, ...]
 ) -> Iterator[None]:
     try:
         yield
     except BaseException:
         org.options.custom_columns, org.options.alternate_keys, refs = saved
+        org.options.plugin_steps = steps
         org.refs.clear()
         org.refs.update(refs)
         raise

@@ -178,10 +178,11 @@ class Router:
 
     def __call__(self, request: FakeRequest) -> FakeResponse:
         """Answer one request (a ``FakeFault`` becomes its error response)."""
+        request.json_reader = self.org.options.json_reader
         try:
             return self._route(RequestContext(self.org, request))
         except FakeFault as fault:
-            return fault_response(fault)
+            return fault_response(fault, request)
 
     def _route(self, ctx: RequestContext) -> FakeResponse:
         request = ctx.request
