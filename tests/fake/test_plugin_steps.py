@@ -224,3 +224,18 @@ def test_a_bad_seed_keeps_nothing(tmp_path: Path) -> None:
         fake.seed_file(seed)
     assert fake.options.plugin_steps == ()
     assert _send(fake, "POST", "accounts", {"name": "A"}).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("MSCRM.BypassCustomPluginExecution", "true"),
+        ("MSCRM.BypassBusinessLogicExecution", "CustomSync,CustomAsync"),
+    ],
+)
+def test_bypass_headers_skip_declared_steps(header: str, value: str) -> None:
+    fake = FakeDataverse()
+    fake.add_plugin_step(event="Create", table="account", stage="pre", message="Declared.")
+    assert _send(fake, "POST", "accounts", {"name": "A"}, **{header: value}).status_code == 204
+    assert _send(fake, "POST", "accounts", {"name": "B"}).status_code == 400
+    assert [r["name"] for r in fake.rows("account")] == ["A"]

@@ -12,7 +12,9 @@ lists; the wire shows them when ``Prefer: odata.include-annotations`` asks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from ..core.fault import FakeFault
@@ -22,7 +24,13 @@ from .identity import org_guid
 from .schema import Table
 from .state import OrgState
 
-__all__ = ["CODE_PLUGIN", "check_steps", "plugin_fault", "write_with_steps"]
+__all__ = [
+    "CODE_PLUGIN",
+    "check_steps",
+    "custom_logic_bypassed",
+    "plugin_fault",
+    "write_with_steps",
+]
 
 CODE_PLUGIN = "0x80040265"
 _HELP_LINK = (
@@ -30,6 +38,20 @@ _HELP_LINK = (
     "&client=platform"
 )
 _DETAILS = "Microsoft.PowerApps.CDS."
+_BYPASSED: ContextVar[bool] = ContextVar("d365leads_fake_plugin_bypass", default=False)
+
+
+@contextmanager
+def custom_logic_bypassed(active: bool) -> Iterator[None]:
+    """Inside the block (one request), declared steps do not run when ``active``: the caller
+    sent ``MSCRM.BypassCustomPluginExecution: true`` or ``MSCRM.BypassBusinessLogicExecution:
+    CustomSync`` (https://learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic;
+    the privilege those need is not modelled)."""
+    token = _BYPASSED.set(active)
+    try:
+        yield
+    finally:
+        _BYPASSED.reset(token)
 
 
 def check_steps(org: OrgState, steps: Iterable[PluginStep]) -> None:
@@ -62,7 +84,7 @@ def write_with_steps(
     conditions are matched against it; ``changed`` are the columns an Update sets.
     """
     steps = [s for s in org.options.plugin_steps if _applies(s, event, meta, image, changed)]
-    if not steps:
+    if not steps or _BYPASSED.get():
         return write()
     for step in steps:
         if step.stage == "pre":
