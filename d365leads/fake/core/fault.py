@@ -41,7 +41,11 @@ CODE_UNEXPECTED = "0x80040216"
 
 
 class FakeFault(Exception):
-    """An error response: HTTP ``status``, Dataverse ``code``, ``message`` and extra headers."""
+    """An error response: HTTP ``status``, Dataverse ``code``, ``message`` and extra headers.
+
+    ``annotations`` (name without ``@`` -> value) are error details the wire adds inside
+    ``error`` when the request's ``Prefer: odata.include-annotations`` names them.
+    """
 
     def __init__(
         self,
@@ -49,12 +53,14 @@ class FakeFault(Exception):
         code: str,
         message: str,
         headers: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.annotations = dict(annotations or {})
 
     def __repr__(self) -> str:
         return f"FakeFault({self.status}, {self.code!r}, {self.message!r})"

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from .plugin_steps import PluginStep, plugin_step
+
 __all__ = ["FakeOptions"]
 
 
@@ -116,6 +118,11 @@ class FakeOptions:
     """``@odata.context`` of a ``return=representation`` answer: ``…#accounts/$entity`` as the
     create and update pages show, or ``…#accounts(accountid)/$entity`` (the ``$select``
     columns) as the upsert page shows (UNCONFIRMED: the pages disagree)."""
+    json_reader: Literal["odatalib", "strict"] = "odatalib"
+    """How request bodies are read: ``odatalib``, the OData JSON reader's compatibility rules
+    (single-quoted strings and names, bare names, numbers starting with ``.``; see
+    ``wire/json_reader.py``), as the QualifyLead page's printed body needs; or ``strict`` JSON.
+    UNCONFIRMED: taken from ODataLib's reader, not from a Dataverse page."""
     accept_quoted_guid_in_filter: bool = True
     """``_x_value eq 'guid'`` as well as the unquoted literal (UNCONFIRMED 10)."""
     max_expand: int = 15
@@ -129,6 +136,10 @@ class FakeOptions:
     ``<nav>@odata.nextLink`` carries a ``$skiptoken``: when its page is full, as the join-tables
     page's example shows (one contact, page size 1, a paged link), or only when more rows
     follow. Otherwise the link is the plain filtered collection (UNCONFIRMED)."""
+    fetchxml_context: Literal["fetch_attributes", "primary_attributes"] = "fetch_attributes"
+    """Columns named in the ``@odata.context`` of a FetchXML answer: every attribute the fetch
+    asks for, or only the table's primary id and primary name among them, as the "Use FetchXml
+    with Web API" page prints it (UNCONFIRMED: the pages that print fetch answers disagree)."""
     fetchxml_paging_annotations: Literal["always", "when_asked"] = "always"
     """FetchXML pages carry ``fetchxmlpagingcookie``/``morerecords`` always, or only when
     ``Prefer: odata.include-annotations`` names them (UNCONFIRMED)."""
@@ -192,6 +203,10 @@ class FakeOptions:
     """Really sleep for latency in the in-process adapter (the server always waits)."""
 
     # --- scripted faults (fake-advanced) ----------------------------------------------------
+    plugin_steps: tuple[PluginStep, ...] = ()
+    """Declared tenant plug-ins that throw ``InvalidPluginExecutionException`` (see
+    ``core/plugin_steps.py``); mappings are accepted.  Seed files declare them under
+    ``"$plugins"``.  ``hooks`` on the fake remain the code-level way."""
     faults: list[str] = field(default_factory=list)
     """Fault specs parsed by ``faults.FaultPlan`` (same syntax as ``--fault``)."""
 
@@ -211,6 +226,7 @@ class FakeOptions:
         # Lists (JSON, hand-written options) become tuples so the schema cache can compare them.
         self.custom_columns = tuple((str(t), str(c), str(k)) for t, c, k in self.custom_columns)
         self.bulk_message_tables = tuple(str(t) for t in self.bulk_message_tables)
+        self.plugin_steps = tuple(plugin_step(step) for step in self.plugin_steps)
         if self.bulk_message_max_targets < 1:
             raise ValueError("bulk_message_max_targets must be at least 1")
         if self.bulk_message_overhead_ops < 0 or self.bulk_message_record_cost < 0:

@@ -15,6 +15,7 @@ from ..org.schema import Table
 from ..org.state import OrgState
 from ..org.states import status_model
 from ..org.values import CODE_PAYLOAD, KeySpec, resolve_key
+from ..wire.json_reader import JsonReaderError
 from ..wire.messages import FakeRequest
 from ..wire.query_options import Expand
 from ..wire.serialize import AnnotationFilter, serialize_row
@@ -38,9 +39,10 @@ def json_body(request: FakeRequest) -> Any:
     """The request body as JSON (400 ``0x80048d19`` when it is not JSON)."""
     try:
         return request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError) as exc:
+        why = f" ({exc})" if isinstance(exc, JsonReaderError) else ""
         raise bad_request(
-            "The request body is not valid JSON. Send a JSON object with "
+            f"The request body is not valid JSON{why}. Send a JSON object with "
             "Content-Type: application/json.",
             CODE_PAYLOAD,
         ) from None

@@ -27,6 +27,7 @@ from ..org.opportunity_close import close_opportunity
 from ..org.qualify import CLOSED_LEAD_MESSAGE, qualify
 from ..org.state import OrgState
 from ..org.values import CODE_PAYLOAD
+from ..wire.json_reader import JsonReaderError
 from ..wire.messages import FakeRequest, FakeResponse, service_root
 from .bulk_delete import bulk_delete
 from .bulk_messages import BULK_ACTIONS
@@ -61,9 +62,10 @@ _CLOSE_PARAMETERS = {"Status", "OpportunityClose"}
 def _body(request: FakeRequest, action: str) -> dict[str, Any]:
     try:
         payload = request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError) as exc:
+        why = f" ({exc})" if isinstance(exc, JsonReaderError) else ""
         raise bad_request(
-            f"The {action} request body is not valid JSON; send a JSON object of parameters.",
+            f"The {action} request body is not valid JSON{why}; send a JSON object of parameters.",
             CODE_PAYLOAD,
         ) from None
     if not isinstance(payload, dict):

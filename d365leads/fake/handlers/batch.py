@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from ..wire.batch_codec import (
     parse_batch,
 )
 from ..wire.errors import fault_response
+from ..wire.json_reader import read_json
 from ..wire.messages import FakeRequest, FakeResponse, Handler, header_value, service_root
 
 __all__ = ["BatchProcessor", "SupportsSnapshot"]
@@ -190,11 +192,18 @@ class BatchProcessor:
             entity = header_value(headers, "OData-EntityId")
             if entity and header_value(headers, "Location") is None:
                 headers["Location"] = entity
+        if response.status >= 400 and header_value(headers, "REQ_ID") is None:
+            # A failed part names the request id the service logged it under, as the batch page
+            # prints it ("Handling errors"); successful parts carry none.
+            headers = {"REQ_ID": self._request_id(), **headers}
         if operation.method == "GET" and response.status == 200:
             for name, value in list(headers.items()):
                 if name.lower() == "content-type" and value == _JSON_MINIMAL:
                     headers[name] = f"{_JSON_MINIMAL}; odata.streaming=true"
         return PartResponse(response.status, headers, response.body, operation.content_id)
+
+    def _request_id(self) -> str:
+        return self._new_id() if self._new_id is not None else str(uuid.uuid4())
 
     def _inner_request(
         self,
@@ -228,7 +237,8 @@ class BatchProcessor:
         body = operation.body
         if body.strip() and operation.method in _WRITE_METHODS and b"$" in body:
             try:
-                payload = json.loads(body.decode("utf-8"))
+                text = body.decode("utf-8")
+                payload = read_json(text) if outer.json_reader == "odatalib" else json.loads(text)
             except ValueError:  # includes UnicodeDecodeError; the router reports bad JSON
                 payload = None
             if payload is not None:

@@ -2,10 +2,11 @@
 logic (plug-ins, workflows), allowed only to callers with the ``prvBypassCustomBusinessLogic``
 privilege (https://learn.microsoft.com/power-apps/developer/data-platform/bypass-custom-business-logic).
 
-The fake runs no custom logic, so the header changes nothing it does; it checks the value
-(``CustomSync``, ``CustomAsync`` or both) and, with ``FakeOptions.bypass_logic_privilege``
-off, refuses the request as Dataverse refuses a caller without the privilege: 403
-``0x80040220``, the documented "missing privilege" code (the message text is UNCONFIRMED).
+The only custom logic the fake runs is the declared plug-in steps (``org/plugins.py`` skips
+them under this header); here it checks the value (``CustomSync``, ``CustomAsync`` or both)
+and, with ``FakeOptions.bypass_logic_privilege`` off, refuses the request as Dataverse
+refuses a caller without the privilege: 403 ``0x80040220``, the documented "missing
+privilege" code (the message text is UNCONFIRMED).
 Top-level requests and each ``$batch`` operation are checked (the router sees both).
 """
 

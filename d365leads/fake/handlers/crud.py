@@ -24,6 +24,7 @@ from ..core.fault import FakeFault, bad_request, concurrency_mismatch, duplicate
 from ..core.options import FakeOptions
 from ..core.values import Row
 from ..org.deep_insert import create_deep, is_deep
+from ..org.plugins import write_with_steps
 from ..org.records import create_record, update_record
 from ..org.schema import Table
 from ..org.state import OrgState
@@ -240,5 +241,8 @@ def handle_delete(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeRespons
         if row is None:
             raise not_found(meta.logical_name, key_text(key))
         _check_if_match(org, request, meta, row, key)
-        org.store.delete(meta.logical_name, str(row[meta.primary_key]))
+        record_id = str(row[meta.primary_key])
+        write_with_steps(
+            org, "Delete", meta, row, lambda: org.store.delete(meta.logical_name, record_id)
+        )
     return FakeResponse.empty(204)

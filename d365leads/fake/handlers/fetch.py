@@ -105,6 +105,10 @@ def _page(org: OrgState, request: FakeRequest, meta: Table, result: FetchResult)
     annotations, applied = annotation_preference(request)
     main = [c for c in result.columns.values() if not c.scope and c.aggregate is None]
     names = [_wire_key(org, c) for c in main if c.key == c.column]
+    if org.options.fetchxml_context == "primary_attributes":
+        # The "Use FetchXml with Web API" page prints (accountid,name) for a fetch of three
+        # attributes; other fetch answers list more (UNCONFIRMED, see SUPPORTED.md).
+        names = [n for n in names if n in (meta.primary_key, meta.primary_name)]
     root = service_root(request)
     selected = f"({','.join(names)})" if names else ""
     body: dict[str, Any] = {"@odata.context": f"{root}$metadata#{meta.entity_set}{selected}"}

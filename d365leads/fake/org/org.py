@@ -13,8 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..core.clock import Clock
+from ..core.options import FakeOptions
+from ..core.plugin_steps import plugin_step
 from ..core.values import Row, normalize_id
-from . import customisations, demo_data, seeding
+from . import customisations, demo_data, plugins, seeding
 from .seeding import SeedError
 from .state import OrgState
 
@@ -23,6 +26,21 @@ __all__ = ["Org"]
 
 class Org(OrgState):
     """A fake org's state plus the methods tests use to arrange and inspect it."""
+
+    def __init__(
+        self, org_url: str, options: FakeOptions | None = None, clock: Clock | None = None
+    ) -> None:
+        super().__init__(org_url, options, clock)
+        plugins.check_steps(self, self.options.plugin_steps)  # an unknown table fails here
+
+    def add_plugin_step(self, **fields: Any) -> None:
+        """Declare a tenant plug-in that throws (fields as
+        :func:`~d365leads.fake.core.plugin_steps.plugin_step` takes them: ``event``, ``table``,
+        ``stage``, ``message``, ``status``, ``code``, ``when``, ``attributes``, ``plugin``,
+        ``trace``).  ``ValueError`` names a bad field.  Kept in ``options.plugin_steps``."""
+        step = plugin_step(fields)
+        plugins.check_steps(self, [step])
+        self.options.plugin_steps = (*self.options.plugin_steps, step)
 
     @contextmanager
     def acting_as(self, user_id: str) -> Iterator[None]:

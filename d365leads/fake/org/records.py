@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..core.fault import CODE_DUPLICATE_DETECTED, FakeFault, duplicate_key, not_found
 from ..core.values import Row
 from . import states, transitions
+from .plugins import write_with_steps
 from .schema import Table
 from .state import OrgState
 from .team_table import check_owner_team
@@ -109,13 +110,17 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
         if duplicate_check:
             detect_duplicates(org, meta, row, None)
         actor = org.caller_id if meta.ownership == "user" else None
-        stored = org.store.insert(meta.logical_name, row, actor=actor)
-        for key in meta.alternate_keys:
-            if all(stored.get(name) is not None for name in key):
-                org.store.applied.created_with_key(
-                    meta.logical_name, {name: stored[name] for name in key}
-                )
-        return stored
+
+        def insert() -> Row:
+            stored = org.store.insert(meta.logical_name, row, actor=actor)
+            for key in meta.alternate_keys:
+                if all(stored.get(name) is not None for name in key):
+                    org.store.applied.created_with_key(
+                        meta.logical_name, {name: stored[name] for name in key}
+                    )
+            return stored
+
+        return write_with_steps(org, "Create", meta, row, insert)
 
 
 def fill_currency(org: OrgState, meta: Table, row: Row) -> bool:
@@ -162,8 +167,12 @@ def update_record(
             detect_duplicates(org, meta, merged, str(current[meta.primary_key]))
         actor = org.caller_id if meta.ownership == "user" else None
         before = {k: current.get(k) for k in ("statecode", "statuscode")}
-        stored = org.store.update(meta.logical_name, record_id, data, actor=actor)
-        if meta.has_state and ("statecode" in data or "statuscode" in data):
-            own_id = str(current[meta.primary_key])
-            org.store.applied.state_written(meta.logical_name, own_id, before, stored)
-        return stored
+
+        def update() -> Row:
+            stored = org.store.update(meta.logical_name, record_id, data, actor=actor)
+            if meta.has_state and ("statecode" in data or "statuscode" in data):
+                own_id = str(current[meta.primary_key])
+                org.store.applied.state_written(meta.logical_name, own_id, before, stored)
+            return stored
+
+        return write_with_steps(org, "Update", meta, merged, update, changed=data)

@@ -11,21 +11,34 @@ All or nothing: a bad row leaves the store (and the names) as they were and rais
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..core.fault import FakeFault
+from ..core.plugin_steps import PluginStep, plugin_step
 from .customisations import add_alternate_key, add_column
 from .identity import org_guid
+from .plugins import check_steps
 from .records import fill_computed, fill_currency
 from .schema import Table
 from .state import OrgState
 from .states import status_model
 from .values import attributes_from_body
 
-__all__ = ["SeedError", "apply_schema", "ref", "seed", "seed_file", "table_named"]
+__all__ = [
+    "SeedError",
+    "add_plugin_steps",
+    "apply_schema",
+    "ref",
+    "seed",
+    "seed_file",
+    "table_named",
+]
+
+_ETAG = re.compile(r'W/"(\d+)"')
 
 
 class SeedError(ValueError):
@@ -88,11 +101,29 @@ def apply_schema(org: OrgState, declaration: Any, *, source: str = "$schema") ->
         raise SeedError(f"{source}: {exc}") from None
 
 
+def add_plugin_steps(org: OrgState, declaration: Any, *, source: str = "$plugins") -> None:
+    """Add a seed file's ``"$plugins"`` list of plug-in steps (fields as
+    :func:`~d365leads.fake.core.plugin_steps.plugin_step` takes them) to the org's options.
+    All or nothing: ``SeedError`` names the bad step."""
+    if not isinstance(declaration, list):
+        raise SeedError(f"{source}: expected a list of plug-in steps")
+    steps = []
+    for i, item in enumerate(declaration):
+        try:
+            step = plugin_step(item)
+            check_steps(org, [step])
+        except ValueError as exc:
+            raise SeedError(f"{source}[{i}]: {exc}") from None
+        steps.append(step)
+    org.options.plugin_steps = (*org.options.plugin_steps, *steps)
+
+
 def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int) -> str:
     where = f"{meta.logical_name} row {position}"
     if not isinstance(data, Mapping):
         raise SeedError(f"{where}: expected an object of column values, got {data!r}")
     data, symbol = _resolve_refs(org, meta, data, where)
+    version = _seed_version(data, where)
     try:
         row = attributes_from_body(org, meta, data, allow_readonly=True)
     except FakeFault as fault:
@@ -129,12 +160,42 @@ def _seed_row(org: OrgState, meta: Table, data: Mapping[str, Any], position: int
     fill_currency(org, meta, row)
     actor = org.caller_id if meta.ownership == "user" else None
     try:
-        stored = org.store.insert(meta.logical_name, row, actor=actor)
+        stored = org.store.insert(meta.logical_name, row, actor=actor, version=version)
     except FakeFault as fault:
         raise SeedError(f"{where}: {fault.message}") from None
+    except ValueError as exc:
+        raise SeedError(f"{where}: {exc}") from None
     if symbol is not None:
         org.refs[symbol] = meta.logical_name
     return str(stored[meta.primary_key])
+
+
+def _seed_version(data: dict[str, Any], where: str) -> int | None:
+    """Take the row version a seed row may give (``versionnumber`` and/or ``@odata.etag``
+    ``W/"<n>"``, as a retrieve shows them) out of ``data``."""
+    given: list[int] = []
+    number = data.pop("versionnumber", None)
+    if number is not None:
+        if isinstance(number, bool) or not isinstance(number, (int, str)):
+            raise SeedError(f"{where}: versionnumber must be a whole number, got {number!r}")
+        if isinstance(number, str) and not number.isdigit():
+            raise SeedError(f"{where}: versionnumber must be a whole number, got {number!r}")
+        given.append(int(number))
+    etag = data.pop("@odata.etag", None)
+    if etag is not None:
+        match = _ETAG.fullmatch(etag) if isinstance(etag, str) else None
+        if match is None:
+            raise SeedError(f'{where}: @odata.etag must look like W/"468026", got {etag!r}')
+        given.append(int(match.group(1)))
+    if not given:
+        return None
+    if len(set(given)) > 1:
+        raise SeedError(
+            f"{where}: versionnumber {given[0]} and @odata.etag {etag!r} name different versions"
+        )
+    if given[0] < 1:
+        raise SeedError(f"{where}: versionnumber must be 1 or more, got {given[0]}")
+    return given[0]
 
 
 def ref(org: OrgState, name: str) -> str:
@@ -187,8 +248,10 @@ def seed(
     attribute names; lookups take the target GUID (``"parentaccountid": id``, polymorphic
     ones also ``"customeridtype": "account"`` unless the target already exists) or the Web
     API form ``"parentaccountid@odata.bind": "/accounts(id)"``.  System columns
-    (``createdon``, ``statecode``, …) may be set.  ``"$ref": "name"`` names a row with a
-    deterministic GUID and ``"$name"`` in a lookup column points at it (see :meth:`ref`).
+    (``createdon``, ``statecode``, …) may be set, and so may the row version
+    (``versionnumber`` or ``@odata.etag`` ``W/"<n>"``; above every earlier version).
+    ``"$ref": "name"`` names a row with a deterministic GUID and ``"$name"`` in a lookup
+    column points at it (see :meth:`ref`).
     """
     meta = table_named(org, table_name)
     items = [rows] if isinstance(rows, Mapping) else list(rows)
@@ -228,9 +291,12 @@ def seed_file(org: OrgState, path: str | Path) -> dict[str, list[str]]:
         raise SeedError(f"{file}: expected an object mapping table names to lists of rows")
     ids: dict[str, list[str]] = {}
     saved = (org.options.custom_columns, org.options.alternate_keys, dict(org.refs))
-    with org.store.transaction(), _restore_schema_on_error(org, saved):
+    steps = org.options.plugin_steps
+    with org.store.transaction(), _restore_schema_on_error(org, saved, steps):
         if "$schema" in data:
             apply_schema(org, data.pop("$schema"), source=f"{file}: $schema")
+        if "$plugins" in data:
+            add_plugin_steps(org, data.pop("$plugins"), source=f"{file}: $plugins")
         for name, rows in data.items():
             if not isinstance(rows, list):
                 raise SeedError(f"{file}: {name!r} must map to a list of rows")
@@ -241,12 +307,13 @@ def seed_file(org: OrgState, path: str | Path) -> dict[str, list[str]]:
 
 @contextmanager
 def _restore_schema_on_error(
-    org: OrgState, saved: tuple[Any, Any, dict[str, str]]
+    org: OrgState, saved: tuple[Any, Any, dict[str, str]], steps: tuple[PluginStep, ...]
 ) -> Iterator[None]:
     try:
         yield
     except BaseException:
         org.options.custom_columns, org.options.alternate_keys, refs = saved
+        org.options.plugin_steps = steps
         org.refs.clear()
         org.refs.update(refs)
         raise

@@ -116,12 +116,27 @@ class Store:
         meta = table(logical_name)
         return meta, self._tables[logical_name]
 
-    def insert(self, logical_name: str, row: Row, *, actor: str | None = None) -> Row:
+    def insert(
+        self,
+        logical_name: str,
+        row: Row,
+        *,
+        actor: str | None = None,
+        version: int | None = None,
+    ) -> Row:
         """Add ``row`` (primary key optional: a new id is generated) and return a copy.
 
-        Raises :class:`FakeFault` ``0x80040237`` if the key already exists.
+        ``version`` (seeding only) sets the row's ``versionnumber``; it must be above every
+        version handed out so far, and the counter continues from it, so versions stay unique
+        and in write order.  Raises :class:`FakeFault` ``0x80040237`` if the key already exists
+        and ``ValueError`` for a ``version`` that is not above the counter.
         """
         with self.lock:
+            if version is not None and version <= self._version:
+                raise ValueError(
+                    f"versionnumber {version} is not above the org's last row version "
+                    f"{self._version}; seeded versions must rise in seed order"
+                )
             meta, rows = self._table(logical_name)
             data = dict(row)
             raw_id = data.get(meta.primary_key) or self.new_id()
@@ -141,7 +156,11 @@ class Store:
                 if "ownerid" in columns and data.get("ownerid"):
                     data.setdefault("owneridtype", "systemuser")
             sync_owning(data, columns)
-            data["versionnumber"] = self._next_version()
+            if version is not None:
+                self._version = version
+                data["versionnumber"] = version
+            else:
+                data["versionnumber"] = self._next_version()
             rows[record_id] = data
             return dict(data)
 

@@ -64,6 +64,7 @@ from ..handlers.actions import ActionExecutor
 from ..handlers.bypass import check_bypass
 from ..handlers.context import RequestContext
 from ..org.bulk_delete import run_due_jobs
+from ..org.plugins import custom_logic_bypassed
 from ..org.schema import Table
 from ..org.state import OrgState
 from ..org.values import KeySpec, parse_key, resolve_key
@@ -156,6 +157,12 @@ RECORD_ROUTES: Mapping[str, RecordHandler] = MappingProxyType(
 """Handlers of ``/<set>(<key>)`` by method (paths below a record: ``handlers.properties``)."""
 
 
+def _bypasses_custom_logic(request: FakeRequest) -> bool:
+    legacy = (request.header("MSCRM.BypassCustomPluginExecution") or "").strip().lower()
+    groups = (request.header("MSCRM.BypassBusinessLogicExecution") or "").split(",")
+    return legacy == "true" or "customsync" in {g.strip().lower() for g in groups}
+
+
 def split_segments(request: FakeRequest) -> list[str]:
     """Path segments after ``/api/data/v9.2/``, each percent-decoded on its own.
 
@@ -185,10 +192,12 @@ class Router:
 
     def __call__(self, request: FakeRequest) -> FakeResponse:
         """Answer one request (a ``FakeFault`` becomes its error response)."""
+        request.json_reader = self.org.options.json_reader
         try:
-            return self._route(RequestContext(self.org, request))
+            with custom_logic_bypassed(_bypasses_custom_logic(request)):
+                return self._route(RequestContext(self.org, request))
         except FakeFault as fault:
-            return fault_response(fault)
+            return fault_response(fault, request)
 
     def _route(self, ctx: RequestContext) -> FakeResponse:
         request = ctx.request

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+from .json_reader import read_json
+
 __all__ = [
     "API_PATH",
     "FakeRequest",
@@ -118,6 +120,9 @@ class FakeRequest:
     _parsed_prefer: tuple[tuple[str, ...], dict[str, str | None]] | None = field(
         default=None, init=False, compare=False
     )
+    json_reader: str = field(default="strict", init=False, compare=False)
+    """How :meth:`json` reads the body: ``strict`` (standard JSON) or ``odatalib`` (the OData
+    reader's leniencies, :mod:`.json_reader`); the router sets ``FakeOptions.json_reader``."""
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -201,7 +206,8 @@ class FakeRequest:
         """The body parsed as JSON (``None`` for an empty body); raises ``ValueError``."""
         if not self.body.strip():
             return None
-        return json.loads(self.body.decode("utf-8"))
+        text = self.body.decode("utf-8")
+        return read_json(text) if self.json_reader == "odatalib" else json.loads(text)
 
 
 @dataclass
