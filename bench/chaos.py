@@ -48,7 +48,7 @@ from chaos_runs import Trial, run_bulk_trial, run_sync_trial
 __all__ = ["JOBS", "main", "run_trial"]
 
 BULK_JOBS = ("reactivate", "disqualify", "qualify")
-SYNC_JOBS = ("sync-pull",)
+SYNC_JOBS = ("sync-pull", "sync-fetchxml")
 JOBS = BULK_JOBS + SYNC_JOBS
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = (
@@ -69,7 +69,7 @@ def run_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Trial:
     """One seeded trial of ``job`` against a freshly reset fake."""
     fake.reset()
     if job in SYNC_JOBS:
-        return run_sync_trial(fake, seed, workdir)
+        return run_sync_trial(fake, seed, workdir, job)
     return run_bulk_trial(fake, job, seed, workdir)
 
 
