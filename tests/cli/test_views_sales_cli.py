@@ -144,6 +144,13 @@ def test_records_list_by_view_for_entity_set_and_logical_name(
     assert json_out(leads) == []
     typo = cli("records", "list", "opportunities", "--view", "Won Opportunitys")
     assert typo.exit_code == 2 and "has no view named" in typo.stderr
+    # a table the library does not model: its logical name comes from the org's metadata
+    tasks = cli("records", "list", "tasks", "--view", "Foo")
+    assert tasks.exit_code == 2 and "'task' has no view named 'Foo'" in tasks.stderr
+    unknown = cli("records", "list", "nosuchthings", "--view", "Foo")
+    assert (
+        unknown.exit_code == 2 and "no table whose entity set is 'nosuchthings'" in unknown.stderr
+    )
 
 
 def test_views_list_names_the_sales_views(cli: Cli, rows: dict[str, list[str]]) -> None:
