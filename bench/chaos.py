@@ -55,7 +55,7 @@ from chaos_runs import Trial, run_bulk_trial, run_sync_trial
 __all__ = ["JOBS", "main", "run_trial"]
 
 BULK_JOBS = ("reactivate", "disqualify", "qualify", *FIELD_JOBS)
-SYNC_JOBS = ("sync-pull", PUSH_JOB)
+SYNC_JOBS = ("sync-pull", "sync-fetchxml", PUSH_JOB)
 JOBS = BULK_JOBS + SYNC_JOBS
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = (
@@ -78,7 +78,7 @@ def run_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Trial:
     if job == PUSH_JOB:
         return push_trial(fake, seed, workdir, Trial(job, seed))
     if job in SYNC_JOBS:
-        return run_sync_trial(fake, seed, workdir)
+        return run_sync_trial(fake, seed, workdir, job)
     if job in FIELD_JOBS:
         return run_field_trial(fake, job, seed, workdir)
     return run_bulk_trial(fake, job, seed, workdir)

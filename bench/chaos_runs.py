@@ -311,8 +311,10 @@ def _count_repeats(
         trial.resent += sum(n for what, n in counts.items() if what.startswith("unchanged "))
 
 
-def run_sync_trial(fake: FakeProcess, seed: int, workdir: Path) -> Trial:
-    """Full pull, changes in the org, incremental pull; kills in both; mirror == org."""
-    from chaos_sync import sync_trial
+def run_sync_trial(fake: FakeProcess, seed: int, workdir: Path, job: str = "sync-pull") -> Trial:
+    """Full pull, changes in the org, incremental pull; kills in both; mirror == org
+    (``sync-fetchxml``: a FetchXML mirror, reconciled, == the org's matching rows)."""
+    from chaos_sync import fetchxml_sync_trial, sync_trial
 
-    return sync_trial(fake, seed, workdir, Trial("sync-pull", seed))
+    trial = fetchxml_sync_trial if job == "sync-fetchxml" else sync_trial
+    return trial(fake, seed, workdir, Trial(job, seed))

@@ -1,8 +1,13 @@
-"""The ``sync pull`` chaos trial: full pull, creates/updates/deletes, incremental pull.
+"""The ``sync pull`` chaos trials: full pull, creates/updates/deletes, incremental pull.
 
 Each pull runs under a random fault mix and is SIGKILLed at a random moment, then rerun until
 it exits 0.  The mirror (read with ``sqlite3``) must then equal the org (read with raw HTTP)
 row by row, with a tombstone for each deleted lead.
+
+``sync-fetchxml`` does the same for a FetchXML mirror (``sync pull --fetchxml``, leads of one
+company): between the pulls leads are also moved into and out of the filter, and the second
+pull reconciles (``--reconcile``), so the mirror must equal the org's matching leads, with a
+tombstone for each mirrored lead deleted or moved out.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from typing import Any
 from chaos_fake import FakeProcess
 from chaos_runs import MAX_RUNS, KillWhen, Trial, _env, _wait_out_pause, fault_mix, run_cli
 
-__all__ = ["sync_trial"]
+__all__ = ["fetchxml_sync_trial", "sync_trial"]
 
 COLUMNS = ("leadid", "firstname", "lastname", "subject", "companyname", "statecode")
+KEEP = "Kept Co"
+FETCHXML = (
+    "<fetch>\n  <entity name='lead'>\n"
+    + "".join(f"    <attribute name='{c}'/>\n" for c in COLUMNS)
+    + f"    <filter><condition attribute='companyname' operator='eq' value='{KEEP}'/></filter>\n"
+    "  </entity>\n</fetch>\n"
+)
 
 
 def _lead(rng: random.Random, i: int) -> dict[str, Any]:
@@ -98,8 +110,52 @@ def sync_trial(fake: FakeProcess, seed: int, workdir: Path, trial: Trial) -> Tri
     return trial
 
 
-def _verify(fake: FakeProcess, mirror: Path, trial: Trial, deleted: set[str]) -> None:
+def fetchxml_sync_trial(fake: FakeProcess, seed: int, workdir: Path, trial: Trial) -> Trial:
+    """The FetchXML mirror trial (see the module docstring); fills in ``trial``."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    n = rng.randint(30, 120)
+    rows = [_lead(rng, i) for i in range(n)]
+    for row in rows:
+        row["companyname"] = KEEP if rng.random() < 0.6 else "Other Co"
+    ids = fake.seed("lead", rows)
+    kept = {key for key, row in zip(ids, rows, strict=True) if row["companyname"] == KEEP}
+    query = workdir / "kept.xml"
+    query.write_text(FETCHXML, encoding="utf-8")
+    mirror = workdir / "mirror.sqlite"
+    base = ["--url", fake.url, "sync", "pull", "--fetchxml", str(query), "--db", str(mirror)]
+    base += ["--page-size", str(rng.choice([10, 25])), "--reconcile-every", "0"]
+    kill_full = rng.random() < 0.5
+    done = _pull_until_done(fake, rng, trial, base, workdir, int(kill_full))
+    deleted = set(rng.sample(sorted(kept), rng.randint(1, max(1, len(kept) // 10))))
+    for key in deleted:
+        fake.delete("leads", key)
+    alive = [key for key in ids if key not in deleted]
+    moved_out = set(rng.sample(sorted(kept - deleted), rng.randint(0, len(kept - deleted) // 5)))
+    for key in moved_out:
+        fake.update("leads", key, {"companyname": "Moved Co"})
+    for key in rng.sample(
+        [k for k in alive if k not in kept], rng.randint(0, (n - len(kept)) // 4)
+    ):
+        fake.update("leads", key, {"companyname": KEEP})
+    for key in rng.sample(sorted(kept - deleted - moved_out), rng.randint(0, len(kept) // 5)):
+        fake.update("leads", key, {"subject": f"Changed {rng.randint(1, 999)}"})
+    for i in range(rng.randint(1, 10)):
+        fake.create("leads", {**_lead(rng, n + i), "companyname": KEEP})
+    again = [*base, "--reconcile"]
+    done = _pull_until_done(fake, rng, trial, again, workdir, int(not kill_full)) and done
+    trial.finished = done
+    _verify(fake, mirror, trial, deleted | moved_out, only=KEEP)
+    trial.seconds = time.monotonic() - started
+    return trial
+
+
+def _verify(
+    fake: FakeProcess, mirror: Path, trial: Trial, deleted: set[str], only: str | None = None
+) -> None:
     org = _org_leads(fake)
+    if only is not None:
+        org = {key: values for key, values in org.items() if values[4] == only}
     notes: list[str] = []
     with sqlite3.connect(f"file:{mirror}?mode=ro", uri=True) as db:
         rows = db.execute(f"SELECT {', '.join(COLUMNS)}, _deleted_at FROM lead").fetchall()

@@ -1,21 +1,30 @@
-"""The options every ``list`` command shares (``--filter --select --order-by --top --all``) and
-the query they build: one implementation for leads, accounts, contacts, opportunities and
-``records list``."""
+"""The options every ``list`` command shares (``--filter --select --order-by --top --all``,
+``--view`` and ``--fetchxml``) and the query they build: one implementation for leads,
+accounts, contacts, opportunities and ``records list``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from d365leads.cli.errors import UsageProblem
 from d365leads.cli.output import Output
 from d365leads.models import DataverseModel
 from d365leads.odata.query import Query
 
-__all__ = ["DEFAULT_TOP", "ListOptions", "limited", "list_options"]
+__all__ = [
+    "DEFAULT_TOP",
+    "ListOptions",
+    "SavedQuery",
+    "limited",
+    "list_options",
+    "saved_query_options",
+]
 
 DEFAULT_TOP = 100
 _NAMED_LOOKUP_COLUMNS = {"owner": "ownerid"}
@@ -130,6 +139,72 @@ class ListOptions:
             # one more than shown, to know whether to say there are more
             query = query.top(limit + 1)
         return query
+
+
+def saved_query_options(noun: str) -> Callable[[F], F]:
+    """Add ``--view NAME`` and ``--fetchxml FILE``; the command receives them as one
+    ``saved`` argument (:class:`SavedQuery`)."""
+
+    def decorate(func: F) -> F:
+        options = [
+            click.option(
+                "--view",
+                "saved_view",
+                metavar="NAME",
+                help=f"Run a saved view of {noun} (name or id; 'd365leads views list').",
+            ),
+            click.option(
+                "--fetchxml",
+                "fetchxml_file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Run the FetchXML query in FILE (its entity must be this table).",
+            ),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    """``--view`` / ``--fetchxml``: a query that decides the rows and their order."""
+
+    view: str | None
+    fetchxml: Path | None
+
+    @classmethod
+    def pop(cls, kwargs: dict[str, Any], listing: ListOptions) -> SavedQuery:
+        """Take ``--view``/``--fetchxml`` out of a command's keyword arguments and check them
+        against the list options.
+
+        :raises UsageProblem: both given, or given with ``--filter`` or a typed ``--order-by``.
+        """
+        saved = cls(kwargs.pop("saved_view"), kwargs.pop("fetchxml_file"))
+        if saved.view is not None and saved.fetchxml is not None:
+            raise UsageProblem("choose one of --view and --fetchxml")
+        if saved.chosen:
+            # --order-by may have a default; only one the user typed is refused.
+            source = click.get_current_context().get_parameter_source("order_by")
+            ordered = source is not None and source is not ParameterSource.DEFAULT
+            if listing.filter_text or ordered:
+                raise UsageProblem(
+                    "a saved view or a FetchXML query has its own filter and order: "
+                    "drop --filter/--order-by"
+                )
+        return saved
+
+    @property
+    def chosen(self) -> bool:
+        """Whether a view or a FetchXML file was given."""
+        return self.view is not None or self.fetchxml is not None
+
+    def title(self, noun: str) -> str:
+        """The title of the rows it lists: ``Accounts of the view 'Active Accounts'``."""
+        if self.fetchxml is not None:
+            return f"{noun} of {self.fetchxml.name}"
+        return f"{noun} of the view {self.view!r}"
 
 
 def limited(items: Iterable[T], limit: int | None, out: Output, noun: str) -> Iterator[T]:

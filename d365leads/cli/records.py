@@ -21,8 +21,17 @@ from d365leads import _wire
 from d365leads.cli.assignments import parse_assignments
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import ConfirmationRequired, UsageProblem
-from d365leads.cli.listing import ListOptions, limited, list_options
+from d365leads.cli.listing import (
+    ListOptions,
+    SavedQuery,
+    limited,
+    list_options,
+    saved_query_options,
+)
+from d365leads.cli.views import read_fetchxml_file
+from d365leads.client import DataverseClient
 from d365leads.models import ENTITY_SETS, parse_id
+from d365leads.odata.literals import literal
 from d365leads.resources.base import EntitySet
 
 __all__ = ["TABLE_NAMES", "query", "records", "table_entity_set"]
@@ -114,22 +123,52 @@ def records() -> None:
     """Any table by entity set name: list, get, create, update, delete."""
 
 
+def _logical_name(client: DataverseClient, entity_set: str) -> str:
+    """The logical name of the table of ``entity_set`` (its views are found by it)."""
+    for logical, known in ENTITY_SETS.items():
+        if known == entity_set:
+            return logical
+    body = client.session.get_json(
+        "EntityDefinitions",
+        params={
+            "$select": "LogicalName,EntitySetName",
+            "$filter": f"EntitySetName eq {literal(entity_set)}",
+        },
+    )
+    found = body.get("value")
+    if not isinstance(found, list) or not found or not found[0].get("LogicalName"):
+        raise UsageProblem(f"the org has no table whose entity set is {entity_set!r}")
+    return str(found[0]["LogicalName"])
+
+
 @records.command("list")
 @_table_argument
+@saved_query_options("TABLE")
 @list_options("rows", default_order=None)
 @_ANNOTATIONS_OPTION
 @pass_state
 def list_records(state: State, /, table: str, annotations: bool, **kwargs: Any) -> None:
-    """List rows of TABLE (--filter, --select, --order-by, --top, --all)."""
+    """List rows of TABLE (--filter, --select, --order-by, --top, --all), or the rows of one
+    of its saved views (--view) or of a FetchXML query (--fetchxml)."""
     listing = ListOptions.pop(kwargs)
+    saved = SavedQuery.pop(kwargs, listing)
     entity_set = table_entity_set(table)
     limit = listing.limit
     columns = listing.columns(()) or None
-    query_ = listing.query(entity_set, None, columns)
-    found = state.client().records.query(entity_set, query_, annotations=annotations)
+    client = state.client()
+    found: Iterator[dict[str, Any]]
+    if saved.fetchxml is not None:
+        xml = read_fetchxml_file(saved.fetchxml)
+        found = client.records.fetch(entity_set, xml, annotations=annotations)
+    elif saved.view is not None:
+        view = client.views.find(_logical_name(client, entity_set), saved.view)
+        found = client.views.run(entity_set, view, annotations=annotations)
+    else:
+        query_ = listing.query(entity_set, None, columns)
+        found = client.records.query(entity_set, query_, annotations=annotations)
     out = state.out
     rows = (_plain(row, annotations) for row in limited(found, limit, out, "rows"))
-    out.rows(rows, columns, title=entity_set)
+    out.rows(rows, columns, title=saved.title(entity_set) if saved.chosen else entity_set)
 
 
 @records.command("get")

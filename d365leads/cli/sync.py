@@ -5,14 +5,29 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from d365leads import _wire
 from d365leads.cli.context import State, pass_state
-from d365leads.cli.errors import ConfirmationRequired, PartialFailure, StoppedWithCheckpoint
-from d365leads.sync.pull import DEFAULT_OVERLAP, DeltaTokenExpiredError, PageDone
+from d365leads.cli.errors import (
+    ConfirmationRequired,
+    PartialFailure,
+    StoppedWithCheckpoint,
+    UsageProblem,
+)
+from d365leads.cli.output import Output
+from d365leads.cli.views import read_fetchxml_file
+from d365leads.sync.pull import (
+    DEFAULT_OVERLAP,
+    DEFAULT_RECONCILE_EVERY,
+    DeltaTokenExpiredError,
+    PageDone,
+    PullResult,
+    pull_fetchxml,
+)
 from d365leads.sync.pull import pull as _pull
 from d365leads.sync.push import PushResult, push_csv
 from d365leads.sync.status import sync_status
@@ -118,6 +133,33 @@ def sync() -> None:
     show_default=True,
     help="Watermark mode: re-read this many minutes before the watermark.",
 )
+@click.option(
+    "--fetchxml",
+    "fetchxml_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=(
+        "Mirror only the rows of the FetchXML query in FILE (a filtered mirror of its table, "
+        "kept by a modifiedon watermark plus a key reconciliation)."
+    ),
+)
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="FetchXML mirror: also find rows deleted or no longer matching the query, now.",
+)
+@click.option(
+    "--reconcile-every",
+    type=click.IntRange(0, None),
+    default=DEFAULT_RECONCILE_EVERY,
+    show_default=True,
+    metavar="N",
+    help="FetchXML mirror: reconcile on every Nth run (0: only with --reconcile).",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="FetchXML mirror: reload it from a changed query (or from a whole-table mirror).",
+)
 @pass_state
 def pull_command(
     state: State,
@@ -130,19 +172,41 @@ def pull_command(
     no_auto_resync: bool,
     page_size: int,
     overlap_minutes: float,
+    fetchxml_file: Path | None,
+    reconcile: bool,
+    reconcile_every: int,
+    rebuild: bool,
 ) -> None:
     """Mirror tables: a full load first, then only what changed (deletes included).
 
     Each page and the sync position are committed together, so an interrupted pull resumes
     where it stopped. Tables without change tracking are synced by their modifiedon
     watermark, which does not capture deletes (the output says so).
+
+    With --fetchxml FILE only the query's rows are mirrored, into the table of its entity.
+    A FetchXML query has no change tracking: each run is a modifiedon watermark pass, and rows
+    that were deleted or left the query's filter are found by a key reconciliation that runs
+    every --reconcile-every runs or with --reconcile. The mirror keeps the query's hash; a
+    changed query needs --rebuild.
     """
     from datetime import timedelta
 
     out = state.out
-    client = state.client()
     names = _split(tables) or list(TABLES)
     show_pages = out.stderr.isatty()
+    xml: str | None = None
+    if fetchxml_file is not None:
+        if select or watermark:
+            raise UsageProblem(
+                "--select and --watermark do not apply to a FetchXML mirror: its <attribute> "
+                "elements choose the columns and it always runs a watermark pass"
+            )
+        if len(_split(tables)) > 1:
+            raise UsageProblem("a FetchXML mirror is of one table: give at most one in --tables")
+        xml = read_fetchxml_file(fetchxml_file)
+    elif reconcile or rebuild:
+        raise UsageProblem("--reconcile and --rebuild are for a FetchXML mirror (--fetchxml FILE)")
+    client = state.client()
 
     def notify(table: str, message: str) -> None:
         out.warn(f"{table}: {message}")
@@ -154,6 +218,24 @@ def pull_command(
             )
 
     with SyncTarget(_db_url(db, state)) as target:
+        if xml is not None:
+            result: PullResult = pull_fetchxml(
+                client.session,
+                target,
+                xml,
+                table=_split(tables)[0] if tables else None,
+                full=full,
+                rebuild=rebuild,
+                reconcile=reconcile,
+                reconcile_every=reconcile_every,
+                delete_mode="remove" if delete_mode == "remove" else "tombstone",
+                page_size=page_size,
+                overlap=timedelta(minutes=overlap_minutes),
+                notify=notify,
+                progress=progress,
+            )
+            _show(out, result)
+            return
         out.info(f"Syncing {', '.join(names)} from {client.session.org_url} into {target.url}")
         try:
             result = _pull(
@@ -174,6 +256,10 @@ def pull_command(
             raise StoppedWithCheckpoint(
                 str(exc), hint="run 'd365leads sync pull --full' to reload the table"
             ) from exc
+    _show(out, result)
+
+
+def _show(out: Output, result: PullResult) -> None:
     out.rows(
         [
             {

@@ -11,9 +11,16 @@ import click
 from d365leads.cli.assignments import parse_assignments, typed_lookups
 from d365leads.cli.context import State, pass_state
 from d365leads.cli.errors import UsageProblem
-from d365leads.cli.listing import ListOptions, limited, list_options
+from d365leads.cli.listing import (
+    ListOptions,
+    SavedQuery,
+    limited,
+    list_options,
+    saved_query_options,
+)
 from d365leads.cli.params import guid_argument
 from d365leads.cli.present import record_dict, record_row
+from d365leads.cli.views import read_fetchxml_file
 from d365leads.models import DataverseModel
 from d365leads.resources.base import EntitySet
 
@@ -59,22 +66,32 @@ def table_group(spec: TableSpec, help_text: str) -> click.Group:
     title = spec.noun.capitalize()
 
     @group.command("list")
+    @saved_query_options(spec.name)
     @list_options(spec.name)
     @pass_state
     def list_command(state: State, /, **kwargs: Any) -> None:
         listing = ListOptions.pop(kwargs)
+        saved = SavedQuery.pop(kwargs, listing)
         limit = listing.limit
         columns = listing.columns(spec.columns)
-        query = listing.query(spec.model.entity_set, spec.model, columns)
-        found = spec.resource(state).list(query)
+        resource = spec.resource(state)
+        if saved.fetchxml is not None:
+            found = resource.fetch(read_fetchxml_file(saved.fetchxml))
+        elif saved.view is not None:
+            found = resource.view(saved.view)
+        else:
+            found = resource.list(listing.query(spec.model.entity_set, spec.model, columns))
         out = state.out
         out.rows(
             (record_row(r, columns) for r in limited(found, limit, out, spec.name)),
             columns,
-            title=spec.name.capitalize(),
+            title=saved.title(spec.name.capitalize()) if saved.chosen else spec.name.capitalize(),
         )
 
-    list_command.help = f"List {spec.name}, newest first (--filter, --select, --top, --all)."
+    list_command.help = (
+        f"List {spec.name}, newest first (--filter, --select, --top, --all), or the rows of a "
+        "saved --view or a --fetchxml query (their own filter and order)."
+    )
 
     @group.command("show")
     @click.argument("record_id", metavar="ID", callback=check_id)

@@ -24,6 +24,7 @@ from d365leads.models.base import DataverseModel, Lookup, parse_id
 from d365leads.multiple import ManyResult
 from d365leads.odata.query import Expr, Query
 from d365leads.records import RecordsAPI
+from d365leads.views import ViewsAPI
 
 __all__ = ["EntitySet", "RecordRef"]
 
@@ -129,6 +130,26 @@ class EntitySet(Generic[M]):
             q = q.top(top)
         for row in self._records.query(self.entity_set, q, page_size=page_size, annotations=True):
             yield self._parse(row)
+
+    def view(self, name_or_id: str) -> Iterator[M]:
+        """Run a saved view of this table by name (``"Active Accounts"``) or id, system or
+        personal; the rows are the view's columns, in the view's order.
+
+        :raises InvalidInputError: no such view of this table (the message lists the near
+            matches), or an ambiguous name.
+        """
+        views = ViewsAPI(self._records)
+        found = views.find(self.model.logical_name, name_or_id)
+        return (self._parse(row) for row in views.run(self.entity_set, found))
+
+    def fetch(self, xml: str, *, page_size: int | None = None) -> Iterator[M]:
+        """Run a FetchXML query of this table, one page in memory at a time.
+
+        :raises InvalidInputError: malformed XML (the error names the line), or a query of
+            another table; nothing is sent.
+        """
+        rows = self._records.fetch(self.entity_set, xml, page_size=page_size)
+        return (self._parse(row) for row in rows)
 
     def _query(self, query: Query | Expr | str | None) -> Query:
         if query is None:

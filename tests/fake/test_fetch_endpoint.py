@@ -14,7 +14,7 @@ from _core_api import Api, error_of, make_api
 
 from d365leads import DataverseClient, StaticTokenProvider
 from d365leads.fake import FakeDataverse, FakeOptions
-from d365leads.fake.fetchxml import load_lead_views
+from d365leads.fake.fetchxml import load_lead_views, load_system_views
 
 CLOSED = "a8c48085-222b-5622-8fd5-133e1345b23a"
 PRODUCT_VIEWS = {view["name"]: view["savedqueryid"] for view in load_lead_views()}
@@ -60,11 +60,17 @@ def test_the_org_has_the_lead_views_listed_by_returnedtypecode(api: Api) -> None
     assert {row["name"]: row["savedqueryid"] for row in rows} == PRODUCT_VIEWS
     assert {row["name"] for row in rows if row["isdefault"]} == {"My Open Leads"}
     assert all(row["fetchxml"].startswith("<fetch") and row["querytype"] == 0 for row in rows)
-    none = api.get("savedqueries?$filter=returnedtypecode eq 'account'").json()["value"]
+    accounts = api.get("savedqueries?$filter=returnedtypecode eq 'account'").json()["value"]
+    assert sorted(row["name"] for row in accounts) == [
+        "Active Accounts",
+        "Inactive Accounts",
+        "My Active Accounts",
+    ]
+    none = api.get("savedqueries?$filter=returnedtypecode eq 'task'").json()["value"]
     assert none == []
     api.fake.clear_data()
     again = api.get("savedqueries?$select=name").json()["value"]
-    assert sorted(row["name"] for row in again) == sorted(PRODUCT_VIEWS)
+    assert sorted(row["name"] for row in again) == sorted(v["name"] for v in load_system_views())
 
 
 def test_fetch_rows_attributes_lookups_and_null_columns(api: Api) -> None:
@@ -276,7 +282,9 @@ def test_plus_in_a_fetchxml_value_is_a_plus(api: Api) -> None:
 
 def test_views_are_a_fake_dataverse_table() -> None:
     fake = FakeDataverse()
-    assert sorted(view["name"] for view in fake.rows("savedquery")) == sorted(PRODUCT_VIEWS)
+    names = sorted(view["name"] for view in fake.rows("savedquery"))
+    assert names == sorted(view["name"] for view in load_system_views())
+    assert set(PRODUCT_VIEWS) < set(names)
 
 
 @pytest.mark.parametrize("api_mode", ["inprocess", "server"])

@@ -13,12 +13,13 @@ from .errors import FetchXmlError, FetchXmlUnsupported
 from .nodes import Fetch
 from .org import COLUMN_TYPES, FetchOrg
 from .parser import OPERATORS, parse
-from .views import LEAD_VIEWS_FILE, load_lead_views
+from .views import LEAD_VIEWS_FILE, SALES_VIEWS_FILE, load_lead_views, load_system_views
 
 __all__ = [
     "COLUMN_TYPES",
     "LEAD_VIEWS_FILE",
     "OPERATORS",
+    "SALES_VIEWS_FILE",
     "Fetch",
     "FetchOrg",
     "FetchResult",
@@ -27,6 +28,7 @@ __all__ = [
     "ResultColumn",
     "evaluate",
     "load_lead_views",
+    "load_system_views",
     "parse",
     "run",
 ]

@@ -14,6 +14,8 @@ Per table:
   captured in this mode (only a ``full`` pass notices them); the result says so.
 * **Expired delta token**: announced, then answered with a full pass (unseen rows become
   tombstones).
+* **A FetchXML mirror** (:func:`pull_fetchxml`): the rows of one query, by watermark pass plus a
+  key reconciliation for deletes and rows that left the filter (:mod:`.fetch_pull`).
 
 Every page's rows and the new sync position are committed in one transaction, so a crash at any
 moment resumes from the last committed page with no row lost or written twice.
@@ -21,6 +23,8 @@ moment resumes from the last committed page with no row lost or written twice.
 
 from __future__ import annotations
 
+from d365leads.sync.pull.fetch_pull import NO_TRACKING_NOTICE
+from d365leads.sync.pull.fetch_run import DEFAULT_RECONCILE_EVERY, pull_fetchxml
 from d365leads.sync.pull.read_ahead import prefetch
 from d365leads.sync.pull.results import (
     DeleteMode,
@@ -34,6 +38,8 @@ from d365leads.sync.pull.table_pull import is_expired_token_error
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "DEFAULT_RECONCILE_EVERY",
+    "NO_TRACKING_NOTICE",
     "DeleteMode",
     "DeltaTokenExpiredError",
     "PageDone",
@@ -42,4 +48,5 @@ __all__ = [
     "is_expired_token_error",
     "prefetch",
     "pull",
+    "pull_fetchxml",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from d365leads import _wire
 from d365leads.errors import SyncError
 from d365leads.sync._session import SessionSource, session_of
+from d365leads.sync.pull.fetch_meta import fetch_mirror_tables
 from d365leads.sync.pull.results import DeleteMode, PageDone, PullResult, TableResult
 from d365leads.sync.pull.table_pull import TablePull
 from d365leads.sync.tables import TABLES, table_spec
@@ -76,6 +77,14 @@ def pull(
                 continue
             owner, _, column = part.strip().rpartition(".")
             extras.append((table_spec(owner).logical_name if owner else None, column))
+    with target.begin() as conn:
+        filtered = fetch_mirror_tables(conn) & {s.logical_name for s in specs}
+    if filtered:
+        raise SyncError(
+            f"{', '.join(sorted(filtered))} in {target.url} mirrors a FetchXML query; pull it "
+            "with --fetchxml FILE (library: pull_fetchxml), or mirror the whole table into "
+            "another --db"
+        )
     results: list[TableResult] = []
     for spec in specs:
         columns = spec.with_extras(c for t, c in extras if t in (None, spec.logical_name))

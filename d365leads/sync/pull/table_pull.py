@@ -252,6 +252,12 @@ class TablePull:
             )
 
     def _begin_full(self, pos: SyncPosition, reason: str) -> None:
+        self._reset_for_full(pos, reason)
+        with self.target.begin() as conn:
+            save_position(conn, pos)
+
+    def _reset_for_full(self, pos: SyncPosition, reason: str) -> None:
+        """Set ``pos`` to the start of a new full pass (the caller saves it)."""
         pos.phase = "full"
         # Every full pass probes change tracking again (it may have been enabled since).
         pos.mode = None
@@ -264,8 +270,6 @@ class TablePull:
         pos.last_error = None
         assert self.result is not None
         self.result.full_resync_reason = reason
-        with self.target.begin() as conn:
-            save_position(conn, pos)
 
     # --- the run -----------------------------------------------------------------------------
 
