@@ -2,8 +2,8 @@
 
 The trials run the real ``d365leads`` CLI against the fake as a subprocess and check the org
 (and the sync mirror) with raw HTTP and ``sqlite3`` only; the full 200-trial table is in
-``bench/results/chaos.md``.  Three trials per job (bulk reactivate, disqualify, qualify,
-sync pull, sync push), three at a time.
+``bench/results/chaos.md``.  Two trials per job (bulk reactivate, disqualify, qualify, update,
+assign; sync pull, a FetchXML mirror, sync push), three at a time.
 """
 
 from __future__ import annotations
@@ -31,13 +31,14 @@ def _chaos(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_short_seeded_chaos_run(tmp_path: Path) -> None:
     out = tmp_path / "chaos.md"
-    done = _chaos("--trials", "15", "--base-seed", "2026", "--workers", "3", "--out", str(out))
+    done = _chaos("--trials", "16", "--base-seed", "2026", "--workers", "3", "--out", str(out))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     table = out.read_text(encoding="utf-8")
     total = next(line for line in table.splitlines() if line.startswith("| all |"))
     cells = [c.strip() for c in total.strip("|").split("|")]
     trials, kills, _faults, survived, lost, duplicated, touched, early = map(int, cells[1:])
-    assert trials == survived == 15
-    assert "| sync-push | 3 |" in table
+    assert trials == survived == 16
+    for job in ("reactivate", "qualify", "update", "assign", "sync-fetchxml", "sync-push"):
+        assert f"| {job} | 2 |" in table
     assert kills > 0
     assert (lost, duplicated, touched, early) == (0, 0, 0, 0)
