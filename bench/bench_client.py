@@ -15,6 +15,8 @@ by other processes (a best run of 20,000 records on a busy 2-core machine is rar
 
 Paths (only public APIs, so the same script runs on older commits):
 
+* the fake alone: one page rendered and JSON-encoded by the bare handler (``fake(FakeRequest)``),
+  without and with annotations;
 * raw pages through the session (``ApiSession.iter_pages``), without and with
   ``Prefer: odata.include-annotations="*"``: the baseline (fake + transport + JSON);
 * typed read: ``Lead.from_wire`` on those annotated rows, and ``client.leads.list()`` end to end;
@@ -53,7 +55,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from d365leads import DataverseClient, Lead, Lookup, StaticTokenProvider  # noqa: E402
 from d365leads.batch import BatchOperation, decode_batch_response, encode_batch  # noqa: E402
-from d365leads.fake import FakeDataverse, FakeOptions  # noqa: E402
+from d365leads.fake import FakeDataverse, FakeOptions, FakeRequest  # noqa: E402
 
 ANNOTATIONS = 'odata.include-annotations="*"'
 SLICE = 1000
@@ -159,7 +161,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             return read
 
+        def fake_pages(prefer: str) -> Callable[[], int]:
+            # The fake's own cost: one page of ``size`` rows rendered and encoded by the bare
+            # handler (no transport, no JSON decoding), as often as the table has pages.
+            headers = {
+                "Authorization": "Bearer bench",
+                "Prefer": f"odata.maxpagesize={size}" + (f",{prefer}" if prefer else ""),
+            }
+            request = FakeRequest("GET", f"{fake.org_url}/api/data/v9.2/leads", headers)
+
+            def render() -> int:
+                for _ in range(max(1, args.rows // size)):
+                    response = fake(request)
+                    assert response.status == 200, response.body[:200]
+                return max(1, args.rows // size) * min(size, args.rows)
+
+            return render
+
         print("reads", flush=True)
+        bench.measure("fake_page", "fake: a page rendered by the bare handler", fake_pages(""))
+        bench.measure(
+            "fake_page_annotated",
+            "fake: a page with annotations rendered by the bare handler",
+            fake_pages(ANNOTATIONS),
+        )
         bench.measure("raw_pages", "raw pages, no annotations (fake+transport+JSON)", pages([]))
         bench.measure(
             "raw_pages_annotated",

@@ -384,11 +384,12 @@ class Journal:
     ) -> None:
         """Commit that these items are about to be sent by ``identity`` (count the attempt)."""
         now = _now()
-        self._write(
+        sql = (
             "UPDATE items SET status = 'inflight', attempts = attempts + 1, updated_at = ?,"
-            " identity = COALESCE(?, identity) WHERE job_id = ? AND lead_id = ?",
-            [(now, identity, job_id, lead_id) for lead_id in lead_ids],
+            " identity = COALESCE(?, identity) WHERE job_id = ? AND lead_id"
         )
+        with self._transaction() as db:
+            _update_each(db, sql, (now, identity, job_id), lead_ids)
 
     def counts_by_identity(self, job_id: str) -> dict[str, dict[str, int]]:
         """Items per identity that last sent them, per status (unsent items are left out)."""
@@ -411,23 +412,54 @@ class Journal:
         for outcome in outcomes:
             if outcome.status not in ("pending", "done", "failed", "inflight"):
                 raise ValueError(f"cannot record item status {outcome.status!r}")
-        self._write(
+        # Outcomes that write the same values (a chunk's "done", 204, target state) share one
+        # statement; the whole list is still one transaction, committed as before.
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for o in outcomes:
+            groups.setdefault(_values(o), []).append(o.lead_id)
+        sql = (
             "UPDATE items SET status = ?, http_status = ?, error_code = ?, error_message = ?,"
             " after_state = COALESCE(?, after_state), after_status = COALESCE(?, after_status),"
-            " path = COALESCE(?, path), updated_at = ? WHERE job_id = ? AND lead_id = ?",
-            [
-                (
-                    o.status,
-                    o.http_status,
-                    o.error_code,
-                    o.error_message,
-                    o.after_state,
-                    o.after_status,
-                    o.path,
-                    now,
-                    job_id,
-                    o.lead_id,
-                )
-                for o in outcomes
-            ],
+            " path = COALESCE(?, path), updated_at = ? WHERE job_id = ? AND lead_id"
         )
+        with self._transaction() as db:
+            if len({o.lead_id for o in outcomes}) != len(outcomes):
+                # A lead listed twice: its outcomes apply in list order, one statement each.
+                db.executemany(
+                    sql + " = ?",
+                    [(*_values(o), now, job_id, o.lead_id) for o in outcomes],
+                )
+                return
+            for values, ids in groups.items():
+                _update_each(db, sql, (*values, now, job_id), ids)
+
+
+def _values(o: ItemOutcome) -> tuple[Any, ...]:
+    return (
+        o.status,
+        o.http_status,
+        o.error_code,
+        o.error_message,
+        o.after_state,
+        o.after_status,
+        o.path,
+    )
+
+
+_IN_LIMIT = 500  # bound parameters per statement (old SQLite builds allow 999)
+
+
+def _update_each(
+    db: sqlite3.Connection, sql: str, args: tuple[Any, ...], lead_ids: Sequence[str]
+) -> None:
+    """Run ``sql`` (ending in ``lead_id``) for each of ``lead_ids``, as few statements as can be.
+
+    A lead listed twice is updated twice (as one statement per lead would), so such a list
+    takes one statement per lead.
+    """
+    if len(set(lead_ids)) != len(lead_ids):
+        db.executemany(sql + " = ?", [(*args, lead_id) for lead_id in lead_ids])
+        return
+    for start in range(0, len(lead_ids), _IN_LIMIT):
+        part = lead_ids[start : start + _IN_LIMIT]
+        db.execute(f"{sql} IN ({','.join('?' * len(part))})", (*args, *part))

@@ -343,37 +343,20 @@ class PgJournal:
         for outcome in outcomes:
             if outcome.status not in ("pending", "done", "failed", "inflight"):
                 raise ValueError(f"cannot record item status {outcome.status!r}")
-        statement = (
-            _items.update()
-            .where(_items.c.job_id == job_id, _items.c.lead_id == sa.bindparam("b_lead"))
-            .values(
-                status=sa.bindparam("b_status"),
-                http_status=sa.bindparam("b_http"),
-                error_code=sa.bindparam("b_code"),
-                error_message=sa.bindparam("b_message"),
-                after_state=sa.func.coalesce(sa.bindparam("b_after_state"), _items.c.after_state),
-                after_status=sa.func.coalesce(
-                    sa.bindparam("b_after_status"), _items.c.after_status
-                ),
-                path=sa.func.coalesce(sa.bindparam("b_path"), _items.c.path),
-                updated_at=_now(),
-            )
-        )
-        rows = [
-            {
-                "b_lead": o.lead_id,
-                "b_status": o.status,
-                "b_http": o.http_status,
-                "b_code": o.error_code,
-                "b_message": o.error_message,
-                "b_after_state": o.after_state,
-                "b_after_status": o.after_status,
-                "b_path": o.path,
-            }
-            for o in outcomes
-        ]
+        now = _now()
+        # Outcomes that write the same values (a chunk's "done", 204, target state) share one
+        # statement; the whole list is still one transaction, committed as before.
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for o in outcomes:
+            groups.setdefault(_values_of(o), []).append(o.lead_id)
         with self._engine.begin() as conn:
-            conn.execute(statement, rows)
+            if len({o.lead_id for o in outcomes}) != len(outcomes):
+                # A lead listed twice: its outcomes apply in list order, one statement each.
+                for o in outcomes:
+                    conn.execute(_outcome_update(job_id, [o.lead_id], _values_of(o), now))
+                return
+            for values, ids in groups.items():
+                conn.execute(_outcome_update(job_id, ids, values, now))
 
     # chunks and leases
 
@@ -466,6 +449,42 @@ class PgJournal:
                 {"org": org_url.rstrip("/"), "identity": identity},
             ).scalar()
         return max(0.0, float(left)) if left is not None else 0.0
+
+
+def _values_of(o: ItemOutcome) -> tuple[Any, ...]:
+    return (
+        o.status,
+        o.http_status,
+        o.error_code,
+        o.error_message,
+        o.after_state,
+        o.after_status,
+        o.path,
+    )
+
+
+def _outcome_update(job_id: str, lead_ids: list[str], values: tuple[Any, ...], now: str) -> Any:
+    """One ``UPDATE`` writing the same outcome ``values`` to every lead of ``lead_ids``."""
+    status, http_status, code, message, after_state, after_status, path = values
+    return (
+        _items.update()
+        .where(_items.c.job_id == job_id, _items.c.lead_id.in_(lead_ids))
+        .values(
+            status=status,
+            http_status=http_status,
+            error_code=code,
+            error_message=message,
+            after_state=sa.func.coalesce(
+                sa.bindparam("b_after_state", after_state, type_=sa.Integer), _items.c.after_state
+            ),
+            after_status=sa.func.coalesce(
+                sa.bindparam("b_after_status", after_status, type_=sa.Integer),
+                _items.c.after_status,
+            ),
+            path=sa.func.coalesce(sa.bindparam("b_path", path, type_=sa.Text), _items.c.path),
+            updated_at=now,
+        )
+    )
 
 
 def _new_job_id() -> str:

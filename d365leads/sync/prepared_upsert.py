@@ -33,10 +33,14 @@ def supports_prepared_upsert(dialect: Dialect) -> bool:
     return dialect.name in ("sqlite", "postgresql")
 
 
+# One encoder for every row: ``json.dumps`` with options builds a new encoder on each call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _compact_json(value: Any) -> Any:
     if value is None:
         return "null"
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(value)
 
 
 class PreparedUpsert:

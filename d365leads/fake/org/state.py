@@ -14,6 +14,7 @@ from .saved_views import seed_system_views
 from .schema import Table
 from .sdk_messages import seed_sdk_messages
 from .store import Store
+from .tables import TABLES
 from .tenant import TenantSchema
 
 __all__ = ["OrgState"]
@@ -84,11 +85,11 @@ class OrgState:
 
     def primary_name(self, logical_name: str, record_id: str) -> str | None:
         """The primary name of a row (lookup FormattedValue), or ``None``."""
-        meta: Table | None = self.schema.tables.get(logical_name)
+        # Customisations add columns and keys, never tables or primary names: the catalogue
+        # answers without merging the tenant's schema for each lookup of a page.
+        meta: Table | None = TABLES.get(logical_name)
         if meta is None:
             return None
-        row = self.store.get(logical_name, record_id)
-        if row is None:
-            return None
-        value = row.get(meta.primary_name)
+        # Read on every render, never cached: a renamed row shows its new name at once.
+        value = self.store.value(logical_name, record_id, meta.primary_name)
         return str(value) if value is not None else None

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..core.clock import Clock, utc_now
 from ..core.fault import duplicate_key, not_found
@@ -174,6 +175,18 @@ class Store:
                 return None
             found = rows.get(key)
             return dict(found) if found is not None else None
+
+    def value(self, logical_name: str, record_id: str, column: str) -> Any:
+        """One column of a row without copying the row (``None`` when the row is missing)."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            found = rows.get(record_id)  # stored keys are canonical: try the text as given first
+            if found is None:
+                try:
+                    found = rows.get(normalize_id(record_id))
+                except ValueError:
+                    return None
+            return found.get(column) if found is not None else None
 
     def exists(self, logical_name: str, record_id: str) -> bool:
         """True when the row exists."""
