@@ -283,7 +283,8 @@ def _show(out: Output, result: PullResult) -> None:
 @_DB_OPTION
 @pass_state
 def status_command(state: State, db: str | None) -> None:
-    """Per table: rows mirrored, tombstones, last sync time and mode (delta or watermark)."""
+    """Per table: rows mirrored, tombstones, last sync time and mode (delta or watermark); a
+    FetchXML mirror also shows its query's SHA-256 and the runs since it last reconciled."""
     url = _db_url(db, state)
     missing = _missing_sqlite_file(url)
     if missing is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from d365leads.sync.pull.fetch_meta import fetch_mirror_tables, load_fetch_mirror
 from d365leads.sync.state import load_positions
 from d365leads.sync.target import SyncTarget
 
@@ -29,6 +30,11 @@ class TableStatus:
     deletes_captured: bool
     last_error: str | None = None
     """Why the last run failed (cleared by the next successful pass)."""
+    fetchxml_sha256: str | None = None
+    """For a FetchXML mirror (``sync pull --fetchxml``): the SHA-256 of its query."""
+    runs_since_reconcile: int | None = None
+    """For a FetchXML mirror: finished runs since its last key reconciliation, the only pass
+    that sees deletes and rows leaving the filter."""
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly dict (times in ISO 8601)."""
@@ -44,6 +50,8 @@ class TableStatus:
             "phase": self.phase,
             "deletes_captured": self.deletes_captured,
             "last_error": self.last_error,
+            "fetchxml_sha256": self.fetchxml_sha256,
+            "runs_since_reconcile": self.runs_since_reconcile,
         }
 
 
@@ -53,9 +61,11 @@ def sync_status(target: SyncTarget) -> list[TableStatus]:
         return []
     with target.connect() as conn:
         positions = load_positions(conn)
+        fetch = {t: load_fetch_mirror(conn, t) for t in fetch_mirror_tables(conn)}
     out: list[TableStatus] = []
     for pos in positions:
         rows, tombstones = target.count(pos.table_name)
+        mirror = fetch.get(pos.table_name)
         out.append(
             TableStatus(
                 table=pos.table_name,
@@ -67,6 +77,8 @@ def sync_status(target: SyncTarget) -> list[TableStatus]:
                 phase=pos.phase,
                 deletes_captured=pos.mode != "watermark",
                 last_error=pos.last_error,
+                fetchxml_sha256=mirror.fetchxml_sha256 if mirror else None,
+                runs_since_reconcile=mirror.runs_since_reconcile if mirror else None,
             )
         )
     return out

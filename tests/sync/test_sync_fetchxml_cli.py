@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ def test_sync_pull_fetchxml_full_incremental_reconcile(
     assert [(s["table"], s["rows"], s["tombstones"], s["mode"]) for s in status] == [
         ("account", 2, 1, "watermark")
     ]
+    # The status names the query the mirror follows and how long since it last reconciled.
+    assert re.fullmatch("[0-9a-f]{64}", status[0]["fetchxml_sha256"])
+    assert status[0]["runs_since_reconcile"] == 0
 
 
 def test_sync_pull_fetchxml_refusals(org: tuple[FakeDataverse, str], tmp_path: Path) -> None:
