@@ -11,7 +11,9 @@ Two steps, both before the job is journalled:
 * :func:`check_changes` checks the body against the org's column definitions (tenant columns
   included): unknown columns (with near matches), columns not valid for update, values of the
   wrong type and choice values the column does not have; text values (``--set col=text``) are
-  converted to the column's type.
+  converted to the column's type.  An org that does not serve its column definitions gets the
+  same checks against the :class:`~d365leads.models.lead.Lead` model (its columns only; choice
+  values unchecked), and ``on_check`` hears which of the two was used.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import datetime as _dt
 import difflib
 import functools
 import re
+import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
@@ -39,7 +42,14 @@ from d365leads.odata.literals import normalize_guid
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
 
-__all__ = ["check_changes", "normalise_changes", "owner_bind", "parse_assignments"]
+__all__ = [
+    "CHECKED_BY_MODEL",
+    "CHECKED_BY_ORG",
+    "check_changes",
+    "normalise_changes",
+    "owner_bind",
+    "parse_assignments",
+]
 
 _BIND = "@odata.bind"
 _REFERENCE = re.compile(r"^\s*/?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([^()]*?)\s*\)\s*$")
@@ -52,6 +62,20 @@ _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
 _NUMBER_TYPES = {"Integer", "BigInt", "Decimal", "Double", "Money"}
 _LOOKUP_TYPES = {"Lookup", "Customer", "Owner"}
+CHECKED_BY_ORG = "values checked against the org's column definitions"
+CHECKED_BY_MODEL = (
+    "the org does not serve its column definitions: values checked against d365leads' Lead "
+    "model (its columns only; tenant columns are refused, choice values are not checked)"
+)
+_MODEL_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "Boolean"),
+    (int, "Integer"),
+    (Decimal, "Decimal"),
+    (float, "Double"),
+    (_dt.datetime, "DateTime"),
+    (_dt.date, "DateTime"),
+    (str, "String"),
+)
 
 
 def parse_assignments(texts: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -177,17 +201,30 @@ def normalise_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
 # --- against the org's column definitions ---------------------------------------------------
 
 
+def _model_kind(name: str, annotation: Any) -> str:
+    """The ``AttributeType`` a Lead model field stands for (``Virtual`` when none fits)."""
+    if name in Lead.lookups:
+        return "Owner" if name == "ownerid" else "Lookup"
+    if name in ("statecode", "statuscode"):
+        return "State" if name == "statecode" else "Status"
+    types = [t for t in (typing.get_args(annotation) or (annotation,)) if isinstance(t, type)]
+    for wanted, kind in _MODEL_KINDS:
+        if any(issubclass(t, wanted) for t in types):
+            return kind
+    return "Virtual"
+
+
 def _fallback_attributes() -> TableAttributes:
     """Columns of the Lead model, for an org that does not serve its column definitions."""
-    kinds = {"str": "String", "int": "Integer", "Decimal": "Decimal", "date": "DateTime"}
     out = []
     for name, field in Lead.model_fields.items():
-        text = str(field.annotation)
-        kind = next((v for k, v in kinds.items() if k in text), "Virtual")
-        if name in Lead.lookups:
-            kind = "Lookup"
-        writable = name not in Lead.read_only and name != Lead.primary_key
-        out.append(AttributeInfo(name, kind, writable, writable))
+        spec = Lead.lookups.get(name)
+        writable = (
+            name not in Lead.read_only
+            and name != Lead.primary_key
+            and not (spec is not None and spec.read_only)
+        )
+        out.append(AttributeInfo(name, _model_kind(name, field.annotation), writable, writable))
     return TableAttributes("lead", tuple(out))
 
 
@@ -210,10 +247,11 @@ def _options(session: ApiSession, column: str) -> dict[int, str] | None:
     return out or None
 
 
-def _unknown(column: str, attributes: TableAttributes) -> InvalidInputError:
+def _unknown(column: str, attributes: TableAttributes, by_model: bool) -> InvalidInputError:
     near = difflib.get_close_matches(column, attributes.names, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
-    return InvalidInputError(f"the lead table has no column {column!r}{hint}")
+    source = f" ({CHECKED_BY_MODEL})" if by_model else ""
+    return InvalidInputError(f"the lead table has no column {column!r}{hint}{source}")
 
 
 def _coerce(info: AttributeInfo, value: Any, options: Callable[[], dict[int, str] | None]) -> Any:
@@ -286,27 +324,38 @@ def _number(name: str, value: Any, *, integer: bool, labels: bool = False) -> An
 
 
 def check_changes(
-    session: ApiSession, body: Mapping[str, Any], *, metadata: StatusMetadata | None = None
+    session: ApiSession,
+    body: Mapping[str, Any],
+    *,
+    metadata: StatusMetadata | None = None,
+    on_check: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Check (and type) a PATCH body against the org's lead columns; raise naming the column."""
+    """Check (and type) a PATCH body against the org's lead columns; raise naming the column.
+
+    ``on_check`` is told which check ran (:data:`CHECKED_BY_ORG` or :data:`CHECKED_BY_MODEL`,
+    for an org that does not serve its column definitions) before any value is checked.
+    """
+    by_model = False
     try:
         attributes = (metadata or StatusMetadata(session)).attributes("lead")
     except (NotFoundError, NotSupportedError, BadRequestError):
-        attributes = _fallback_attributes()
+        attributes, by_model = _fallback_attributes(), True
+    if on_check is not None:
+        on_check(CHECKED_BY_MODEL if by_model else CHECKED_BY_ORG)
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key.endswith(_BIND):
             nav = key[: -len(_BIND)]
             info = attributes.get(nav) or attributes.get(nav.rsplit("_", 1)[0])
             if info is None:
-                raise _unknown(nav, attributes)
+                raise _unknown(nav, attributes, by_model)
             if not info.valid_for_update:
                 raise InvalidInputError(f"lead.{info.name} cannot be updated")
             out[key] = value
             continue
         info = attributes.get(key)
         if info is None:
-            raise _unknown(key, attributes)
+            raise _unknown(key, attributes, by_model)
         if info.type in ("State", "Status"):
             raise InvalidInputError(_STATE_HINT.format(column=info.name))
         if not info.valid_for_update:

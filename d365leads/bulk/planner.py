@@ -19,6 +19,7 @@ from typing import Any
 
 from d365leads.bulk.changes import normalise_changes, owner_bind
 from d365leads.bulk.selection import LeadSnapshot
+from d365leads.bulk.unchanged import holds_values
 from d365leads.errors import BulkJobError, InvalidInputError, InvalidStatusError
 from d365leads.models.enums import LeadState, LeadStatus
 
@@ -83,7 +84,9 @@ class JobSpec:
     ``status`` is the target status reason: New/Contacted for reactivate, a Disqualified reason
     for disqualify, Qualified (3) for qualify.  Tenant-defined reasons are accepted as ints.
     Update and assign jobs carry ``changes`` instead: the PATCH body every lead gets (see
-    :mod:`d365leads.bulk.changes`), and ``status`` 0.  ``bypass_custom_logic`` sends
+    :mod:`d365leads.bulk.changes`), and ``status`` 0; they leave out inactive (qualified or
+    disqualified) leads at planning unless ``include_inactive``, and leads that already hold
+    every new value.  ``bypass_custom_logic`` sends
     ``MSCRM.BypassBusinessLogicExecution: CustomSync,CustomAsync`` with every write.
     """
 
@@ -96,8 +99,11 @@ class JobSpec:
     changes: tuple[tuple[str, Any], ...] = ()
     owner_label: str = ""
     bypass_custom_logic: bool = False
+    include_inactive: bool = False
 
     def __post_init__(self) -> None:
+        if self.include_inactive and not self.action.changes_fields:
+            raise InvalidInputError("include_inactive only applies to update and assign jobs")
         if self.action.changes_fields:
             if not self.changes:
                 raise InvalidInputError(f"a {self.action.value} job needs at least one change")
@@ -147,12 +153,20 @@ class JobSpec:
         )
 
     @classmethod
-    def update(cls, changes: Mapping[str, Any], *, bypass_custom_logic: bool = False) -> JobSpec:
+    def update(
+        cls,
+        changes: Mapping[str, Any],
+        *,
+        bypass_custom_logic: bool = False,
+        include_inactive: bool = False,
+    ) -> JobSpec:
         """Write the same column values on every selected lead (one PATCH body for all).
 
         ``changes`` maps columns to values; a lookup takes ``Lookup.to(table, id)``,
         ``"table(id)"`` text or an ``<nav>@odata.bind`` key (checked offline here, against
         the org's column definitions by :func:`~d365leads.bulk.jobs.plan_bulk_job`).
+        ``include_inactive`` also sends the write to qualified and disqualified leads (the org
+        decides: Dataverse refuses edits of inactive leads by default).
         """
         body = normalise_changes(changes)
         return cls(
@@ -160,11 +174,18 @@ class JobSpec:
             0,
             changes=tuple(sorted(body.items())),
             bypass_custom_logic=bypass_custom_logic,
+            include_inactive=include_inactive,
         )
 
     @classmethod
     def assign(
-        cls, table: str, owner_id: str, *, label: str = "", bypass_custom_logic: bool = False
+        cls,
+        table: str,
+        owner_id: str,
+        *,
+        label: str = "",
+        bypass_custom_logic: bool = False,
+        include_inactive: bool = False,
     ) -> JobSpec:
         """Give every selected lead to a user (``systemuser``) or a team (``team``).
 
@@ -178,6 +199,7 @@ class JobSpec:
             changes=((key, value),),
             owner_label=label or value,
             bypass_custom_logic=bypass_custom_logic,
+            include_inactive=include_inactive,
         )
 
     @property
@@ -207,6 +229,8 @@ class JobSpec:
             data["owner_label"] = self.owner_label
         if self.bypass_custom_logic:
             data["bypass_custom_logic"] = True
+        if self.include_inactive:
+            data["include_inactive"] = True
         return data
 
     @classmethod
@@ -222,6 +246,7 @@ class JobSpec:
             changes=tuple((str(k), v) for k, v in data.get("changes") or ()),
             owner_label=str(data.get("owner_label") or ""),
             bypass_custom_logic=bool(data.get("bypass_custom_logic", False)),
+            include_inactive=bool(data.get("include_inactive", False)),
         )
 
     def digest(self) -> str:
@@ -232,7 +257,7 @@ class JobSpec:
     def skip_reason(self, lead: LeadSnapshot) -> str | None:
         """Why ``lead`` must not be written by this job, or None when it should be."""
         if self.action.changes_fields:
-            return None  # a closed lead may refuse the write: Dataverse answers per record
+            return self._field_skip_reason(lead)
         state = lead.statecode
         if self.action is BulkAction.REACTIVATE:
             if state == LeadState.OPEN:
@@ -253,6 +278,17 @@ class JobSpec:
                 "no customer possible: the lead has no parent account or contact, and no "
                 "company name (for a new account) or person name (for a new contact)"
             )
+        return None
+
+    def _field_skip_reason(self, lead: LeadSnapshot) -> str | None:
+        if holds_values(self.body, lead.values):
+            if self.action is BulkAction.ASSIGN:
+                return "unchanged: already has this owner"
+            return "unchanged: already holds every new value"
+        if lead.statecode != LeadState.OPEN and not self.include_inactive:
+            state = _STATE_NAMES.get(lead.statecode, str(lead.statecode)).lower()
+            # Dataverse refuses edits of inactive leads (lead-lifecycle rule 3), one by one.
+            return f"inactive ({state}): reactivate it first, or pass --include-inactive"
         return None
 
     def _customer_possible(self, lead: LeadSnapshot) -> bool:

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,10 +70,12 @@ class LeadSnapshot:
     lastname: str | None = None
     parent_account_id: str | None = None
     parent_contact_id: str | None = None
+    values: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """The extra columns read for a field job (see :mod:`d365leads.bulk.unchanged`)."""
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> LeadSnapshot:
-        """Build a snapshot from a Web API lead row."""
+    def from_row(cls, row: dict[str, Any], extra: Sequence[str] = ()) -> LeadSnapshot:
+        """Build a snapshot from a Web API lead row (keeping the ``extra`` columns' values)."""
         name = row.get("fullname") or " ".join(
             str(p) for p in (row.get("firstname"), row.get("lastname")) if p
         )
@@ -87,6 +89,7 @@ class LeadSnapshot:
             lastname=row.get("lastname") or None,
             parent_account_id=row.get("_parentaccountid_value") or None,
             parent_contact_id=row.get("_parentcontactid_value") or None,
+            values={c: row.get(c) for c in extra if c in row},
         )
 
 
@@ -269,20 +272,27 @@ def _id_filter(column: str, ids: Iterable[str]) -> str:
     return " or ".join(f"{column} eq {i}" for i in ids)
 
 
-def fetch_leads(session: ApiSession, ids: Sequence[str]) -> dict[str, LeadSnapshot]:
+def _select(extra: Sequence[str]) -> str:
+    return ",".join(dict.fromkeys((*LEAD_COLUMNS, *extra)))
+
+
+def fetch_leads(
+    session: ApiSession, ids: Sequence[str], columns: Sequence[str] = ()
+) -> dict[str, LeadSnapshot]:
     """Read the current state of the given leads; ids that do not exist are absent.
 
     Up to 50 ids go in one ``GET`` (a short URL); more are read with ``$batch`` requests of
     up to 20 such ``GET`` s each, so planning 10,000 ids costs 10 requests instead of 200.
+    ``columns`` are read too and kept in :attr:`LeadSnapshot.values`.
     """
     found: dict[str, LeadSnapshot] = {}
     chunks = list(chunked(list(ids), _IDS_PER_QUERY))
-    select = ",".join(LEAD_COLUMNS)
+    select = _select(columns)
     if len(chunks) == 1:
         params = {"$select": select, "$filter": _id_filter("leadid", chunks[0])}
         for page in session.iter_pages("leads", params=params):
             for row in page.rows:
-                snap = LeadSnapshot.from_row(row)
+                snap = LeadSnapshot.from_row(row, columns)
                 found[snap.lead_id] = snap
         return found
     for group in range(0, len(chunks), _GETS_PER_BATCH):
@@ -294,7 +304,7 @@ def fetch_leads(session: ApiSession, ids: Sequence[str]) -> dict[str, LeadSnapsh
                 raise result.error or BatchError("a read inside the $batch was not executed")
             body = result.json() or {}
             for row in body.get("value", []):
-                snap = LeadSnapshot.from_row(row)
+                snap = LeadSnapshot.from_row(row, columns)
                 found[snap.lead_id] = snap
     return found
 
@@ -315,25 +325,28 @@ def find_originated_opportunities(session: ApiSession, lead_ids: Sequence[str]) 
     return found
 
 
-def select_leads(session: ApiSession, selection: Selection) -> tuple[list[LeadSnapshot], list[str]]:
-    """Resolve a selection: return the leads found and the selected ids that do not exist."""
+def select_leads(
+    session: ApiSession, selection: Selection, columns: Sequence[str] = ()
+) -> tuple[list[LeadSnapshot], list[str]]:
+    """Resolve a selection: return the leads found and the selected ids that do not exist
+    (reading ``columns`` too, see :func:`fetch_leads`)."""
     ids = selection.ids
     if selection.fetchxml is not None:
         ids = _query_ids(session, selection)
     if ids is not None:
-        found = fetch_leads(session, ids)
+        found = fetch_leads(session, ids, columns)
         ordered = [found[i] for i in ids if i in found]
         missing = [i for i in ids if i not in found]
         return ordered, missing
     params = {
-        "$select": ",".join(LEAD_COLUMNS),
+        "$select": _select(columns),
         "$filter": selection.filter or "",
         "$orderby": "leadid",
     }
     leads: list[LeadSnapshot] = []
     try:
         for page in session.iter_pages("leads", params=params, page_size=5000):
-            leads.extend(LeadSnapshot.from_row(row) for row in page.rows)
+            leads.extend(LeadSnapshot.from_row(row, columns) for row in page.rows)
     except BadRequestError as exc:
         raise BulkJobError(
             f"Dataverse refused the filter {selection.filter!r}: {exc.message}"

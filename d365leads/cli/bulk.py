@@ -213,12 +213,19 @@ def _run(
     yes: bool,
     identity: tuple[str, ...] = (),
     bypass_custom_logic: bool = False,
-    prepare: Callable[[ApiSession], JobSpec] | None = None,
+    prepare: Callable[[ApiSession, Callable[[str], None]], JobSpec] | None = None,
 ) -> None:
     """Run a bulk job; ``spec`` is a :class:`BulkAction` only when resuming (the journal has
     the spec); ``prepare`` builds it from the org (a field job's columns, an owner) before
-    anything is journalled."""
+    anything is journalled, telling ``said`` which check it used (printed once)."""
     state = ctx.ensure_object(State)
+    said: set[str] = set()
+
+    def say_once(text: str) -> None:
+        if text not in said:
+            said.add(text)
+            state.out.info(text)
+
     action = spec if isinstance(spec, BulkAction) else spec.action
     specs = [cli_identities.parse_identity(text) for text in identity]
     out = state.out
@@ -298,7 +305,7 @@ def _run(
                 total = info.total
         else:
             if prepare is not None:
-                spec = prepare(session)
+                spec = prepare(session, say_once)
             assert isinstance(spec, JobSpec)
             if bypass_custom_logic:
                 spec = replace(spec, bypass_custom_logic=True)
@@ -312,7 +319,9 @@ def _run(
                 started = time.monotonic()
                 session.get_json("WhoAmI")
                 round_trip = time.monotonic() - started
-                plan = plan_bulk_job(session, spec, selection, batch_size=batch_size)
+                plan = plan_bulk_job(
+                    session, spec, selection, batch_size=batch_size, on_check=say_once
+                )
                 hint = session.throttle.dop_hint
                 parallel = min(x for x in (hint, workers, 52) if x is not None)
                 _print_plan(
@@ -322,7 +331,9 @@ def _run(
             # In the journal from its first moment, so a kill while planning can be resumed.
             job_id = journal.open_job(session.org_url, spec, selection)
             try:
-                plan = plan_bulk_job(session, spec, selection, batch_size=batch_size)
+                plan = plan_bulk_job(
+                    session, spec, selection, batch_size=batch_size, on_check=say_once
+                )
                 _confirm(
                     state,
                     f"{spec.action.value.capitalize()} {len(plan.to_write)} leads on "

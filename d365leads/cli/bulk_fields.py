@@ -37,6 +37,14 @@ def _resuming(kw: dict[str, Any]) -> bool:
     return bool(kw.get("resume_id") or kw.get("resume_last"))
 
 
+_include_inactive = click.option(
+    "--include-inactive",
+    is_flag=True,
+    help="Also write qualified and disqualified leads (left out of the plan by default: "
+    "Dataverse refuses edits of inactive leads unless the org allows them).",
+)
+
+
 def _update_command(run: RunJob) -> click.Command:
     @click.command("update")
     @click.option(
@@ -49,13 +57,21 @@ def _update_command(run: RunJob) -> click.Command:
         "choices by number or label; an empty value clears the column. statecode/statuscode "
         "are the reactivate/disqualify/qualify jobs.",
     )
+    @_include_inactive
     @selection_options
     @click.pass_context
-    def update(ctx: click.Context, /, assignments: tuple[str, ...], **kw: Any) -> None:
-        """Write the same column values on many leads (UpdateMultiple where the org has it)."""
+    def update(
+        ctx: click.Context, /, assignments: tuple[str, ...], include_inactive: bool, **kw: Any
+    ) -> None:
+        """Write the same column values on many leads (UpdateMultiple where the org has it).
+
+        Inactive leads and leads that already hold every value are left out (see the plan)."""
         if _resuming(kw):
-            if assignments:
-                raise UsageProblem("a resumed job keeps its original --set values: drop --set")
+            if assignments or include_inactive:
+                raise UsageProblem(
+                    "a resumed job keeps its original --set values and plan: drop --set and "
+                    "--include-inactive"
+                )
             run(ctx, BulkAction.UPDATE, statecode=None, statuscode=None, **kw)
             return
         if not assignments:
@@ -65,8 +81,10 @@ def _update_command(run: RunJob) -> click.Command:
         except InvalidInputError as exc:
             raise UsageProblem(str(exc)) from None
 
-        def prepare(session: ApiSession) -> JobSpec:
-            return update_spec(session, changes)
+        def prepare(session: ApiSession, on_check: Callable[[str], None]) -> JobSpec:
+            return update_spec(
+                session, changes, include_inactive=include_inactive, on_check=on_check
+            )
 
         run(ctx, BulkAction.UPDATE, statecode=None, statuscode=None, prepare=prepare, **kw)
 
@@ -86,22 +104,34 @@ def _assign_command(run: RunJob) -> click.Command:
         type=click.Choice(["user", "team"]),
         help="Only look among users or among teams (when a user and a team share a name).",
     )
+    @_include_inactive
     @selection_options
     @click.pass_context
-    def assign(ctx: click.Context, /, owner: str | None, owner_type: str | None, **kw: Any) -> None:
+    def assign(
+        ctx: click.Context,
+        /,
+        owner: str | None,
+        owner_type: str | None,
+        include_inactive: bool,
+        **kw: Any,
+    ) -> None:
         """Give many leads to a user or a team (an update of ownerid, UpdateMultiple where it
-        can)."""
+        can). Inactive leads and leads the owner already has are left out (see the plan)."""
         if _resuming(kw):
-            if owner:
-                raise UsageProblem("a resumed job keeps its original owner: drop --owner")
+            if owner or include_inactive:
+                raise UsageProblem(
+                    "a resumed job keeps its original owner and plan: drop --owner and "
+                    "--include-inactive"
+                )
             run(ctx, BulkAction.ASSIGN, statecode=None, statuscode=None, **kw)
             return
         if not owner:
             raise UsageProblem("name the new owner: --owner USER|TEAM")
         table = {"user": "systemuser", "team": "team"}.get(owner_type or "")
 
-        def prepare(session: ApiSession) -> JobSpec:
-            return assign_spec(session, owner, table=table)
+        def prepare(session: ApiSession, on_check: Callable[[str], None]) -> JobSpec:
+            del on_check  # the owner is checked by plan_bulk_job, which reports the check
+            return assign_spec(session, owner, table=table, include_inactive=include_inactive)
 
         run(ctx, BulkAction.ASSIGN, statecode=None, statuscode=None, prepare=prepare, **kw)
 

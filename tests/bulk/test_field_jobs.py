@@ -76,7 +76,8 @@ def test_a_refused_chunk_is_resent_as_batch_and_names_the_path_per_record(
     open_ids = _seed(fake, 5)
     (closed,) = _seed(fake, 1, statecode=2, statuscode=6)
     client = fake.client()
-    spec = update_spec(client.session, {"jobtitle": "Buyer"})
+    # Sent on purpose (planning leaves inactive leads out otherwise); the org refuses it.
+    spec = update_spec(client.session, {"jobtitle": "Buyer"}, include_inactive=True)
 
     with Journal(tmp_path / "jobs.sqlite") as journal:
         job_id, summary = _run(client, spec, Selection(filter="companyname eq 'Sel'"), journal)
@@ -212,7 +213,9 @@ def test_bypass_custom_logic_is_sent_with_every_write(fake: Any, tmp_path: Path)
     ids = _seed(fake, 3)
     (closed,) = _seed(fake, 1, statecode=2, statuscode=6)
     client = fake.client()
-    spec = update_spec(client.session, {"jobtitle": "CTO"}, bypass_custom_logic=True)
+    spec = update_spec(
+        client.session, {"jobtitle": "CTO"}, bypass_custom_logic=True, include_inactive=True
+    )
     with Journal(tmp_path / "jobs.sqlite") as journal:
         _run(client, spec, Selection(ids=(*ids, closed)), journal)
     (multiple,) = _posts(fake, "UpdateMultiple")

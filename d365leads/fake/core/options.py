@@ -165,6 +165,10 @@ class FakeOptions:
     update_multiple_sets_state: bool = True
     """UpdateMultiple accepts ``statecode``/``statuscode`` in its targets (UNCONFIRMED); False
     refuses the whole request with 400 ``0x80040203``."""
+    serve_column_definitions: bool = True
+    """The org answers ``EntityDefinitions(…)/Attributes`` (column definitions, with their typed
+    casts); False answers them 404 ``0x80040217`` as an org that does not serve them would
+    (UNCONFIRMED which orgs do not; the status reasons route stays served)."""
     bypass_logic_privilege: bool = True
     """Callers hold ``prvBypassCustomBusinessLogic``; False refuses any request carrying
     ``MSCRM.BypassBusinessLogicExecution`` with 403 ``0x80040220`` (handlers/bypass.py)."""

@@ -41,6 +41,7 @@ from .context import RequestContext
 __all__ = [
     "ATTRIBUTE_TYPES",
     "attribute_definition",
+    "check_column_definitions_served",
     "handle_attribute_definitions",
     "handle_attributes",
     "is_attributes_path",
@@ -207,6 +208,13 @@ def handle_attributes(request: FakeRequest, schema: TenantSchema) -> FakeRespons
     return FakeResponse.json_body(200, {"@odata.context": context, "value": rows})
 
 
+def check_column_definitions_served(ctx: RequestContext) -> None:
+    """404 for every column-definition request when ``serve_column_definitions`` is off."""
+    if not ctx.options.serve_column_definitions:
+        raise FakeFault(404, CODE_NOT_FOUND, "Resource not found for the segment 'Attributes'.")
+
+
 def handle_attribute_definitions(ctx: RequestContext) -> FakeResponse:
     """The route entry: :func:`handle_attributes` over the org's tenant schema."""
+    check_column_definitions_served(ctx)
     return handle_attributes(ctx.request, ctx.org.schema)

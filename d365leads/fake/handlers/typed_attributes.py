@@ -33,7 +33,11 @@ from ..org.tables import TABLES
 from ..wire.messages import FakeResponse, service_root
 from ..wire.metadata_query import parse_metadata_select, unknown_property
 from ..wire.query_options import unsupported_parameter
-from .attribute_metadata import ATTRIBUTE_TYPES, attribute_definition
+from .attribute_metadata import (
+    ATTRIBUTE_TYPES,
+    attribute_definition,
+    check_column_definitions_served,
+)
 from .context import RequestContext
 from .entity_definitions import entity_by_key
 from .status_metadata import option_set as status_option_set
@@ -183,6 +187,7 @@ def handle_typed_attributes(ctx: RequestContext) -> FakeResponse:
     request = ctx.request
     if request.method != "GET":
         raise method_not_allowed(request.method, request.path, "the fake's metadata is read-only")
+    check_column_definitions_served(ctx)
     match = _PATH_RE.match(request.path)
     assert match is not None  # the router checked is_typed_attributes_path
     entity_key, attribute_key, cast, tail = match.group("entity", "attribute", "cast", "tail")
