@@ -91,7 +91,8 @@ class ApiSession:
     ``wall_clock`` (POSIX seconds) dates a ``Retry-After`` given as an HTTP date. ``deadline``
     bounds each request from sending to the last byte of its answer and ``max_response_bytes``
     its body (None: no limit); both are applied while the body streams in. ``caller``
-    impersonates a user on every request (see :meth:`impersonating`).
+    impersonates a user on every request (see :meth:`impersonating`); ``limit_window`` paces
+    on the remaining-budget headers (:mod:`d365leads.http.pacing`; None: off).
     """
 
     def __init__(
@@ -113,6 +114,7 @@ class ApiSession:
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         wall_clock: Callable[[], float] = time.time,
         caller: Caller | None = None,
+        limit_window: float | None = None,
     ) -> None:
         self.caller = caller
         """The user every request acts as (``CallerObjectId``/``MSCRMCallerID``), if any."""
@@ -132,7 +134,7 @@ class ApiSession:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
-        self.throttle = throttle or ThrottleState(clock=clock)
+        self.throttle = throttle or ThrottleState(clock=clock, limit_window=limit_window)
         self.timeout = timeout
         self.page_size = page_size
         self.user_agent = user_agent
@@ -149,7 +151,7 @@ class ApiSession:
         """
         twin = copy.copy(self)
         twin.caller = caller
-        twin.throttle = ThrottleState(clock=self._clock)
+        twin.throttle = self.throttle.sibling()
         return twin
 
     # -- URLs -------------------------------------------------------------------------------
@@ -280,8 +282,8 @@ class ApiSession:
                         continue
                 raise
             self._check_size(request, response)
-            self.throttle.observe(response.headers)
             elapsed_ms = (self._clock() - sent_at) * 1000
+            self.throttle.observe(response.headers, elapsed_ms / 1000)
             if response.status < 400:
                 if logger.isEnabledFor(logging.DEBUG):  # skip redact_url on the hot path
                     logger.debug(

@@ -18,7 +18,8 @@ at most four windows), which is how the service treats clients that ignore the h
 requests arriving within :attr:`ServiceProtection.grace_s` of the 429 (already in flight from
 parallel workers) are refused without lengthening it.
 Refused requests do not count toward the limits.  Every response carries ``x-ms-dop-hint``
-and the ``x-ms-ratelimit-*-remaining-xrm-requests`` debug headers.
+and (``FakeOptions.budget_headers``, format UNCONFIRMED) the
+``x-ms-ratelimit-*-remaining-xrm-requests`` debug headers, time left in seconds.
 
 Windows use the fake's injected clock; nothing here sleeps.
 """
@@ -209,10 +210,11 @@ class ServiceProtection:
         if options.dop_hint is not None:
             headers["x-ms-dop-hint"] = str(options.dop_hint)
         requests_left, time_left = remaining
-        if requests_left is not None:
+        if options.budget_headers and requests_left is not None:
             headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(requests_left)
-        if time_left is not None:
-            headers["x-ms-ratelimit-time-remaining-xrm-requests"] = f"{time_left:.2f}"
+        if options.budget_headers and time_left is not None:
+            # Seconds, as the published examples write them ("1,199.46"; format UNCONFIRMED).
+            headers["x-ms-ratelimit-time-remaining-xrm-requests"] = f"{time_left / 1000:,.2f}"
         return response
 
     def _prune(self, caller: _Caller, now: float, window: float) -> None:
