@@ -17,6 +17,11 @@ small fraction of what this machine can drive (the earlier run of this bench rea
 records/s on the same fake), so the **service limit binds, not our two shared cores**, as on a
 real tenant.  ``x-ms-dop-hint`` is 8, 52 requests may be in flight per user.
 
+**Pacing**: the clients pace on the ``x-ms-ratelimit-*-remaining-xrm-requests`` headers over the
+fake's window (``--pace-window-s``, default ``--window-s``; ``D365_LIMIT_WINDOW`` for the worker
+processes), as a user would set ``D365_LIMIT_WINDOW`` for their org; one extra row runs one
+identity without pacing, for comparison in the same run.
+
 Contenders:
 
 * **identities**: 1, 2 and 4 identities (distinct app registrations) reactivating
@@ -61,6 +66,7 @@ from d365leads.bulk import JobSpec, Journal, RunOptions, Selection, create_bulk_
 from d365leads.bulk.identities import Identity, run_bulk_job_as
 from d365leads.bulk.journal_pg import PgJournal
 from d365leads.client import DataverseClient
+from d365leads.config import Settings
 from d365leads.fake import FakeDataverse, FakeOptions
 from d365leads.fake.wire.messages import FakeRequest, FakeResponse
 
@@ -171,9 +177,15 @@ def _reactivated_missing(fake: FakeDataverse, ids: list[str]) -> int:
     return sum(1 for i in ids if (fake.get("lead", i) or {}).get("statecode") != 0)
 
 
-def _client(url: str, token: str) -> DataverseClient:
+def _client(url: str, token: str, window_s: float) -> DataverseClient:
+    # The client paces on the remaining-budget headers over the fake's (scaled) window.
+    settings = Settings(url=url, limit_window=window_s)
     return DataverseClient(
-        url, token_provider=StaticTokenProvider(token), keep_affinity=False, pool_size=64
+        url,
+        token_provider=StaticTokenProvider(token),
+        keep_affinity=False,
+        pool_size=64,
+        settings=settings,
     )
 
 
@@ -182,12 +194,13 @@ def _options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(batch_size=size, max_batch_size=size, min_batch_size=min(5, size))
 
 
-def run_identities(args: argparse.Namespace, count: int) -> dict[str, Any]:
+def run_identities(args: argparse.Namespace, count: int, *, pace: bool = True) -> dict[str, Any]:
     records = args.records_per_identity * count
     fake, ids, active = new_fake(args, records)
+    window = args.pace_window_s if pace else 0.0
     with fake.serve() as server, tempfile.TemporaryDirectory() as tmp:
-        planner = _client(server.url, PLANNER)
-        clients = [_client(server.url, f"bench-identity-{n}") for n in range(count)]
+        planner = _client(server.url, PLANNER, window)
+        clients = [_client(server.url, f"bench-identity-{n}", window) for n in range(count)]
         plan = plan_bulk_job(planner.session, JobSpec.reactivate(), SELECTION)
         with Journal(Path(tmp) / "jobs.sqlite") as journal:
             job_id = create_bulk_job(planner.session, journal, plan, SELECTION)
@@ -199,7 +212,8 @@ def run_identities(args: argparse.Namespace, count: int) -> dict[str, Any]:
             )
         for client in [planner, *clients]:
             client.close()
-    name = f"{count} identit{'y' if count == 1 else 'ies'}, one process ($batch reactivate)"
+    name = f"{count} identit{'y' if count == 1 else 'ies'}, one process ($batch reactivate"
+    name += ")" if pace else ", no pacing)"
     return row(
         name, records, active, batch_capacity(args) * count, fake,
         _reactivated_missing(fake, ids), dealt=summary.dealt,
@@ -222,13 +236,17 @@ def run_workers(args: argparse.Namespace, count: int) -> dict[str, Any]:
     fake, ids, active = new_fake(args, records)
     journal_url = _fresh_database(args.pg_url)
     with fake.serve() as server:
-        planner = _client(server.url, PLANNER)
+        planner = _client(server.url, PLANNER, args.pace_window_s)
         plan = plan_bulk_job(planner.session, JobSpec.reactivate(), SELECTION)
         with PgJournal(journal_url, chunk_size=args.batch_size * 2) as journal:
             job_id = create_bulk_job(planner.session, journal, plan, SELECTION)
         planner.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-        env.update(D365_ACCESS_TOKEN="bench-worker", D365LEADS_CONFIG_DIR=tempfile.mkdtemp())
+        env.update(
+            D365_ACCESS_TOKEN="bench-worker",
+            D365LEADS_CONFIG_DIR=tempfile.mkdtemp(),
+            D365_LIMIT_WINDOW=str(args.pace_window_s),
+        )
         command = [
             sys.executable, "-m", "d365leads", "-o", "json", "--url", server.url, "bulk",
             "worker", "--job", job_id, "--journal", journal_url,
@@ -269,7 +287,7 @@ def _field_fake(
 
 def run_update_many(args: argparse.Namespace, path: str) -> dict[str, Any]:
     fake, ids, active = _field_fake(args, messages=path == "UpdateMultiple")
-    with fake.mock(), _client(fake.org_url, "bench-field") as client:
+    with fake.mock(), _client(fake.org_url, "bench-field", args.pace_window_s) as client:
         result = client.records.update_many("leads", ids, CHANGE, chunk_size=args.field_chunk)
     capacity = message_capacity(args) if path == "UpdateMultiple" else batch_capacity(args)
     return row(
@@ -341,7 +359,11 @@ def markdown(report: dict[str, Any]) -> str:
 def _targets(results: list[dict[str, Any]]) -> dict[str, str]:
     by = {r["name"].split(" (")[0].split(",")[0]: r for r in results}
     one, four = by["1 identity"]["records_per_s"], by["4 identities"]["records_per_s"]
-    ours = [r for r in results if not r["name"].startswith("powerplatform")]
+    ours = [
+        r
+        for r in results
+        if not r["name"].startswith("powerplatform") and "no pacing" not in r["name"]
+    ]
     lowest = min(ours, key=lambda r: r["capacity_share"])
     mine = next((r for r in results if r["name"].endswith("update_many (UpdateMultiple)")), None)
     sdk = [r for r in results if r["name"].startswith("powerplatform")]
@@ -372,14 +394,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-s", type=float, default=5.0)
     parser.add_argument("--dop-hint", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument(
+        "--pace-window-s",
+        type=float,
+        help="window the clients pace the budget headers on (default: --window-s; 0: off)",
+    )
     parser.add_argument("--pg-url", help="PostgreSQL server for the worker contenders")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sdk", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
+    if args.pace_window_s is None:
+        args.pace_window_s = args.window_s
     if not args.skip_pg and not args.pg_url:
         parser.error("--pg-url is needed for the worker contenders (or --skip-pg)")
     runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("1 identity, no pacing", lambda: run_identities(args, 1, pace=False)),
         *[(f"{n} identities", lambda n=n: run_identities(args, n)) for n in (1, 2, 4)],
         *[(f"{n} workers", lambda n=n: run_workers(args, n)) for n in (1, 3) if not args.skip_pg],
         *[
