@@ -102,6 +102,7 @@ class DataverseClient:
             pool_size=self.settings.pool_size,
             deadline=self.settings.request_deadline,
             max_response_bytes=self.settings.max_response_bytes,
+            limit_window=self.settings.limit_window,
         )
         self.records = RecordsAPI(self.session)
         self.metadata = StatusMetadata(self.session)

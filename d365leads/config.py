@@ -23,6 +23,7 @@ Setting                         Environment variable                  Default
 ``page_size``                   ``D365_PAGE_SIZE``                    ``5000`` (1 to 5000)
 ``keep_affinity``               ``D365_KEEP_AFFINITY``                ``true``
 ``pool_size``                   ``D365_POOL_SIZE``                    ``16``
+``limit_window``                ``D365_LIMIT_WINDOW``                 ``300`` (seconds; 0: off)
 =============================== ===================================== ===========================
 
 What they mean:
@@ -52,6 +53,10 @@ What they mean:
 * ``keep_affinity``: ``false`` drops the ``ARRAffinity`` cookie so parallel requests reach every
   web server.
 * ``pool_size``: pooled HTTP connections (match the number of concurrent workers).
+* ``limit_window``: the service-protection sliding window (300 s, as documented). When the
+  remaining-budget headers report less than a quarter of the budget left, request starts are spaced
+  to the rate this window gives the budget back, so a job slows down before it is refused;
+  ``Retry-After`` still rules after a 429. 0 turns the pacing off.
 
 ``auth`` is one of ``auto`` (static token if ``D365_ACCESS_TOKEN`` is set, else client secret,
 else certificate), ``static``, ``client-secret``, ``certificate`` or ``device-code``.
@@ -107,6 +112,7 @@ ENV_VARS: dict[str, str] = {
     "page_size": "D365_PAGE_SIZE",
     "keep_affinity": "D365_KEEP_AFFINITY",
     "pool_size": "D365_POOL_SIZE",
+    "limit_window": "D365_LIMIT_WINDOW",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -198,6 +204,7 @@ class Settings:
     page_size: int = _wire.MAX_PAGE_SIZE
     keep_affinity: bool = True
     pool_size: int = 16
+    limit_window: float = 300.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalize_org_url(self.url))
@@ -220,6 +227,7 @@ class Settings:
         _check_positive("max_retry_time", self.max_retry_time, allow_zero=True)
         _check_positive("max_retries", self.max_retries, allow_zero=True)
         _check_positive("pool_size", self.pool_size)
+        _check_positive("limit_window", self.limit_window, allow_zero=True)
         if not 1 <= self.page_size <= _wire.MAX_PAGE_SIZE:
             raise ConfigError(
                 f"D365_PAGE_SIZE={self.page_size} is out of range: use 1 to {_wire.MAX_PAGE_SIZE}",
@@ -274,7 +282,7 @@ class Settings:
 
 
 _INT_FIELDS = {"max_retries", "page_size", "pool_size"}
-_FLOAT_FIELDS = {"timeout", "max_retry_time", "request_deadline"}
+_FLOAT_FIELDS = {"timeout", "max_retry_time", "request_deadline", "limit_window"}
 _BOOL_FIELDS = {"keep_affinity"}
 _PATH_FIELDS = {"client_certificate_path", "token_cache_path"}
 _SECRET_FIELDS = {"access_token", "client_secret", "client_certificate_password"}

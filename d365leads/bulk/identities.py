@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,9 @@ from d365leads.bulk.journal import ItemRow
 from d365leads.bulk.journal_protocol import JobJournal
 from d365leads.bulk.lease import LocalChunks
 from d365leads.bulk.runner import BulkRunner, JobSummary, RunOptions
-from d365leads.errors import BulkJobError
+from d365leads.bulk.runner.scheduler import Scheduler
+from d365leads.errors import BulkJobError, InvalidInputError
+from d365leads.http.impersonation import Caller
 
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
@@ -38,14 +40,31 @@ __all__ = ["Identity", "MultiIdentitySummary", "run_bulk_job_as"]
 
 @dataclass(frozen=True)
 class Identity:
-    """A named identity and the session that sends as it (the name goes in journal and report)."""
+    """A named identity and the session that sends as it (the name goes in journal and report).
+
+    ``caller_object_id`` (an application user's Entra object id, sent as ``CallerObjectId``)
+    or ``caller_systemuser_id`` (its ``systemuserid``, sent as ``MSCRMCallerID``) makes the
+    identity act as that user through ``session``'s app registration: :attr:`session` is then
+    a copy of the one given that carries the header and has its own throttle state, so one
+    app registration can run as several users.
+    """
 
     name: str
     session: ApiSession = field(repr=False)
+    caller_object_id: str | None = None
+    caller_systemuser_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise BulkJobError("an identity needs a non-empty name")
+        if self.caller_object_id is None and self.caller_systemuser_id is None:
+            return
+        try:
+            caller = Caller(self.caller_object_id, self.caller_systemuser_id)
+        except InvalidInputError as exc:
+            raise BulkJobError(f"identity {self.name}: {exc}") from exc
+        if self.session.caller != caller:
+            object.__setattr__(self, "session", self.session.impersonating(caller))
 
 
 @dataclass
@@ -106,14 +125,16 @@ def run_bulk_job_as(
     clock: Callable[[], float] = time.monotonic,
     claim: Callable[[str], list[ItemRow]] | None = None,
     finish: bool = True,
+    shares: Mapping[str, Callable[[Scheduler], None]] | None = None,
 ) -> MultiIdentitySummary:
     """Run (or resume) a journalled job with every identity at once; see the module docstring.
 
     ``chunk_size`` is how many items an identity takes at a time (default: the batch size).
     ``claim(name)`` deals the next rows to identity ``name`` (default: chunks of the job's
     unfinished items, in this process); ``finish=False`` leaves marking the job finished to the
-    caller.  The first fatal error of any identity is raised once all have stopped; the journal then
-    holds what is left, and a new run resumes it.
+    caller; ``shares[name]`` is handed identity ``name``'s scheduler to cap its requests in
+    flight (its share of the hint across processes).  The first fatal error of any identity is
+    raised once all have stopped; the journal then holds what is left, and a new run resumes it.
     """
     names = [i.name for i in identities]
     if not identities:
@@ -144,6 +165,7 @@ def run_bulk_job_as(
             source=functools.partial(take, identity.name),
             identity=identity.name,
             finish=False,
+            attach_share=(shares or {}).get(identity.name),
         )
         for identity in identities
     ]

@@ -99,6 +99,11 @@ class PgJournal:
     def __repr__(self) -> str:
         return f"PgJournal({self.path!r})"
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for the journal's companions, such as the dop-hint shares)."""
+        return self._engine
+
     def close(self) -> None:
         """Release the connections."""
         self._engine.dispose()

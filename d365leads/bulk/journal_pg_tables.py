@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["ROW_COLUMNS", "chunks", "items", "jobs", "metadata", "pauses"]
+__all__ = ["ROW_COLUMNS", "chunks", "items", "jobs", "metadata", "pauses", "presence", "slots"]
 
 metadata = sa.MetaData()
 jobs = sa.Table(
@@ -62,6 +62,26 @@ pauses = sa.Table(
     sa.Column("org_url", sa.Text, primary_key=True),
     sa.Column("identity", sa.Text, primary_key=True),
     sa.Column("paused_until", sa.Float, nullable=False),
+)
+# The live worker processes of each identity, and the identity's x-ms-dop-hint request slots
+# they hold (d365leads.bulk.journal_pg_share).
+presence = sa.Table(
+    "bulk_presence",
+    metadata,
+    sa.Column("org_url", sa.Text, primary_key=True),
+    sa.Column("identity", sa.Text, primary_key=True),
+    sa.Column("worker", sa.Text, primary_key=True),
+    sa.Column("lease_until", sa.Float, nullable=False),
+    sa.Column("dop_hint", sa.Integer),
+)
+slots = sa.Table(
+    "bulk_slots",
+    metadata,
+    sa.Column("org_url", sa.Text, primary_key=True),
+    sa.Column("identity", sa.Text, primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("worker", sa.Text),
+    sa.Column("lease_until", sa.Float, nullable=False, server_default="0"),
 )
 
 ROW_COLUMNS = [

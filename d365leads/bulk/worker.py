@@ -6,7 +6,9 @@ leases while it works, and settles a chunk once all its items are.  When no chun
 waits: either the other workers finish theirs, or one of them died and its lease runs
 out, and this worker takes the chunk over, re-reading the items that were in flight before
 sending anything again (so QualifyLead never runs twice for a lead).  The job is marked finished
-by whichever worker sees it settled first, exactly once.
+by whichever worker sees it settled first, exactly once.  The workers of one identity share its
+``x-ms-dop-hint`` (:mod:`d365leads.bulk.dop_share`): together they never have more requests in
+flight than the hint.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from d365leads.bulk.dop_share import DopShare
 from d365leads.bulk.identities import Identity, MultiIdentitySummary, run_bulk_job_as
 from d365leads.bulk.journal import ItemRow
 from d365leads.bulk.journal_pg import PgJournal
@@ -179,7 +182,14 @@ def _work_rounds(
 
         beat = threading.Thread(target=heartbeat, name="d365leads-lease-heartbeat", daemon=True)
         beat.start()
+        # Each identity's x-ms-dop-hint is shared with its workers in other processes.
+        shares = {
+            i.name: DopShare(journal, i.session, i.name, f"{me}/{i.name}", lease_s=lease_s)
+            for i in identities
+        }
         try:
+            for share in shares.values():
+                share.start()
             summary.rounds.append(
                 run_bulk_job_as(
                     identities,
@@ -188,9 +198,12 @@ def _work_rounds(
                     options=options,
                     claim=_dispatch(leases),
                     finish=False,
+                    shares={name: share.attach for name, share in shares.items()},
                 )
             )
         finally:
+            for share in shares.values():
+                share.stop()
             stop.set()
             beat.join()
             for lease in leases.values():

@@ -67,7 +67,8 @@ def worker(
 
     Workers claim chunks of the job under a lease and take over the chunks of a worker that
     died once its lease expires; leads whose outcome is unknown are re-read before anything is
-    sent again. The job is marked finished once, by whichever worker settles it.
+    sent again. The job is marked finished once, by whichever worker settles it. Workers of
+    the same identity split its x-ms-dop-hint between them through the journal.
     """
     state = ctx.ensure_object(State)
     if not is_database_url(journal_url):

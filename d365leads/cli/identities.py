@@ -7,6 +7,12 @@ An identity is written one of three ways:
   ``VAR`` (never on the command line, where other users of the machine could read it);
 * ``CLIENT_ID=cert:PATH``: an app registration signing in with the PEM certificate at ``PATH``.
 
+Any of them may end in ``@caller=OBJECT_ID`` to act as another user (an application user, say)
+through ``CallerObjectId``, or ``@systemuser=SYSTEMUSERID`` through the older
+``MSCRMCallerID``: ``--identity app@caller=<guid1> --identity app@caller=<guid2>`` runs one
+app registration as two users (the signing-in user needs ``prvActOnBehalfOfAnotherUser``).
+Such an identity is named ``NAME@<guid>`` in the journal and report.
+
 The tenant and org come from the usual settings (flags, environment, profile).
 """
 
@@ -24,6 +30,8 @@ from d365leads.bulk.identities import Identity
 from d365leads.cli.context import State
 from d365leads.cli.errors import UsageProblem
 from d365leads.client import DataverseClient
+from d365leads.errors import InvalidIdError
+from d365leads.odata.literals import normalize_guid
 from d365leads.redaction import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,9 +52,12 @@ def identity_option() -> Callable[[F], F]:
         "--identity",
         "identity",
         multiple=True,
-        metavar="PROFILE|CLIENT_ID=env:VAR|CLIENT_ID=cert:PATH",
+        metavar="PROFILE|CLIENT_ID=env:VAR|CLIENT_ID=cert:PATH[@caller=OBJECT_ID]",
         help="Run as this identity; repeat to share the job between several application "
-        "users, each with its own limits (work goes to whichever is admitted faster).",
+        "users, each with its own limits (work goes to whichever is admitted faster). "
+        "Append @caller=OBJECT_ID to act as that user through CallerObjectId (or "
+        "@systemuser=ID for MSCRMCallerID); this needs the prvActOnBehalfOfAnotherUser "
+        "privilege.",
     )
 
 
@@ -64,14 +75,38 @@ class IdentitySpec:
     client_id: str | None = None
     secret_env: str | None = None
     certificate: Path | None = None
+    caller_object_id: str | None = None
+    caller_systemuser_id: str | None = None
+
+
+_CALLER_KINDS = ("caller", "systemuser")
 
 
 def parse_identity(text: str) -> IdentitySpec:
-    """Parse ``PROFILE``, ``CLIENT_ID=env:VAR`` or ``CLIENT_ID=cert:PATH``."""
+    """Parse ``PROFILE``, ``CLIENT_ID=env:VAR`` or ``CLIENT_ID=cert:PATH``, each optionally
+    followed by ``@caller=OBJECT_ID`` or ``@systemuser=SYSTEMUSERID``."""
     value = text.strip()
+    base, at, impersonated = value.rpartition("@")
+    if not at or "=" not in impersonated or impersonated.split("=", 1)[0] not in _CALLER_KINDS:
+        return _parse_sign_in(value)
+    kind, _, raw = impersonated.partition("=")
+    try:
+        caller = normalize_guid(raw, what=f"@{kind}= of --identity {base or '?'}")
+    except InvalidIdError as exc:
+        raise UsageProblem(str(exc)) from exc
+    spec = _parse_sign_in(base)
+    name = f"{spec.name}@{caller}"
+    if kind == "caller":
+        return dataclasses.replace(spec, name=name, caller_object_id=caller)
+    return dataclasses.replace(spec, name=name, caller_systemuser_id=caller)
+
+
+def _parse_sign_in(value: str) -> IdentitySpec:
+    value = value.strip()
     if not value:
         raise UsageProblem(
-            "--identity needs a value: PROFILE, CLIENT_ID=env:VAR or CLIENT_ID=cert:PATH"
+            "--identity needs a value: PROFILE, CLIENT_ID=env:VAR or CLIENT_ID=cert:PATH "
+            "(optionally followed by @caller=OBJECT_ID)"
         )
     if "=" not in value:
         return IdentitySpec(name=value, profile=value)
@@ -127,5 +162,11 @@ def identity_clients(
                     )
                 extra.update(auth="certificate", client_certificate_path=spec.certificate)
         client = source.client(**extra)
-        identities.append((Identity(spec.name, client.session), client))
+        identity = Identity(
+            spec.name,
+            client.session,
+            caller_object_id=spec.caller_object_id,
+            caller_systemuser_id=spec.caller_systemuser_id,
+        )
+        identities.append((identity, client))
     return identities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from d365leads.http.impersonation import Caller
 from d365leads.http.json_body import json_object, json_value
 from d365leads.http.pipeline import ApiSession, Page, encode_params
 from d365leads.http.retry import RetryPolicy, is_idempotent
@@ -10,6 +11,7 @@ from d365leads.http.transport import Request, RequestsTransport, Response, Trans
 
 __all__ = [
     "ApiSession",
+    "Caller",
     "Page",
     "Request",
     "RequestsTransport",

@@ -8,6 +8,7 @@ tokens), the retry policy, and finally maps error responses to :mod:`d365leads.e
 
 from __future__ import annotations
 
+import copy
 import json as _json
 import logging
 import time
@@ -31,6 +32,7 @@ from d365leads.errors import (
     UntrustedLinkError,
     error_from_response,
 )
+from d365leads.http.impersonation import Caller
 from d365leads.http.json_body import json_object
 from d365leads.http.retry import RetryPolicy, is_idempotent
 from d365leads.http.throttle import ThrottleState
@@ -88,7 +90,9 @@ class ApiSession:
     ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests never wait;
     ``wall_clock`` (POSIX seconds) dates a ``Retry-After`` given as an HTTP date. ``deadline``
     bounds each request from sending to the last byte of its answer and ``max_response_bytes``
-    its body (None: no limit); both are applied while the body streams in.
+    its body (None: no limit); both are applied while the body streams in. ``caller``
+    impersonates a user on every request (see :meth:`impersonating`); ``limit_window`` paces
+    on the remaining-budget headers (:mod:`d365leads.http.pacing`; None: off).
     """
 
     def __init__(
@@ -109,7 +113,11 @@ class ApiSession:
         deadline: float | None = DEFAULT_DEADLINE,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         wall_clock: Callable[[], float] = time.time,
+        caller: Caller | None = None,
+        limit_window: float | None = None,
     ) -> None:
+        self.caller = caller
+        """The user every request acts as (``CallerObjectId``/``MSCRMCallerID``), if any."""
         self.org_url = normalize_org_url(org_url, setting="url")
         self.base_url = self.org_url + _wire.API_PATH
         self._origin = _origin(self.org_url)
@@ -126,13 +134,25 @@ class ApiSession:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
-        self.throttle = throttle or ThrottleState(clock=clock)
+        self.throttle = throttle or ThrottleState(clock=clock, limit_window=limit_window)
         self.timeout = timeout
         self.page_size = page_size
         self.user_agent = user_agent
         self.deadline = deadline
         self.max_response_bytes = max_response_bytes
         self._wall_clock = wall_clock
+
+    def impersonating(self, caller: Caller) -> ApiSession:
+        """A session that sends every request on behalf of ``caller``.
+
+        It shares this session's token provider and connections but has its own throttle
+        state: Dataverse counts limits per user, so one impersonated user's 429 pauses only
+        the requests sent as that user.
+        """
+        twin = copy.copy(self)
+        twin.caller = caller
+        twin.throttle = self.throttle.sibling()
+        return twin
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -262,8 +282,8 @@ class ApiSession:
                         continue
                 raise
             self._check_size(request, response)
-            self.throttle.observe(response.headers)
             elapsed_ms = (self._clock() - sent_at) * 1000
+            self.throttle.observe(response.headers, elapsed_ms / 1000)
             if response.status < 400:
                 if logger.isEnabledFor(logging.DEBUG):  # skip redact_url on the hot path
                     logger.debug(
@@ -361,6 +381,9 @@ class ApiSession:
         if method == "GET":
             # Keeps caches from serving stale expanded collections (Dataverse docs, "HTTP headers").
             result["If-None-Match"] = "null"
+        if self.caller is not None:
+            name, value = self.caller.header
+            result[name] = value
         for name, value in (headers or {}).items():
             for existing in [k for k in result if k.lower() == name.lower()]:
                 del result[existing]

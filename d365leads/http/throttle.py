@@ -3,7 +3,8 @@
 Service-protection limits are counted per user, so when one request gets a 429 every worker
 using the same identity should pause until ``Retry-After`` has passed
 (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits). The latest
-``x-ms-dop-hint`` (recommended parallelism) is kept for the bulk planner.
+``x-ms-dop-hint`` (recommended parallelism) is kept for the bulk planner, and the
+remaining-budget headers pace the identity before it runs out (:mod:`d365leads.http.pacing`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from d365leads import _wire
+from d365leads.http.pacing import BudgetPacer
 
 __all__ = ["ThrottleSnapshot", "ThrottleState"]
 
@@ -33,11 +35,15 @@ class ThrottleState:
     """Thread-safe throttling state: pause gate, dop hint and counters.
 
     ``clock`` is monotonic seconds; ``sleep`` is passed to :meth:`wait` by the session so that
-    tests inject both.
+    tests inject both. ``limit_window`` is the service-protection window the remaining-budget
+    headers are paced on (0 or None: no pacing).
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, limit_window: float | None = None
+    ) -> None:
         self._clock = clock
+        self.pacer = BudgetPacer(window_s=limit_window or 0.0, clock=clock)
         self._lock = threading.Lock()
         self._paused_until = float("-inf")
         self.dop_hint: int | None = None
@@ -45,8 +51,13 @@ class ThrottleState:
         self.retries = 0
         self.waited_s = 0.0
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Record what a response says about throttling (the ``x-ms-dop-hint`` header)."""
+    def sibling(self) -> ThrottleState:
+        """A fresh state with the same clock and pacing window (another user's limits)."""
+        return ThrottleState(clock=self._clock, limit_window=self.pacer.window_s)
+
+    def observe(self, headers: Mapping[str, str], elapsed_s: float | None = None) -> None:
+        """Record what a response says about throttling: the dop hint and remaining budget."""
+        self.pacer.observe(headers, elapsed_s)
         hint = headers.get(_wire.HEADER_DOP_HINT)
         if hint is None:
             return
@@ -100,7 +111,19 @@ class ThrottleState:
             return max(0.0, self._paused_until - self._clock())
 
     def wait(self, sleep: Callable[[float], None]) -> float:
-        """Sleep until the pause after a 429 is over; return the seconds slept."""
+        """Sleep until the pause after a 429 is over, then for this request's pacing slot.
+
+        Returns the seconds slept for the pause (pacing is counted in ``pacer.paced_s``).
+        """
+        slept = self._wait_pause(sleep)
+        paced = self.pacer.reserve()
+        if paced > 0:
+            sleep(paced)
+            # Another worker may have got a 429 meanwhile: never send inside its pause.
+            slept += self._wait_pause(sleep)
+        return slept
+
+    def _wait_pause(self, sleep: Callable[[float], None]) -> float:
         with self._lock:
             target = self._paused_until
             remaining = target - self._clock()

@@ -12,7 +12,9 @@ For each chunk (size from :class:`~d365leads.multiple.sizing.ChunkSizer`):
 3. tables without the message get the ``$batch`` path from the start.
 
 Chunks go out on up to ``max_workers`` threads (default: the org's ``x-ms-dop-hint``, at most
-8); each new chunk is cut at the size adapted so far.
+8); each new chunk is cut at the size adapted so far.  The ``$batch`` path of a table without
+the message runs its batches on as many threads; a failed chunk's ``$batch`` stays on the
+thread that sent the chunk.
 
 UpdateMultiple with ``statecode``/``statuscode``: whether the org accepts it is not documented.
 The first such record of a table is sent alone in an UpdateMultiple; if that fails and the same
@@ -109,7 +111,7 @@ class BulkWriter:
         """Send every item; one outcome per item, in input order."""
         queue = list(items)
         if queue and not self._support.supports(self.table, self.message):
-            self._batched(queue)
+            self._batched(queue, parallel=True)
             return self._result()
         if self.message == "UpdateMultiple":
             queue = self._route_state_changes(queue)
@@ -158,7 +160,7 @@ class BulkWriter:
             if outcome.ok:
                 self._support.learn_state(self.table, False)
         if state and self._support.state_in_update_multiple(self.table) is False:
-            self._batched(state)
+            self._batched(state, parallel=True)
             state = []
         return sorted(plain + state, key=lambda i: i.index)
 
@@ -211,11 +213,34 @@ class BulkWriter:
 
     # --- the $batch fallback ---------------------------------------------------------------
 
-    def _batched(self, items: list[BulkItem]) -> list[RecordOutcome]:
-        done: list[RecordOutcome] = []
+    def _batched(self, items: list[BulkItem], *, parallel: bool = False) -> list[RecordOutcome]:
+        """Send ``items`` as ``$batch`` requests; with ``parallel``, up to :meth:`_workers` at once.
+
+        Only the top-level paths run in parallel: a failed chunk re-sent from a worker thread
+        stays on that thread, so the requests in flight never exceed the worker count.
+        """
         step = min(self.sizer.size, _wire.MAX_BATCH_OPERATIONS)
-        for start in range(0, len(items), step):
-            done.extend(self._one_batch(items[start : start + step]))
+        groups = [items[start : start + step] for start in range(0, len(items), step)]
+        workers = min(self._workers(), len(groups)) if parallel else 1
+        done: list[RecordOutcome] = []
+        if workers <= 1:
+            for group in groups:
+                done.extend(self._one_batch(group))
+        else:
+            # At most `workers` batches submitted at a time: no queue of pending requests.
+            with ThreadPoolExecutor(workers, thread_name_prefix="d365leads-many-batch") as pool:
+                waiting = iter(groups)
+                running: set[Future[list[RecordOutcome]]] = set()
+                while True:
+                    for group in waiting:
+                        running.add(pool.submit(self._one_batch, group))
+                        if len(running) >= workers:
+                            break
+                    if not running:
+                        break
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done.extend(future.result())
         with self._lock:
             self._outcomes.extend(done)
         return done

@@ -16,6 +16,7 @@ from d365leads.bulk import JobSpec, Journal, RunOptions, Selection, create_bulk_
 from d365leads.bulk.identities import Identity, run_bulk_job_as
 from d365leads.cli.app import cli
 from d365leads.client import DataverseClient
+from d365leads.config import Settings
 from d365leads.errors import BulkJobError
 from d365leads.fake import FakeDataverse, ManualClock
 from d365leads.fake.core.options import FakeOptions
@@ -75,12 +76,16 @@ def _client(
     clock: ManualClock,
     sleep: Callable[[float], None] | None = None,
 ) -> DataverseClient:
-    # Waiting out a Retry-After moves the fake's clock instead of the test's.
+    # Waiting out a Retry-After moves the fake's clock instead of the test's. These tests are
+    # about 429 pauses, so the budget-header pacing (tests/client/test_budget_pacing.py) is off:
+    # _pause_until's real-time wait would otherwise also hold each paced request.
+    url = fake.url if isinstance(fake, Served) else fake.org_url
     return DataverseClient(
-        fake.url if isinstance(fake, Served) else fake.org_url,
+        url,
         token_provider=StaticTokenProvider(token),
         sleep=sleep or clock.advance,
         keep_affinity=False,
+        settings=Settings(url=url, limit_window=0),
     )
 
 

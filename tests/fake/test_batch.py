@@ -385,7 +385,7 @@ def test_batch_counts_once_as_a_request_but_each_operation_costs_time() -> None:
         )
     assert response.status_code == 200
     assert response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] == "99"
-    assert response.headers["x-ms-ratelimit-time-remaining-xrm-requests"] == "9800.00"
+    assert response.headers["x-ms-ratelimit-time-remaining-xrm-requests"] == "9.80"
     assert len(fake.rows("account")) == 8
 
 

@@ -32,6 +32,7 @@ def test_from_env_reads_every_variable() -> None:
         "D365_PAGE_SIZE": "250",
         "D365_KEEP_AFFINITY": "false",
         "D365_POOL_SIZE": "32",
+        "D365_LIMIT_WINDOW": "5",
     }
     assert set(env) == set(ENV_VARS.values())
     s = Settings.from_env(env)
@@ -45,7 +46,7 @@ def test_from_env_reads_every_variable() -> None:
     assert s.authority_host == "login.microsoftonline.us"
     assert s.token_cache_path == Path("/tmp/cache.json")
     assert (s.timeout, s.max_retries, s.max_retry_time) == (30.5, 2, 60.0)
-    assert (s.page_size, s.keep_affinity, s.pool_size) == (250, False, 32)
+    assert (s.page_size, s.keep_affinity, s.pool_size, s.limit_window) == (250, False, 32, 5.0)
     assert (s.request_deadline, s.max_response_mb, s.max_response_bytes) == (90.0, 0.5, 524288)
     text = repr(s)
     for secret in ("tok-abc", "s3cret-value", "pw-value"):

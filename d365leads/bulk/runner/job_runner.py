@@ -42,6 +42,7 @@ class BulkRunner:
         source: Callable[[], list[ItemRow]] | None = None,
         identity: str | None = None,
         finish: bool = True,
+        attach_share: Callable[[Scheduler], None] | None = None,
     ) -> None:
         self._source = source
         self._finish = finish
@@ -53,6 +54,9 @@ class BulkRunner:
         self._clock = clock
         self._progress_lock = threading.Lock()
         self._scheduler = Scheduler(self._options)
+        if attach_share is not None:
+            # Caps the requests in flight at this process's share of the identity's hint.
+            attach_share(self._scheduler)
         self._worker = BatchWorker(session, journal, self._job, self._options, self._scheduler)
         self._worker.identity = identity
         self._started = 0.0

@@ -54,6 +54,7 @@ class Scheduler:
         self._seen_throttles = 0
         self._fatal: BaseException | None = None
         self._stop = False
+        self._share: int | None = None
         self._requests = 0
         self._operations = 0
         self._verified = 0
@@ -119,15 +120,32 @@ class Scheduler:
                 if self._fatal is not None or self._stop:
                     return None
                 self._refill()
-                if self._verify and self._active < self._limit:
+                allowed = self._allowed()
+                if self._verify and self._active < allowed:
                     size = min(_VERIFY_CHUNK, len(self._verify))
                     return self._take("verify", [self._verify.popleft() for _ in range(size)])
-                if self._pending and self._active < self._limit:
+                if self._pending and self._active < allowed:
                     size = min(self._batch_size, len(self._pending))
                     return self._take("write", [self._pending.popleft() for _ in range(size)])
                 if not self._pending and not self._verify and self._active == 0:
                     return None
                 self._cond.wait()
+
+    def _allowed(self) -> int:
+        return self._limit if self._share is None else min(self._limit, self._share)
+
+    def set_share(self, share: int | None) -> None:
+        """Cap the tasks in flight at ``share`` (this process's part of the identity's
+        ``x-ms-dop-hint``, see :mod:`d365leads.bulk.dop_share`); ``None`` lifts the cap."""
+        with self._cond:
+            self._share = share
+            self._cond.notify_all()
+
+    def share_floor(self) -> int:
+        """The most tasks that may be in flight now or start before the cap changes (the
+        adaptive limit may grow up to the cap meanwhile)."""
+        with self._cond:
+            return max(self._active, self._cap if self._share is None else self._share)
 
     def _take(self, kind: TaskKind, rows: list[ItemRow]) -> Task:
         self._active += 1

@@ -18,9 +18,11 @@ __all__ = [
     "CODE_INVALID_ARGUMENT",
     "CODE_NOT_FOUND",
     "CODE_UNEXPECTED",
+    "CODE_USER_DISABLED",
     "FakeFault",
     "bad_request",
     "concurrency_mismatch",
+    "disabled_user",
     "duplicate_key",
     "invalid_guid",
     "method_not_allowed",
@@ -38,6 +40,7 @@ CODE_DUPLICATE_DETECTED = "0x80040333"
 CODE_BAD_QUERY = "0x80060888"
 CODE_INVALID_ARGUMENT = "0x80040203"
 CODE_UNEXPECTED = "0x80040216"
+CODE_USER_DISABLED = "0x80040225"
 
 
 class FakeFault(Exception):
@@ -70,6 +73,20 @@ def not_found(logical_name: str, record_id: str) -> FakeFault:
     """404 ``0x80040217`` "Entity 'lead' With Id = <guid> Does Not Exist"."""
     return FakeFault(
         404, CODE_NOT_FOUND, f"Entity '{logical_name}' With Id = {record_id} Does Not Exist"
+    )
+
+
+def disabled_user(user_id: str, organization_id: str) -> FakeFault:
+    """403 ``0x80040225`` for a request acting as a disabled systemuser (impersonation).
+
+    The message is the one real orgs answer; the status and code are UNCONFIRMED (the
+    impersonation docs do not list the error).
+    """
+    return FakeFault(
+        403,
+        CODE_USER_DISABLED,
+        f"The user with SystemUserId={user_id} in OrganizationContext={organization_id} is "
+        "disabled. Disabled users cannot access the system. Consider enabling this user.",
     )
 
 

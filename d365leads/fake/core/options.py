@@ -193,6 +193,12 @@ class FakeOptions:
     """UNCONFIRMED: count the limits per impersonated user (``MSCRMCallerID``) rather than per
     token. Dataverse counts them per user; whether an app impersonating several users gets
     several users' limits is not documented. Off: one token, one set of limits."""
+    budget_headers: bool = True
+    """UNCONFIRMED format: send ``x-ms-ratelimit-burst-remaining-xrm-requests`` (requests left)
+    and ``x-ms-ratelimit-time-remaining-xrm-requests`` (execution time left, in seconds with a
+    grouping comma and two decimals, ``1,199.46``) on answers while the limits are on. The
+    api-limits page names both without a unit or format; the format is that of the published
+    examples. Off: neither header is sent."""
     affinity_cookie: bool = False
     """Answer with ``Set-Cookie: ARRAffinity=...`` as Dataverse's web front ends do, so a client
     that keeps the cookie is pinned to one server (see the api-limits doc). Off by default: it

@@ -5,7 +5,7 @@ Every id is derived from the org URL (``uuid5``), so the same org has the same i
 The caller is a seeded ``systemuser`` (:attr:`Identity.default_caller_id`): WhoAmI returns it
 and it owns (``ownerid``) and creates (``createdby``) every row written through the API.
 :meth:`Identity.acting` switches the caller for the current thread (``acting_as`` in-process,
-``MSCRMCallerID`` over the wire).
+``CallerObjectId`` or ``MSCRMCallerID`` over the wire).
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class Identity:
     def caller_id(self) -> str:
         """The systemuser the current thread acts as (WhoAmI, ``ownerid``, ``createdby``)."""
         return self._acting.user_id or self.default_caller_id
+
+    @property
+    def impersonated(self) -> str | None:
+        """The systemuser the current thread impersonates (``None``: the default caller)."""
+        return self._acting.user_id
 
     @contextmanager
     def acting(self, user_id: str) -> Iterator[None]:

@@ -332,6 +332,7 @@ SYSTEM_USER = Table(
         Column("fullname", "string", "Full Name", readonly=True, max_length=200),
         _s("domainname", "User Name", 1024),
         _s("internalemailaddress", "Primary Email", 100),
+        Column("azureactivedirectoryobjectid", "guid", "Azure AD Object ID"),
         Column("businessunitid", "guid", "Business Unit"),
         Column("isdisabled", "bool", "Status", options={0: "Enabled", 1: "Disabled"}),
         Column("createdon", "datetime", "Created On", readonly=True),

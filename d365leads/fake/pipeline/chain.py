@@ -4,7 +4,8 @@ A request runs through ``journal -> faults (before) -> auth -> impersonation -> 
 protection -> latency -> faults (after commit) -> hooks -> router``.  The journal records every
 Web API request with the response the client got (transport faults included); ``faults``
 scripts failures; auth checks the bearer token (``strict_auth``: only tokens in
-:attr:`Pipeline.accepted_tokens`); impersonation switches the caller for ``MSCRMCallerID``.
+:attr:`Pipeline.accepted_tokens`); impersonation switches the caller for ``CallerObjectId``
+(a systemuser's ``azureactivedirectoryobjectid``) or ``MSCRMCallerID`` (its id).
 Requests to the control plane (``/_fake/``) skip the chain and go to
 :mod:`~d365leads.fake.handlers.admin`.
 """
@@ -14,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.fault import (
+    CODE_NOT_FOUND,
     CODE_UNEXPECTED,
     FakeFault,
     bad_request,
+    disabled_user,
     not_found,
-    not_implemented,
     unauthorized,
 )
 from ..core.values import normalize_id
@@ -64,7 +66,9 @@ class Pipeline:
         custom transport faults); each is ``(request, call_next) -> FakeResponse``."""
         options = org.options
         self.faults = FaultPlan(list(options.faults), options=options)
-        self.protection = ServiceProtection(lambda: self.org.options, org.clock)
+        self.protection = ServiceProtection(
+            lambda: self.org.options, org.clock, impersonated=lambda: org.identity.impersonated
+        )
         self.latency = LatencySimulator(lambda: self.org.options, sleep=self._sleep)
         # ``$batch`` limits are read from the options here; change ``batch.max_operations`` /
         # ``.changeset_failure`` to alter them later.
@@ -161,24 +165,43 @@ class Pipeline:
         return call_next(request)
 
     def _impersonation(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
-        # MSCRMCallerID: <systemuserid> (legacy impersonation header, dataverse-web-api.md 4.9).
-        if request.header("CallerObjectId") is not None:
-            return fault_response(
-                not_implemented(
-                    "impersonation by CallerObjectId (Entra object ids are not modelled; "
-                    "send MSCRMCallerID: <systemuserid>)"
-                )
-            )
+        # CallerObjectId: <Entra object id> (preferred) or MSCRMCallerID: <systemuserid>
+        # (legacy), dataverse-web-api.md 4.9 and
+        # https://learn.microsoft.com/power-apps/developer/data-platform/webapi/impersonate-another-user-web-api
+        object_id = request.header("CallerObjectId")
         caller = request.header("MSCRMCallerID")
-        if caller is None:
+        if object_id is None and caller is None:
             return call_next(request)
+        header = "CallerObjectId" if object_id is not None else "MSCRMCallerID"
+        text = object_id if object_id is not None else caller
+        assert text is not None
         try:
-            key = normalize_id(caller)
+            key = normalize_id(text)
         except ValueError:
-            return fault_response(bad_request(f"MSCRMCallerID '{caller}' is not a GUID."))
-        if not self.org.store.exists("systemuser", key):
-            return fault_response(not_found("systemuser", key))
-        with self.org.identity.acting(key):
+            return fault_response(bad_request(f"{header} '{text}' is not a GUID."))
+        if object_id is not None:
+            found = self.org.store.find(
+                "systemuser",
+                lambda row: str(row.get("azureactivedirectoryobjectid") or "").lower() == key,
+            )
+            if not found:
+                return fault_response(
+                    FakeFault(
+                        404,
+                        CODE_NOT_FOUND,
+                        f"systemuser With azureactivedirectoryobjectid = {key} Does Not Exist",
+                    )
+                )
+            user = found[0]
+        else:
+            known = self.org.store.get("systemuser", key)
+            if known is None:
+                return fault_response(not_found("systemuser", key))
+            user = known
+        user_id = str(user["systemuserid"])
+        if user.get("isdisabled"):
+            return fault_response(disabled_user(user_id, self.org.identity.organization_id))
+        with self.org.identity.acting(user_id):
             return call_next(request)
 
     def _affinity_cookie(self, request: FakeRequest) -> str:

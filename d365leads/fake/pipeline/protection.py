@@ -18,7 +18,8 @@ at most four windows), which is how the service treats clients that ignore the h
 requests arriving within :attr:`ServiceProtection.grace_s` of the 429 (already in flight from
 parallel workers) are refused without lengthening it.
 Refused requests do not count toward the limits.  Every response carries ``x-ms-dop-hint``
-and the ``x-ms-ratelimit-*-remaining-xrm-requests`` debug headers.
+and (``FakeOptions.budget_headers``, format UNCONFIRMED) the
+``x-ms-ratelimit-*-remaining-xrm-requests`` debug headers, time left in seconds.
 
 Windows use the fake's injected clock; nothing here sleeps.
 """
@@ -97,17 +98,22 @@ def throttle_fault(kind: str, options: FakeOptions, retry_after: int) -> FakeFau
     return FakeFault(429, _KINDS[kind], message, headers)
 
 
-def caller_key(request: FakeRequest, *, per_impersonated_user: bool = False) -> str:
+def caller_key(
+    request: FakeRequest, *, per_impersonated_user: bool = False, impersonated: str | None = None
+) -> str:
     """Who the limits are counted for: a hash of the bearer token (never the token itself).
 
-    With ``per_impersonated_user`` the ``MSCRMCallerID`` user is part of the key (the
-    UNCONFIRMED ``FakeOptions.impersonation_spreads_limits`` switch).
+    With ``per_impersonated_user`` (the UNCONFIRMED
+    ``FakeOptions.impersonation_spreads_limits`` switch) the effective caller is part of the
+    key: ``impersonated``, the systemuser the request acts as however it was named
+    (``CallerObjectId`` or ``MSCRMCallerID``), or else the ``MSCRMCallerID`` header.
     """
     authorization = request.header("Authorization") or ""
     if not authorization:
         return "anonymous"
     if per_impersonated_user:
-        authorization += "\n" + (request.header("MSCRMCallerID") or "").strip().lower()
+        user = impersonated or (request.header("MSCRMCallerID") or "").strip().lower()
+        authorization += "\n" + user
     return hashlib.sha256(authorization.encode("utf-8")).hexdigest()[:16]
 
 
@@ -133,6 +139,8 @@ class ProtectionStats:
     )
     early_retries: int = 0
     peak_concurrency: int = 0
+    peak_by_caller: dict[str, int] = field(default_factory=dict)
+    """The most requests in flight at once, per caller key (:func:`caller_key`)."""
 
 
 class ServiceProtection:
@@ -142,9 +150,11 @@ class ServiceProtection:
         self,
         options: FakeOptions | Callable[[], FakeOptions],
         clock: Callable[[], datetime],
+        impersonated: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._options = options if callable(options) else (lambda: options)
         self._clock = clock
+        self._impersonated = impersonated
         self._lock = threading.Lock()
         self._callers: dict[str, _Caller] = {}
         self.stats = ProtectionStats()
@@ -167,13 +177,25 @@ class ServiceProtection:
             caller = self._callers.get(caller_key(request))
             return caller.in_flight if caller else 0
 
+    def key(self, request: FakeRequest) -> str:
+        """The caller key ``request`` is counted under (see ``stats.peak_by_caller``)."""
+        return caller_key(
+            request,
+            per_impersonated_user=self._options().impersonation_spreads_limits,
+            impersonated=self._impersonated(),
+        )
+
     def _now(self) -> float:
         return self._clock().timestamp()
 
     def __call__(self, request: FakeRequest, call_next: Handler) -> FakeResponse:
         """Admit or refuse ``request``; charge its execution time when it completes."""
         options = self._options()
-        key = caller_key(request, per_impersonated_user=options.impersonation_spreads_limits)
+        key = caller_key(
+            request,
+            per_impersonated_user=options.impersonation_spreads_limits,
+            impersonated=self._impersonated(),
+        )
         refused = self._admit(key, options)
         if refused is not None:
             return fault_response(refused)
@@ -188,10 +210,11 @@ class ServiceProtection:
         if options.dop_hint is not None:
             headers["x-ms-dop-hint"] = str(options.dop_hint)
         requests_left, time_left = remaining
-        if requests_left is not None:
+        if options.budget_headers and requests_left is not None:
             headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(requests_left)
-        if time_left is not None:
-            headers["x-ms-ratelimit-time-remaining-xrm-requests"] = f"{time_left:.2f}"
+        if options.budget_headers and time_left is not None:
+            # Seconds, as the published examples write them ("1,199.46"; format UNCONFIRMED).
+            headers["x-ms-ratelimit-time-remaining-xrm-requests"] = f"{time_left / 1000:,.2f}"
         return response
 
     def _prune(self, caller: _Caller, now: float, window: float) -> None:
@@ -252,6 +275,8 @@ class ServiceProtection:
             caller.in_flight += 1
             self.stats.admitted += 1
             self.stats.peak_concurrency = max(self.stats.peak_concurrency, caller.in_flight)
+            peaks = self.stats.peak_by_caller
+            peaks[key] = max(peaks.get(key, 0), caller.in_flight)
             return None
 
     def _complete(

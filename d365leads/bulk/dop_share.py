@@ -1,0 +1,120 @@
+"""This process's share of one identity's ``x-ms-dop-hint``, kept in step with the journal.
+
+:class:`DopShare` registers this worker for an identity in the PostgreSQL journal
+(:class:`~d365leads.bulk.journal_pg_share.DopSlots`), learns its share of the hint, and caps
+the runner of that identity (:meth:`~d365leads.bulk.runner.scheduler.Scheduler.set_share`) at
+the request slots it holds.  It re-syncs every ``interval_s`` on a thread, so a worker that
+joins or dies changes the others' share within about that time (a dead one's after its lease).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from d365leads.bulk.journal_pg import PgJournal
+from d365leads.bulk.journal_pg_share import DopSlots
+from d365leads.errors import HTTPError, TransportError
+
+if TYPE_CHECKING:
+    from d365leads.http.pipeline import ApiSession
+
+__all__ = ["DopShare", "ShareTarget"]
+
+_log = logging.getLogger(__name__)
+_FALLBACK_HINT = 4  # what the runner assumes when the server sends no x-ms-dop-hint
+
+
+class ShareTarget(Protocol):
+    """What a share caps: the runner's scheduler."""
+
+    def set_share(self, share: int | None) -> None:
+        """Cap the requests in flight."""
+
+    def share_floor(self) -> int:
+        """The most requests that may be in flight before the cap changes."""
+
+
+class DopShare:
+    """Keeps one identity's runner in this process within its share of the hint."""
+
+    def __init__(
+        self,
+        journal: PgJournal,
+        session: ApiSession,
+        identity: str,
+        worker: str,
+        *,
+        lease_s: float,
+        interval_s: float = 0.5,
+    ) -> None:
+        self._session = session
+        self._slots = DopSlots(journal.engine, session.org_url, identity, worker, lease_s=lease_s)
+        self._interval = interval_s
+        self._lock = threading.Lock()
+        self._target: ShareTarget | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.held = 0
+        """Request slots this worker holds now."""
+        self.share = 0
+        """This worker's share of the hint at the last sync."""
+
+    def __repr__(self) -> str:
+        return f"DopShare(held={self.held}, share={self.share})"
+
+    def hint(self) -> int:
+        """The identity's hint: seen by this session, else by another worker, else asked."""
+        throttle = self._session.throttle
+        if throttle.dop_hint is None:
+            known = self._slots.known_hint()
+            if known is not None:
+                throttle.dop_hint = known
+            else:
+                # Any answer carries the header; a probe while no slot is held is one request.
+                with contextlib.suppress(HTTPError, TransportError):
+                    self._session.get_json("WhoAmI")
+        return throttle.dop_hint or _FALLBACK_HINT
+
+    def attach(self, target: ShareTarget) -> None:
+        """Cap ``target`` from now on (at the slots held so far)."""
+        with self._lock:
+            self._target = target
+            target.set_share(min(self.held, self.share))
+
+    def sync(self) -> None:
+        """One exchange with the journal: renew, move slots toward the share, apply the cap."""
+        with self._lock:
+            target = self._target
+            keep = target.share_floor() if target is not None else 0
+            self.held, self.share = self._slots.sync(self.hint(), keep=keep)
+            if target is not None:
+                target.set_share(min(self.held, self.share))
+
+    def start(self) -> None:
+        """Sync once now, then every ``interval_s`` on a thread until :meth:`stop`."""
+        self.sync()
+
+        def loop() -> None:
+            while not self._stop.wait(self._interval):
+                try:
+                    self.sync()
+                except SQLAlchemyError as exc:  # keep the slots held; the lease covers a gap
+                    _log.warning("could not sync the dop-hint share: %s", exc)
+
+        self._thread = threading.Thread(target=loop, name="d365leads-dop-share", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop syncing and give the slots back (call once nothing is in flight)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._target = None
+            self._slots.leave()
+            self.held = 0
