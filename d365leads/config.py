@@ -23,7 +23,7 @@ Setting                         Environment variable                  Default
 ``page_size``                   ``D365_PAGE_SIZE``                    ``5000`` (1 to 5000)
 ``keep_affinity``               ``D365_KEEP_AFFINITY``                ``true``
 ``pool_size``                   ``D365_POOL_SIZE``                    ``16``
-``limit_window``                ``D365_LIMIT_WINDOW``                 ``300`` (seconds; 0: off)
+``limit_window``                ``D365_LIMIT_WINDOW``                 ``0`` (off; seconds, e.g. 300)
 =============================== ===================================== ===========================
 
 What they mean:
@@ -53,10 +53,13 @@ What they mean:
 * ``keep_affinity``: ``false`` drops the ``ARRAffinity`` cookie so parallel requests reach every
   web server.
 * ``pool_size``: pooled HTTP connections (match the number of concurrent workers).
-* ``limit_window``: the service-protection sliding window (300 s, as documented). When the
-  remaining-budget headers report less than a quarter of the budget left, request starts are spaced
-  to the rate this window gives the budget back, so a job slows down before it is refused;
-  ``Retry-After`` still rules after a 429. 0 turns the pacing off.
+* ``limit_window``: opt-in pacing. Set it to the service-protection sliding window (300 s, as
+  documented) and, when the remaining-budget headers report less than a quarter of the budget
+  left, request starts are spaced to the rate this window gives the budget back, so a job slows
+  down before it is refused; ``Retry-After`` still rules after a 429. Off (0) by default because
+  Microsoft calls those headers debugging aids, not for flow control, and they reset when a
+  request lands on another web server
+  (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
 
 ``auth`` is one of ``auto`` (static token if ``D365_ACCESS_TOKEN`` is set, else client secret,
 else certificate), ``static``, ``client-secret``, ``certificate`` or ``device-code``.
@@ -204,7 +207,7 @@ class Settings:
     page_size: int = _wire.MAX_PAGE_SIZE
     keep_affinity: bool = True
     pool_size: int = 16
-    limit_window: float = 300.0
+    limit_window: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalize_org_url(self.url))

@@ -138,7 +138,8 @@ def test_throttle_state_sleeps_for_its_pacing_slot_and_siblings_keep_the_window(
 
 
 def test_limit_window_setting() -> None:
-    assert Settings(url="https://x.crm.dynamics.com").limit_window == 300
+    # Off unless asked: Microsoft says the budget headers are not for flow control.
+    assert Settings(url="https://x.crm.dynamics.com").limit_window == 0
     env = {"D365_URL": "https://x.crm.dynamics.com", "D365_LIMIT_WINDOW": "5"}
     assert Settings.from_env(env).limit_window == 5
     with pytest.raises(ConfigError, match="D365_LIMIT_WINDOW"):
