@@ -253,7 +253,7 @@ def _page(
         # Only what this page can still send, read together: the rows after the cursor, then
         # (for a delta whose rows fit) the deletes.
         if phase != "deleted":
-            rows = store.rows_between(name, max(low, after), high)
+            rows = store.rows_between(name, max(low, after), high, limit=size + 1)
             after = 0
         if phase != "initial" and len(rows) <= size:
             # A row deleted and then created again (same id, later version) is not reported

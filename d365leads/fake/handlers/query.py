@@ -11,7 +11,7 @@ cookie-shaped keyset token (:mod:`~d365leads.fake.wire.paging`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from ..core.fault import CODE_BAD_QUERY, bad_request
@@ -34,6 +34,7 @@ from ..wire.serialize import context_url
 from ._common import related_rows, render_entity
 from .context import RequestContext
 from .expansion import RelatedIndex, context_names
+from .query_cache import CachedQuery, cache_of, clock_dependent
 
 __all__ = ["handle_collection", "handle_count", "query_env"]
 
@@ -120,20 +121,14 @@ def handle_collection(
     if top is not None and page_applied and options.top_with_maxpagesize == "ignore_top":
         # "If you include both, $top is ignored" (page-results doc).
         top, dropped = None, frozenset({"$top"})
-    rows, keys = _matching_rows(org, request, meta, base)
-    total = len(rows)
-    if top is not None:
-        rows = rows[:top]
-    start = 0
-    page = 1
     token = request.query_value("$skiptoken")
-    if token is not None:
-        page, last = decode_skiptoken(token, keys)
-        # Keyset paging: continue after where the last row sent sorts now (it may be gone).
-        marker: Row = dict(last)
-        ordered = odata_eval.sort_rows([*rows, marker], keys, meta, query_env(org))
-        start = next(i for i, r in enumerate(ordered) if r is marker)
-    chunk = rows[start : start + page_size]
+    if base is None:
+        total, chunk, more, page, keys, token_end = _cached_window(
+            org, request, meta, top, page_size, token
+        )
+    else:
+        total, chunk, more, page, keys = _window(org, request, meta, base, top, page_size, token)
+        token_end = None
     root = service_root(request)
     names = context_names(meta, select, expand, entity=False)
     body: dict[str, Any] = {"@odata.context": context_url(root, meta, names, entity=False)}
@@ -169,14 +164,109 @@ def handle_collection(
         )
         for r in chunk
     ]
-    end = start + len(chunk)
-    if end < len(rows) and chunk:
+    if more and chunk:
         next_token = encode_skiptoken(page + 1, keys, chunk[0], chunk[-1])
         body["@odata.nextLink"] = next_link(request, next_token, dropped)
+        if token_end is not None:
+            token_end(next_token)
     headers: dict[str, str] = {}
     if applied or page_applied:
         headers["Preference-Applied"] = ",".join(applied + page_applied)
     return FakeResponse.json_body(200, body, headers)
+
+
+_Window = tuple[int, list[Row], bool, int, list[tuple[str, bool]]]
+
+
+def _window(
+    org: OrgState,
+    request: FakeRequest,
+    meta: Table,
+    base: list[Row] | None,
+    top: int | None,
+    page_size: int,
+    token: str | None,
+) -> _Window:
+    """Evaluate the query and cut the page: (total, page rows, more follow, page number, keys)."""
+    rows, keys = _matching_rows(org, request, meta, base)
+    total = len(rows)
+    if top is not None:
+        rows = rows[:top]
+    start = _continue_at(org, meta, rows, keys, token)
+    page = 1 if token is None else decode_skiptoken(token, keys)[0]
+    chunk = rows[start : start + page_size]
+    return total, chunk, start + len(chunk) < len(rows), page, keys
+
+
+def _continue_at(
+    org: OrgState, meta: Table, rows: list[Row], keys: list[tuple[str, bool]], token: str | None
+) -> int:
+    if token is None:
+        return 0
+    _, last = decode_skiptoken(token, keys)
+    # Keyset paging: continue after where the last row sent sorts now (it may be gone).
+    marker: Row = dict(last)
+    ordered = odata_eval.sort_rows([*rows, marker], keys, meta, query_env(org))
+    return next(i for i, r in enumerate(ordered) if r is marker)
+
+
+def _cached_window(
+    org: OrgState,
+    request: FakeRequest,
+    meta: Table,
+    top: int | None,
+    page_size: int,
+    token: str | None,
+) -> tuple[int, list[Row], bool, int, list[tuple[str, bool]], Callable[[str], None]]:
+    """:func:`_window` through the store's query cache (same answer, see ``query_cache``)."""
+    store = org.store
+    filter_text = request.query_value("$filter")
+    alias_map = aliases(request)
+    key: Hashable = (
+        meta.logical_name,
+        filter_text,
+        request.query_value("$orderby"),
+        tuple(sorted(alias_map.items())),
+        org.options.accept_quoted_guid_in_filter,
+        org.caller_id,
+        org.business_unit_id,
+        org.clock() if clock_dependent(filter_text, *alias_map.values()) else None,
+    )
+    with store.lock:
+        cache = cache_of(store)
+        state = store.state
+        entry = cache.get(key, meta, state)
+        rows: list[Row] | None = None
+        if entry is None:
+            rows, keys = _matching_rows(org, request, meta)
+            entry = CachedQuery(meta, state, [r[meta.primary_key] for r in rows], keys)
+            cache.put(key, entry)
+        keys = entry.keys
+        limit = len(entry.ids) if top is None else min(top, len(entry.ids))
+        page = 1
+        start = 0
+        if token is not None:
+            page = decode_skiptoken(token, keys)[0]
+            known = entry.ends.get(token)
+            if known is not None:
+                start = known
+            else:
+                if rows is None:
+                    rows = store.rows_by_id(meta.logical_name, entry.ids)
+                start = _continue_at(org, meta, rows[:limit], keys, token)
+        stop = min(start + page_size, limit)
+        if rows is not None:
+            chunk = rows[start:stop]
+        else:
+            chunk = store.rows_by_id(meta.logical_name, entry.ids[start:stop])
+    end = start + len(chunk)
+    current = entry
+
+    def remember(next_token: str) -> None:
+        with store.lock:
+            current.remember(next_token, end)
+
+    return len(entry.ids), chunk, end < limit, page, keys, remember
 
 
 def handle_count(ctx: RequestContext, meta: Table) -> FakeResponse:

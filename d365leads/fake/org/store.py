@@ -29,6 +29,7 @@ Storage model
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import uuid
@@ -47,6 +48,10 @@ from .tables import TABLES, table
 from .team_table import sync_owning
 
 __all__ = ["Row", "Store", "StoreSnapshot", "Tombstone", "format_datetime", "normalize_id"]
+
+
+def _version_of(row: Row) -> int:
+    return int(row["versionnumber"])
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class Store:
         self._rng = random.Random(guid_seed) if guid_seed is not None else None
         self._tables: dict[str, dict[str, Row]] = {name: {} for name in TABLES}
         self._version = 0
+        self._generation = 0  # bumped when the state moves other than by a versioned write
         self._tombstones: list[Tombstone] = []
         self.applied = AppliedCounts()
         """How many times each state change, QualifyLead and keyed create was applied."""
@@ -100,6 +106,12 @@ class Store:
         """The last version number handed out (0 before the first write)."""
         with self.lock:
             return self._version
+
+    @property
+    def state(self) -> tuple[int, int]:
+        """A key that changes on every change of any table (version, plus restores/clears)."""
+        with self.lock:
+            return self._version, self._generation
 
     def _next_version(self) -> int:
         self._version += 1
@@ -236,13 +248,26 @@ class Store:
             _, rows = self._table(logical_name)
             return [dict(r) for r in rows.values()]
 
-    def rows_between(self, logical_name: str, after: int, up_to: int) -> list[Row]:
-        """Copies of the rows whose version is in ``(after, up_to]``, in version order."""
+    def rows_by_id(self, logical_name: str, ids: list[str]) -> list[Row]:
+        """Copies of the rows with these canonical ids, in that order (missing ids skipped)."""
         with self.lock:
             _, rows = self._table(logical_name)
-            found = [dict(r) for r in rows.values() if after < r["versionnumber"] <= up_to]
-        found.sort(key=lambda r: int(r["versionnumber"]))
-        return found
+            found = (rows.get(i) for i in ids)
+            return [dict(r) for r in found if r is not None]
+
+    def rows_between(
+        self, logical_name: str, after: int, up_to: int, limit: int | None = None
+    ) -> list[Row]:
+        """Copies of the rows whose version is in ``(after, up_to]``, in version order (only
+        the first ``limit`` of them when given: a page copies its own rows, not the rest)."""
+        with self.lock:
+            _, rows = self._table(logical_name)
+            found = [r for r in rows.values() if after < r["versionnumber"] <= up_to]
+            if limit is not None and len(found) > limit:
+                found = heapq.nsmallest(limit, found, key=_version_of)
+            else:
+                found.sort(key=_version_of)
+            return [dict(r) for r in found]
 
     def find(self, logical_name: str, predicate: Callable[[Row], bool]) -> list[Row]:
         """Copies of the rows for which ``predicate`` is true."""
@@ -289,6 +314,7 @@ class Store:
                 for name, rows in snapshot.tables.items()
             }
             self._version = snapshot.version
+            self._generation += 1
             self._tombstones = list(snapshot.tombstones)
             self.applied = snapshot.applied.copy()
 
@@ -307,6 +333,7 @@ class Store:
         """Remove every row and tombstone (the version counter keeps counting)."""
         with self.lock:
             self._tables = {name: {} for name in TABLES}
+            self._generation += 1
             self._tombstones = []
             self.applied.clear()
 
