@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from _core_api import Api, error_of, make_api
 
+from d365leads.fake import FakeOptions
+
 
 @pytest.fixture(params=["inprocess", "server"])
 def api(request: pytest.FixtureRequest) -> Iterator[Api]:
@@ -219,3 +221,42 @@ def test_email_state_model(api: Api) -> None:
     canceled = api.patch(f"emails({email})", json={"statecode": 2})
     assert canceled.status_code == 204
     assert api.fake.get("email", email)["statuscode"] == 5
+
+
+def test_deleting_an_email_deletes_its_parties_only(api: Api) -> None:
+    contact = api.create("contacts", {"lastname": "Stays"})
+    party = {"partyid_contact@odata.bind": f"/contacts({contact})", "participationtypemask": 2}
+    gone = api.create("emails", {"subject": "Gone", "email_activity_parties": [party]})
+    kept = api.create("emails", {"subject": "Kept", "email_activity_parties": [party]})
+    assert api.delete(f"emails({gone})").status_code == 204
+    assert _parties(api, gone) == []
+    assert _parties(api, kept) == [(contact, "contact", 2)]
+    assert api.fake.get("contact", contact) is not None
+    assert api.delete(f"contacts({contact})").status_code == 204
+    assert _parties(api, kept) == [(contact, "contact", 2)]  # a party is not the activity
+
+
+@pytest.fixture(params=["inprocess", "server"])
+def lenient(request: pytest.FixtureRequest) -> Iterator[Api]:
+    yield from make_api(request, FakeOptions(require_participation_type=False))
+
+
+def _roleless(target: Api) -> tuple[int, int, str]:
+    contact = target.create("contacts", {"lastname": "Roleless"})
+    party = {"partyid_contact@odata.bind": f"/contacts({contact})"}
+    deep = target.post("emails", json={"subject": "S", "email_activity_parties": [party]})
+    email = target.create("emails", {"subject": "Put"})
+    put = target.put(f"emails({email})/email_activity_parties", json={"value": [party]})
+    return deep.status_code, put.status_code, deep.text
+
+
+def test_a_party_without_its_role_is_refused_by_default(api: Api) -> None:
+    deep, put, text = _roleless(api)
+    assert (deep, put) == (400, 400) and "participationtypemask" in text
+    assert api.fake.rows("activityparty") == []
+
+
+def test_a_party_without_its_role_is_kept_when_the_switch_is_off(lenient: Api) -> None:
+    deep, put, text = _roleless(lenient)
+    assert (deep, put) == (204, 204), text
+    assert len(lenient.fake.rows("activityparty")) == 2

@@ -8,6 +8,9 @@ Each item names its party through ``partyid_<table>@odata.bind`` (contact, accou
 systemuser) and its role through ``participationtypemask``. All items are checked before the
 store changes, and the whole replacement is one store transaction: a bad item leaves the old
 parties in place.
+
+Deleting an activity deletes its party rows with it (they belong to the activity, ownership
+type None).
 """
 
 from __future__ import annotations
@@ -21,22 +24,16 @@ from .schema import Relationship, Table
 from .state import OrgState
 from .values import CODE_PAYLOAD, attributes_from_body
 
-__all__ = ["replace_parties"]
+__all__ = ["delete_with_parties", "replace_parties"]
 
-_REQUIRED = "participationtypemask"
+_PARTY_TABLE = "activityparty"
+_PARTY_ACTIVITY = "activityid"
 
 
 def _party_attributes(org: OrgState, party: Table, item: Any, index: int) -> Row:
     if not isinstance(item, dict):
         raise bad_request(
             f"Item {index} of 'value' must be a JSON object describing an activity party.",
-            CODE_PAYLOAD,
-        )
-    if item.get(_REQUIRED) is None:
-        # The column is system-required; the status and code of the refusal are UNCONFIRMED.
-        raise bad_request(
-            f"Item {index} of 'value' has no '{_REQUIRED}'; every activity party needs its "
-            "role (1 Sender, 2 To Recipient, 3 CC Recipient, 4 BCC Recipient, …).",
             CODE_PAYLOAD,
         )
     return attributes_from_body(org, party, item)
@@ -55,13 +52,25 @@ def replace_parties(
         )
     rows = [_party_attributes(org, party, item, i) for i, item in enumerate(items)]
     with org.store.transaction():
-        for old in org.store.find(
-            party.logical_name, lambda r: r.get(relationship.column) == activity_id
-        ):
-            org.store.delete(party.logical_name, str(old[party.primary_key]))
+        _remove_parties(org, party, relationship.column, activity_id)
         created = []
         for attrs in rows:
             attrs.pop(party.primary_key, None)
             attrs[relationship.column] = activity_id
             created.append(create_record(org, party, attrs))
     return created
+
+
+def _remove_parties(org: OrgState, party: Table, column: str, activity_id: str) -> None:
+    for old in org.store.find(party.logical_name, lambda r: r.get(column) == activity_id):
+        org.store.delete(party.logical_name, str(old[party.primary_key]))
+
+
+def delete_with_parties(org: OrgState, meta: Table, record_id: str) -> Row:
+    """Delete row ``record_id`` of ``meta`` and, for an activity, its parties (one transaction)."""
+    party = org.schema.table(_PARTY_TABLE)
+    lookup = party.by_name[_PARTY_ACTIVITY]
+    with org.store.transaction():
+        if meta.logical_name in lookup.targets:
+            _remove_parties(org, party, lookup.name, record_id)
+        return org.store.delete(meta.logical_name, record_id)

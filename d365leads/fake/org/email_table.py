@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from ..core.fault import bad_request
+from ..core.options import FakeOptions
+from ..core.values import Row
 from .schema import Column, Relationship, StateOption, StatusOption, Table
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "EMAIL_RELATIONSHIPS",
     "PARTY_TARGETS",
     "PARTY_TYPES",
+    "check_party_role",
     "email_table",
 ]
 
@@ -156,3 +160,18 @@ EMAIL_RELATIONSHIPS: tuple[Relationship, ...] = (
     ),
 )
 """``email_activity_parties`` and ``Account_Emails`` … (emails regarding a record)."""
+
+
+def check_party_role(meta: Table, row: Row, options: FakeOptions) -> None:
+    """Refuse a new activity party without its role (``require_participation_type``)."""
+    if (
+        meta.logical_name == ACTIVITY_PARTY.logical_name
+        and options.require_participation_type
+        and row.get("participationtypemask") is None
+    ):
+        # "0x80048d19" is the payload-error code; the docs give none for this case.
+        raise bad_request(
+            "An activity party needs 'participationtypemask', its role (1 Sender, "
+            "2 To Recipient, 3 CC Recipient, 4 BCC Recipient, ...).",
+            "0x80048d19",
+        )
