@@ -41,6 +41,10 @@ class FakeOptions:
     require_opportunity_customer: bool = True
     """Business rule 7: creating an opportunity without ``customerid`` is refused (UNCONFIRMED 7
     as a platform rule; documented as app-enforced only)."""
+    require_participation_type: bool = True
+    """An ``activityparty`` created without ``participationtypemask`` (in a PUT of
+    ``email_activity_parties``, a deep insert or a create) is refused with 400 ``0x80048d19``;
+    the docs list the roles but give no error for a missing one (UNCONFIRMED)."""
     disqualify_requires_no_open_opportunity: bool = False
     """UI rule "disqualify only if no opportunity is associated" (UNCONFIRMED 5)."""
 

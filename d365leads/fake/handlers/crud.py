@@ -23,6 +23,7 @@ from typing import Any
 from ..core.fault import FakeFault, bad_request, concurrency_mismatch, duplicate_key, not_found
 from ..core.options import FakeOptions
 from ..core.values import Row
+from ..org.activity_parties import delete_with_parties
 from ..org.deep_insert import create_deep, is_deep
 from ..org.plugins import write_with_steps
 from ..org.records import create_record, update_record
@@ -243,6 +244,6 @@ def handle_delete(ctx: RequestContext, meta: Table, key: KeySpec) -> FakeRespons
         _check_if_match(org, request, meta, row, key)
         record_id = str(row[meta.primary_key])
         write_with_steps(
-            org, "Delete", meta, row, lambda: org.store.delete(meta.logical_name, record_id)
+            org, "Delete", meta, row, lambda: delete_with_parties(org, meta, record_id)
         )
     return FakeResponse.empty(204)

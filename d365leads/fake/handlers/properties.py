@@ -5,7 +5,8 @@
 * ``GET /leads(<id>)/<navigation>`` (the related record) and ``GET|PUT|DELETE
   /leads(<id>)/<navigation>/$ref``;
 * ``GET /accounts(<id>)/<collection navigation>`` (the related rows, as a collection read);
-  ``/$ref``, ``/$count``, associate and disassociate in :mod:`.collection_navigation`.
+  ``/$ref``, ``/$count``, associate and disassociate in :mod:`.collection_navigation`;
+  ``PUT emails(<id>)/email_activity_parties`` (replace the parties) in :mod:`.activity_parties`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..org.schema import Table
 from ..org.values import CODE_PAYLOAD, KeySpec, attributes_from_body, bind_reference, key_text
 from ..wire.messages import FakeResponse, service_root
 from ._common import entity_url, existing_row, json_body, related_rows
+from .activity_parties import handle_replace_parties, replaces_parties
 from .collection_navigation import handle_collection_navigation, split_navigation_key
 from .context import RequestContext
 from .crud import handle_retrieve
@@ -102,6 +104,8 @@ def handle_property(
             return handle_collection_navigation(
                 ctx, meta, record_id, relationship, related_key, segments[1:]
             )
+        if replaces_parties(relationship, request.method):
+            return handle_replace_parties(ctx, record_id, relationship)
         if request.method != "GET":
             raise FakeFault(
                 405,

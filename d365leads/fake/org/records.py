@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..core.fault import CODE_DUPLICATE_DETECTED, FakeFault, duplicate_key, not_found
 from ..core.values import Row
 from . import states, transitions
+from .email_table import check_party_role
 from .plugins import write_with_steps
 from .schema import Table
 from .state import OrgState
@@ -96,6 +97,7 @@ def create_record(org: OrgState, meta: Table, attrs: Row, *, duplicate_check: bo
         if pk is not None and org.store.exists(meta.logical_name, str(pk)):
             raise duplicate_key(org.options.duplicate_key_status)
         states.validate_create(meta, row, org.options)
+        check_party_role(meta, row, org.options)
         if meta.has_state:
             state = row.setdefault("statecode", 0)
             if row.get("statuscode") is None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from .async_table import ASYNC_OPERATION
+from .email_table import ACTIVITY_PARTY, EMAIL_RELATIONSHIPS, email_table
 from .example_columns import (
     ACCOUNT_EXAMPLE_COLUMNS,
     CONTACT_EXAMPLE_COLUMNS,
@@ -440,6 +441,8 @@ TABLES: Mapping[str, Table] = MappingProxyType(
             SAVED_QUERY,
             USER_QUERY,
             task_table(_system()),
+            email_table(_system()),
+            ACTIVITY_PARTY,
         )
     }
 )
@@ -484,6 +487,7 @@ RELATIONSHIPS: tuple[Relationship, ...] = (
         "Opportunity_OpportunityClose", "opportunity", "opportunityclose", "opportunityid"
     ),
     *TASK_RELATIONSHIPS,
+    *EMAIL_RELATIONSHIPS,
 )
 """Collection-valued navigation properties of the fake's tables (relationship schema names)."""
 
