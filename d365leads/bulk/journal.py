@@ -37,6 +37,7 @@ __all__ = [
     "JobInfo",
     "Journal",
     "default_journal_path",
+    "group_outcomes",
 ]
 
 _SCHEMA = """
@@ -150,6 +151,34 @@ class ItemOutcome:
     after_state: int | None = None
     after_status: int | None = None
     path: str | None = None
+
+    def written(self) -> tuple[Any, ...]:
+        """What a journal writes for this outcome: status, HTTP status, error code and message,
+        state and status after, path (in that order)."""
+        return (
+            self.status,
+            self.http_status,
+            self.error_code,
+            self.error_message,
+            self.after_state,
+            self.after_status,
+            self.path,
+        )
+
+
+def group_outcomes(outcomes: Sequence[ItemOutcome]) -> dict[tuple[Any, ...], list[str]] | None:
+    """The lead ids of ``outcomes`` grouped by what they write (a chunk's "done", 204 and target
+    state share one statement), or ``None`` when a lead is listed twice: its outcomes must then
+    apply in list order, one statement each. Raises ``ValueError`` for an unknown status."""
+    for outcome in outcomes:
+        if outcome.status not in ("pending", "done", "failed", "inflight"):
+            raise ValueError(f"cannot record item status {outcome.status!r}")
+    if len({o.lead_id for o in outcomes}) != len(outcomes):
+        return None
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for o in outcomes:
+        groups.setdefault(o.written(), []).append(o.lead_id)
+    return groups
 
 
 class Journal:
@@ -409,41 +438,20 @@ class Journal:
         if not outcomes:
             return
         now = _now()
-        for outcome in outcomes:
-            if outcome.status not in ("pending", "done", "failed", "inflight"):
-                raise ValueError(f"cannot record item status {outcome.status!r}")
-        # Outcomes that write the same values (a chunk's "done", 204, target state) share one
-        # statement; the whole list is still one transaction, committed as before.
-        groups: dict[tuple[Any, ...], list[str]] = {}
-        for o in outcomes:
-            groups.setdefault(_values(o), []).append(o.lead_id)
+        groups = group_outcomes(outcomes)
         sql = (
             "UPDATE items SET status = ?, http_status = ?, error_code = ?, error_message = ?,"
             " after_state = COALESCE(?, after_state), after_status = COALESCE(?, after_status),"
             " path = COALESCE(?, path), updated_at = ? WHERE job_id = ? AND lead_id"
         )
         with self._transaction() as db:
-            if len({o.lead_id for o in outcomes}) != len(outcomes):
-                # A lead listed twice: its outcomes apply in list order, one statement each.
+            if groups is None:
                 db.executemany(
-                    sql + " = ?",
-                    [(*_values(o), now, job_id, o.lead_id) for o in outcomes],
+                    sql + " = ?", [(*o.written(), now, job_id, o.lead_id) for o in outcomes]
                 )
                 return
             for values, ids in groups.items():
                 _update_each(db, sql, (*values, now, job_id), ids)
-
-
-def _values(o: ItemOutcome) -> tuple[Any, ...]:
-    return (
-        o.status,
-        o.http_status,
-        o.error_code,
-        o.error_message,
-        o.after_state,
-        o.after_status,
-        o.path,
-    )
 
 
 _IN_LIMIT = 500  # bound parameters per statement (old SQLite builds allow 999)

@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from d365leads.bulk.journal import ITEM_STATUSES, SELECTING, ItemOutcome, ItemRow, JobInfo
+from d365leads.bulk.journal import (
+    ITEM_STATUSES,
+    SELECTING,
+    ItemOutcome,
+    ItemRow,
+    JobInfo,
+    group_outcomes,
+)
 from d365leads.bulk.journal_pg_tables import ROW_COLUMNS as _ROW_COLUMNS
 from d365leads.bulk.journal_pg_tables import chunks as _chunks
 from d365leads.bulk.journal_pg_tables import items as _items
@@ -345,20 +352,12 @@ class PgJournal:
         """Commit outcomes (one transaction for the whole list)."""
         if not outcomes:
             return
-        for outcome in outcomes:
-            if outcome.status not in ("pending", "done", "failed", "inflight"):
-                raise ValueError(f"cannot record item status {outcome.status!r}")
         now = _now()
-        # Outcomes that write the same values (a chunk's "done", 204, target state) share one
-        # statement; the whole list is still one transaction, committed as before.
-        groups: dict[tuple[Any, ...], list[str]] = {}
-        for o in outcomes:
-            groups.setdefault(_values_of(o), []).append(o.lead_id)
+        groups = group_outcomes(outcomes)
         with self._engine.begin() as conn:
-            if len({o.lead_id for o in outcomes}) != len(outcomes):
-                # A lead listed twice: its outcomes apply in list order, one statement each.
+            if groups is None:
                 for o in outcomes:
-                    conn.execute(_outcome_update(job_id, [o.lead_id], _values_of(o), now))
+                    conn.execute(_outcome_update(job_id, [o.lead_id], o.written(), now))
                 return
             for values, ids in groups.items():
                 conn.execute(_outcome_update(job_id, ids, values, now))
@@ -454,18 +453,6 @@ class PgJournal:
                 {"org": org_url.rstrip("/"), "identity": identity},
             ).scalar()
         return max(0.0, float(left)) if left is not None else 0.0
-
-
-def _values_of(o: ItemOutcome) -> tuple[Any, ...]:
-    return (
-        o.status,
-        o.http_status,
-        o.error_code,
-        o.error_message,
-        o.after_state,
-        o.after_status,
-        o.path,
-    )
 
 
 def _outcome_update(job_id: str, lead_ids: list[str], values: tuple[Any, ...], now: str) -> Any:
