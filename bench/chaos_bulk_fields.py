@@ -22,15 +22,12 @@ from typing import Any
 from chaos_fake import FakeProcess
 from chaos_runs import (
     KEEP,
-    MAX_RUNS,
     PICK,
     Trial,
     _env,
-    _journal_state,
-    _kill_trigger,
-    _wait_out_pause,
+    drive_bulk_job,
     fault_mix,
-    run_cli,
+    note_unfinished,
 )
 
 __all__ = ["FIELD_JOBS", "run_field_trial"]
@@ -86,33 +83,9 @@ def run_field_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Tr
         "--concurrency", str(rng.choice([1, 2, 4])),
     ]  # fmt: skip
     resume = ["--url", fake.url, "bulk", job, "--resume-last", "--yes", "--journal", str(journal)]
-    kills_left = rng.choice([1, 1, 1, 2])
-    last_rc = 0
-    while trial.runs < MAX_RUNS:
-        states, _ = _journal_state(journal)
-        if states and all(s == "finished" for s in states):
-            trial.finished = True  # killed after the job finished, before the process exited
-            break
-        trigger = _kill_trigger(rng, journal, len(selected)) if kills_left else None
-        if trial.runs:
-            _wait_out_pause(fake)
-        killed, last_rc = run_cli(resume if states else first, env, trigger, workdir / "err.log")
-        trial.runs += 1
-        if killed:
-            trial.kills += 1
-            kills_left -= 1
-            continue
-        if last_rc == 0:
-            trial.finished = True
-            break
-        if last_rc != 5:  # 5 = stopped with a checkpoint: resume
-            kills_left = 0
-            if last_rc != 1:
-                break
+    last_rc = drive_bulk_job(fake, trial, rng, journal, (first, resume), env, len(selected))
     _verify(fake, trial, before, selected, wanted)
-    if not trial.finished:
-        tail = (workdir / "err.log").read_text(errors="replace").strip().splitlines()[-3:]
-        trial.detail = f"did not finish (exit {last_rc}: {' | '.join(tail)}); {trial.detail}"
+    note_unfinished(trial, last_rc, workdir / "stderr.log")
     trial.seconds = time.monotonic() - started
     return trial
 

@@ -211,6 +211,27 @@ def run_bulk_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Tri
     ]
     resume = ["--url", fake.url, *JOB_ARGS[job][:2], "--resume-last", "--yes"]
     resume += ["--journal", str(journal)]
+    last_rc = drive_bulk_job(fake, trial, rng, journal, (first, resume), env, len(selected))
+    _verify_bulk(fake, job, trial, before, selected)
+    note_unfinished(trial, last_rc, workdir / "stderr.log")
+    trial.seconds = time.monotonic() - started
+    return trial
+
+
+def drive_bulk_job(
+    fake: FakeProcess,
+    trial: Trial,
+    rng: random.Random,
+    journal: Path,
+    commands: tuple[list[str], list[str]],
+    env: dict[str, str],
+    selected: int,
+) -> int:
+    """Run a bulk job's first command, then its resume command, until the journal says it
+    finished or it gives up, SIGKILLing it once or twice at random moments; returns the last
+    exit code. ``selected`` (how many leads) places the progress kills."""
+    first, resume = commands
+    log = journal.parent / "stderr.log"
     kills_left = rng.choice([1, 1, 1, 2])
     last_rc = 0
     while trial.runs < MAX_RUNS:
@@ -219,10 +240,10 @@ def run_bulk_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Tri
             trial.finished = True  # killed after the job finished, before the process exited
             break
         args = resume if states else first
-        trigger = _kill_trigger(rng, journal, len(selected)) if kills_left else None
+        trigger = _kill_trigger(rng, journal, selected) if kills_left else None
         if trial.runs:
             _wait_out_pause(fake)
-        killed, last_rc = run_cli(args, env, trigger, workdir / "stderr.log")
+        killed, last_rc = run_cli(args, env, trigger, log)
         trial.runs += 1
         if killed:
             trial.kills += 1
@@ -231,18 +252,19 @@ def run_bulk_trial(fake: FakeProcess, job: str, seed: int, workdir: Path) -> Tri
         if last_rc == 0:
             trial.finished = True
             break
-        if last_rc not in (5,):  # 5 = stopped with a checkpoint: resume
+        if last_rc != 5:  # 5 = stopped with a checkpoint: resume
             kills_left = 0
             if last_rc != 1:
                 break
-    _verify_bulk(fake, job, trial, before, selected)
-    if not trial.finished:
-        tail = (workdir / "stderr.log").read_text(errors="replace").strip().splitlines()[-3:]
-        trial.detail = (
-            f"did not finish (last exit code {last_rc}: {' | '.join(tail)}); " + trial.detail
-        )
-    trial.seconds = time.monotonic() - started
-    return trial
+    return last_rc
+
+
+def note_unfinished(trial: Trial, last_rc: int, log: Path) -> None:
+    """Put the last exit code and stderr lines of a trial that did not finish in its detail."""
+    if trial.finished:
+        return
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+    trial.detail = f"did not finish (last exit code {last_rc}: {' | '.join(tail)}); " + trial.detail
 
 
 def _verify_bulk(
