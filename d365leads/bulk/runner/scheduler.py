@@ -158,10 +158,10 @@ class Scheduler:
             self._active -= 1
             self._cond.notify_all()
 
-    def requeue(self, rows: Sequence[ItemRow], *, verify: bool) -> None:
-        """Put ``rows`` back: to be re-read (``verify``) or sent again."""
+    def requeue(self, rows: Sequence[ItemRow], *, reread: bool) -> None:
+        """Put ``rows`` back: re-read before any resend (``reread``), or sent again."""
         with self._cond:
-            (self._verify if verify else self._pending).extend(rows)
+            (self._verify if reread else self._pending).extend(rows)
             self._cond.notify_all()
 
     def fail(self, exc: BaseException) -> None:

@@ -117,7 +117,7 @@ class BatchWorker:
         if self._fields:
             self._retry_or_fail(rows, None)
         else:
-            self._scheduler.requeue(rows, verify=True)
+            self._scheduler.requeue(rows, reread=True)
 
     def _update_multiple(self) -> bool:
         try:
@@ -344,7 +344,7 @@ class BatchWorker:
         self._journal.record(self._job.job_id, failed + pending)
         self._scheduler.tally(failed)
         if again:
-            self._scheduler.requeue(again, verify=False)
+            self._scheduler.requeue(again, reread=False)
 
     # verifying unknown outcomes
 
@@ -371,7 +371,7 @@ class BatchWorker:
                     "the journal keeps them in flight: resume the job later"
                 ) from exc
             self._adapt(epoch, congested=True)
-            self._scheduler.requeue(rows, verify=True)
+            self._scheduler.requeue(rows, reread=True)
             return
         self._scheduler.verify_succeeded(len(rows))
         outcomes: list[ItemOutcome] = []
