@@ -25,6 +25,7 @@ from ..fetchxml import FetchResult, FetchXmlError, FetchXmlUnsupported, ResultCo
 from ..org.fetch_source import OrgFetchSource
 from ..org.schema import Column, Table
 from ..org.state import OrgState
+from ..wire.display import formatted_value
 from ..wire.messages import FakeRequest, FakeResponse, service_root
 from ..wire.query_options import PREDEFINED_QUERY_OPTIONS, annotation_preference
 from ..wire.serialize import (
@@ -32,7 +33,6 @@ from ..wire.serialize import (
     LOOKUP_LOGICAL_NAME,
     NAVIGATION_PROPERTY,
     AnnotationFilter,
-    formatted_value,
 )
 from .context import RequestContext
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from ..core.values import Row
 from ..org.schema import Column, Table
+from .display import format_date, format_datetime, format_number
 
 __all__ = [
     "FORMATTED",
@@ -53,28 +53,6 @@ _LOOKUP = 3
 _RUN_MIN = 4
 
 
-def _format_number(value: float | int, decimals: int) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-def _format_datetime(text: str) -> str:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    hour = when.hour % 12 or 12
-    half = "AM" if when.hour < 12 else "PM"
-    return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d} {half}"
-
-
-def _format_date(text: str) -> str:
-    try:
-        year, month, day = (int(p) for p in text[:10].split("-"))
-    except ValueError:
-        return text
-    return f"{month}/{day}/{year}"
-
-
 _DATETIME_TEXTS: dict[str, str] = {}
 _DATETIME_LIMIT = 8192
 
@@ -83,7 +61,7 @@ def _datetime_text(value: Any) -> str:
     text = str(value)
     found = _DATETIME_TEXTS.get(text)
     if found is None:
-        found = _format_datetime(text)
+        found = format_datetime(text)
         if len(_DATETIME_TEXTS) >= _DATETIME_LIMIT:
             _DATETIME_TEXTS.clear()
         _DATETIME_TEXTS[text] = found
@@ -103,15 +81,15 @@ def formatter(column: Column) -> Formatter | None:
             return lambda value: labels.get(int(bool(value)), "Yes" if value else "No")
         return lambda value: "Yes" if value else "No"
     if kind == "money":
-        return lambda value: "$" + _format_number(float(value), 2)
+        return lambda value: "$" + format_number(float(value), 2)
     if kind in ("int", "bigint"):
-        return lambda value: _format_number(int(value), 0)
+        return lambda value: format_number(int(value), 0)
     if kind == "decimal":
-        return lambda value: _format_number(float(value), 2)
+        return lambda value: format_number(float(value), 2)
     if kind == "datetime":
         return _datetime_text
     if kind == "date":
-        return lambda value: _format_date(str(value))
+        return lambda value: format_date(str(value))
     return None
 
 

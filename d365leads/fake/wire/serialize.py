@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from ..core.values import Row
-from ..org.schema import Column, Table
+from ..org.schema import Table
+from .display import formatted_value
 from .render_plan import FORMATTED, LOOKUP_LOGICAL_NAME, NAVIGATION_PROPERTY, render_plan
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "annotation_filter",
     "context_url",
     "etag",
-    "formatted_value",
     "serialize_row",
     "serialize_row_unplanned",
 ]
@@ -94,52 +93,6 @@ def context_url(base_url: str, table: Table, select: Iterable[str] | None, *, en
     suffix = f"({','.join(names)})" if names else ""
     tail = "/$entity" if entity else ""
     return f"{base_url}$metadata#{table.entity_set}{suffix}{tail}"
-
-
-def _format_number(value: float | int, decimals: int) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-def _format_datetime(text: str) -> str:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    hour = when.hour % 12 or 12
-    half = "AM" if when.hour < 12 else "PM"
-    return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d} {half}"
-
-
-def _format_date(text: str) -> str:
-    try:
-        year, month, day = (int(p) for p in text[:10].split("-"))
-    except ValueError:
-        return text
-    return f"{month}/{day}/{year}"
-
-
-def formatted_value(column: Column, value: Any) -> str | None:
-    """The display text Dataverse gives a non-lookup value (``None`` when it gives none)."""
-    if value is None:
-        return None
-    kind = column.type
-    if kind in ("state", "status", "picklist"):
-        return column.options.get(int(value), str(value))
-    if kind == "bool":
-        if column.options:
-            return column.options.get(int(bool(value)), "Yes" if value else "No")
-        return "Yes" if value else "No"
-    if kind == "money":
-        return "$" + _format_number(float(value), 2)
-    if kind in ("int", "bigint"):
-        return _format_number(int(value), 0)
-    if kind == "decimal":
-        return _format_number(float(value), 2)
-    if kind == "datetime":
-        return _format_datetime(str(value))
-    if kind == "date":
-        return _format_date(str(value))
-    return None
 
 
 _CURRENCY = "transactioncurrencyid"
