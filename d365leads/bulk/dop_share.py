@@ -4,7 +4,14 @@
 (:class:`~d365leads.bulk.journal_pg_share.DopSlots`), learns its share of the hint, and caps
 the runner of that identity (:meth:`~d365leads.bulk.runner.scheduler.Scheduler.set_share`) at
 the request slots it holds.  It re-syncs every ``interval_s`` on a thread, so a worker that
-joins or dies changes the others' share within about that time (a dead one's after its lease).
+joins or leaves changes the others' share within about that time.
+
+The registration and slots live under their own short lease (``lease_s``, a few seconds), which
+that thread renews while the runner sends; it is not the chunk lease, which must outlast a slow
+batch.  So a killed worker's slots come free within ``lease_s``, not after its chunk lease.
+The price of a short lease is a worker that cannot reach the journal for that long: before its
+lease can run out it caps itself at nothing in flight (it *fences* itself), so the workers that
+take its slots over never add to requests it still sends.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +32,10 @@ from d365leads.errors import HTTPError, TransportError
 if TYPE_CHECKING:
     from d365leads.http.pipeline import ApiSession
 
-__all__ = ["DopShare", "ShareTarget"]
+__all__ = ["DEFAULT_SLOT_LEASE_S", "DopShare", "ShareTarget"]
+
+DEFAULT_SLOT_LEASE_S = 5.0
+"""How long a worker's dop-hint slots stay its own without renewal (renewed every 0.5 s)."""
 
 _log = logging.getLogger(__name__)
 _FALLBACK_HINT = 4  # what the runner assumes when the server sends no x-ms-dop-hint
@@ -49,12 +61,20 @@ class DopShare:
         identity: str,
         worker: str,
         *,
-        lease_s: float,
+        lease_s: float = DEFAULT_SLOT_LEASE_S,
         interval_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if lease_s < 3 * interval_s:
+            raise ValueError(
+                f"the slot lease ({lease_s} s) must be at least 3 sync intervals ({interval_s} s)"
+            )
         self._session = session
         self._slots = DopSlots(journal.engine, session.org_url, identity, worker, lease_s=lease_s)
         self._interval = interval_s
+        self._lease_s = lease_s
+        self._clock = clock
+        self._synced_at = clock()  # when the last sync that went through started
         self._lock = threading.Lock()
         self._target: ShareTarget | None = None
         self._stop = threading.Event()
@@ -89,11 +109,27 @@ class DopShare:
     def sync(self) -> None:
         """One exchange with the journal: renew, move slots toward the share, apply the cap."""
         with self._lock:
+            started = self._clock()
             target = self._target
             keep = target.share_floor() if target is not None else 0
             self.held, self.share = self._slots.sync(self.hint(), keep=keep)
+            self._synced_at = started
             if target is not None:
                 target.set_share(min(self.held, self.share))
+
+    def renew(self) -> None:
+        """One heartbeat: :meth:`sync`; when the journal has been out of reach for half the
+        slot lease, stop sending (the slots may soon be another worker's) until a sync works."""
+        try:
+            self.sync()
+        except SQLAlchemyError as exc:
+            _log.warning("could not sync the dop-hint share: %s", exc)
+            with self._lock:
+                # The lease ran from a database time after _synced_at, so this is early enough.
+                if self._clock() - self._synced_at >= self._lease_s / 2:
+                    self.held = 0
+                    if self._target is not None:
+                        self._target.set_share(0)
 
     def start(self) -> None:
         """Sync once now, then every ``interval_s`` on a thread until :meth:`stop`."""
@@ -101,10 +137,7 @@ class DopShare:
 
         def loop() -> None:
             while not self._stop.wait(self._interval):
-                try:
-                    self.sync()
-                except SQLAlchemyError as exc:  # keep the slots held; the lease covers a gap
-                    _log.warning("could not sync the dop-hint share: %s", exc)
+                self.renew()
 
         self._thread = threading.Thread(target=loop, name="d365leads-dop-share", daemon=True)
         self._thread.start()

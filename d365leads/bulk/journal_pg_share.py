@@ -9,7 +9,8 @@ use the whole hint, so the journal hands out the hint as numbered *slots*:
 * its share is ``hint // live workers`` (the remainder to the first names in order);
 * it holds one ``bulk_slots`` row per request it may have in flight, claims free slots up to its
   share and gives back the ones above it, but never below what it may still have in flight;
-* a dead worker's presence and slots expire with their lease.
+* a dead worker's presence and slots expire with their lease: a short one (seconds), renewed
+  by :class:`~d365leads.bulk.dop_share.DopShare` while the worker runs, apart from the chunks'.
 
 Slots are rows with one holder each, so the workers of an identity never hold more than the
 hint between them, whatever the timing.  Every change happens under one advisory lock per

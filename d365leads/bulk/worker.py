@@ -8,7 +8,8 @@ out, and this worker takes the chunk over, re-reading the items that were in fli
 sending anything again (so QualifyLead never runs twice for a lead).  The job is marked finished
 by whichever worker sees it settled first, exactly once.  The workers of one identity share its
 ``x-ms-dop-hint`` (:mod:`d365leads.bulk.dop_share`): together they never have more requests in
-flight than the hint.
+flight than the hint; a killed worker's share comes free after the short slot lease
+(``slot_lease_s``), well before its chunks do.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from d365leads.bulk.dop_share import DopShare
+from d365leads.bulk.dop_share import DEFAULT_SLOT_LEASE_S, DopShare
 from d365leads.bulk.identities import Identity, MultiIdentitySummary, run_bulk_job_as
 from d365leads.bulk.journal import ItemRow
 from d365leads.bulk.journal_pg import PgJournal
@@ -33,7 +34,13 @@ from d365leads.bulk.runner import RunOptions
 from d365leads.bulk.shared_pause import SharedPause
 from d365leads.errors import BulkJobError
 
-__all__ = ["DEFAULT_LEASE_S", "WorkerSummary", "run_worker", "worker_name"]
+__all__ = [
+    "DEFAULT_LEASE_S",
+    "DEFAULT_SLOT_LEASE_S",
+    "WorkerSummary",
+    "run_worker",
+    "worker_name",
+]
 
 DEFAULT_LEASE_S = 60.0
 
@@ -129,6 +136,7 @@ def run_worker(
     *,
     options: RunOptions | None = None,
     lease_s: float = DEFAULT_LEASE_S,
+    slot_lease_s: float = DEFAULT_SLOT_LEASE_S,
     poll_s: float = 1.0,
     name: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -136,10 +144,14 @@ def run_worker(
     """Work on a shared job until every chunk is settled; see the module docstring.
 
     ``lease_s`` is how long a claim lasts without renewal (the heartbeat renews it every third
-    of that); ``poll_s`` is the wait between looks when other workers hold every chunk left.
+    of that); ``slot_lease_s`` is how long this worker's share of the dop hint outlives it
+    (renewed every 0.5 s, so at least 1.5 s); ``poll_s`` is the wait between looks when other
+    workers hold every chunk left.
     """
     if lease_s <= 0 or poll_s <= 0:
         raise BulkJobError("lease_s and poll_s must be positive")
+    if slot_lease_s < 1.5:
+        raise BulkJobError(f"slot_lease_s must be at least 1.5 seconds, got {slot_lease_s}")
     me = name or worker_name()
     summary = WorkerSummary(job_id=job_id, worker=me, counts={})
     journal.job(job_id)  # fails clearly when there is no such job
@@ -148,7 +160,8 @@ def run_worker(
     for pause in pauses:
         pause.start()
     try:
-        _work_rounds(identities, journal, job_id, options, lease_s, poll_s, me, sleep, summary)
+        leases = (lease_s, slot_lease_s)
+        _work_rounds(identities, journal, job_id, options, leases, poll_s, me, sleep, summary)
     finally:
         for pause in pauses:
             pause.stop()
@@ -162,12 +175,13 @@ def _work_rounds(
     journal: PgJournal,
     job_id: str,
     options: RunOptions | None,
-    lease_s: float,
+    lease_times: tuple[float, float],
     poll_s: float,
     me: str,
     sleep: Callable[[float], None],
     summary: WorkerSummary,
 ) -> None:
+    lease_s, slot_lease_s = lease_times
     while True:
         leases = {i.name: _Leases(journal, job_id, f"{me}/{i.name}", lease_s) for i in identities}
         stop = threading.Event()
@@ -184,7 +198,7 @@ def _work_rounds(
         beat.start()
         # Each identity's x-ms-dop-hint is shared with its workers in other processes.
         shares = {
-            i.name: DopShare(journal, i.session, i.name, f"{me}/{i.name}", lease_s=lease_s)
+            i.name: DopShare(journal, i.session, i.name, f"{me}/{i.name}", lease_s=slot_lease_s)
             for i in identities
         }
         try:

@@ -7,7 +7,7 @@ import click
 from d365leads.bulk.identities import Identity
 from d365leads.bulk.journal_pg import PgJournal, is_database_url
 from d365leads.bulk.runner import RunOptions
-from d365leads.bulk.worker import DEFAULT_LEASE_S, run_worker
+from d365leads.bulk.worker import DEFAULT_LEASE_S, DEFAULT_SLOT_LEASE_S, run_worker
 from d365leads.cli.context import State
 from d365leads.cli.errors import PartialFailure, UsageProblem
 from d365leads.cli.identities import (
@@ -52,6 +52,15 @@ __all__ = ["worker"]
     help="Seconds a claimed chunk stays this worker's without renewal; a dead worker's "
     "chunks are taken over after it.",
 )
+@click.option(
+    "--slot-lease",
+    "slot_lease_s",
+    type=click.FloatRange(1.5, 600),
+    default=DEFAULT_SLOT_LEASE_S,
+    show_default=True,
+    help="Seconds this worker's share of the x-ms-dop-hint outlives it (renewed every 0.5 s); "
+    "the other workers of the identity take a dead worker's share over after it.",
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -62,6 +71,7 @@ def worker(
     batch_size: int,
     concurrency: int | None,
     lease_s: float,
+    slot_lease_s: float,
 ) -> None:
     """Join a running job from any machine that reaches its PostgreSQL journal.
 
@@ -87,7 +97,9 @@ def worker(
         identities = [Identity(default_identity_name(state), session)]
     with PgJournal(journal_url) as journal:
         state.out.info(f"worker joining job {job_id} (journal {journal.path})")
-        summary = run_worker(identities, journal, job_id, options=options, lease_s=lease_s)
+        summary = run_worker(
+            identities, journal, job_id, options=options, lease_s=lease_s, slot_lease_s=slot_lease_s
+        )
     state.out.record(summary.to_json())
     failed = summary.counts.get("failed", 0)
     if failed:

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 
 from d365leads.auth import StaticTokenProvider
 from d365leads.bulk import JobSpec, Selection, create_bulk_job, plan_bulk_job
+from d365leads.bulk.dop_share import DopShare
 from d365leads.bulk.journal_pg import PgJournal
 from d365leads.bulk.journal_pg_share import DopSlots
 from d365leads.client import DataverseClient
 from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
-from .conftest import seed_leads
+from .conftest import make_client, seed_leads
 from .pg_server import bulk_pg_server, pg_journal_url
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
@@ -63,6 +64,51 @@ def test_slots_follow_the_live_workers_and_never_exceed_the_hint(pg_journal_url:
         other = DopSlots(journal.engine, ORG, "app-2", "a", lease_s=60)
         assert other.sync(2, keep=0) == (2, 2)
         assert a.known_hint() == 4 and other.known_hint() == 2
+
+
+class _Runner:
+    """Stands in for a runner's scheduler: records the caps it is given."""
+
+    def __init__(self) -> None:
+        self.caps: list[int | None] = []
+
+    def set_share(self, share: int | None) -> None:
+        self.caps.append(share)
+
+    def share_floor(self) -> int:
+        return 0
+
+
+def test_a_worker_that_cannot_reach_the_journal_stops_sending_before_its_slots_expire(
+    fake: FakeDataverse, pg_journal_url: str
+) -> None:
+    client = make_client(fake)
+    client.session.get_json("WhoAmI")  # learns the hint, 4
+    now = [100.0]
+    runner = _Runner()
+    with PgJournal(pg_journal_url) as journal:
+        share = DopShare(journal, client.session, "app", "w", lease_s=2, clock=lambda: now[0])
+        share.attach(runner)
+        share.sync()
+        assert runner.caps[-1] == 4 and share.held == 4
+
+        def move_presence(old: str, new: str) -> None:
+            with journal.engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+        move_presence("bulk_presence", "bulk_presence_away")  # every sync now fails
+        now[0] += 0.5
+        share.renew()
+        assert runner.caps[-1] == 4 and share.held == 4  # a short gap: the slots are still its
+        now[0] += 0.5  # half the slot lease since the last sync that went through
+        share.renew()
+        assert runner.caps[-1] == 0 and share.held == 0
+        move_presence("bulk_presence_away", "bulk_presence")
+        share.renew()
+        assert runner.caps[-1] == 4 and share.held == 4
+        share.stop()
+        assert _held(journal) == {}
+    client.close()
 
 
 @pytest.fixture
