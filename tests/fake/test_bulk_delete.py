@@ -237,3 +237,61 @@ def test_bad_queries_create_no_job(
     assert words in response.json()["error"]["message"]
     assert org.fake.rows("asyncoperation") == []
     assert len(org.fake.rows("lead")) == 4
+
+
+def test_a_job_due_later_runs_when_its_time_comes_after_the_next_due_mark(
+    delayed: Org,
+) -> None:
+    old_a, old_b, keep, other = _seed(delayed)
+    by_name = {
+        name: {"Conditions": [{"AttributeName": "lastname", "Operator": 0, "Values": [name]}]}
+        for name in ("Old", "Keep")
+    }
+    tomorrow = "2026-03-03T09:00:00Z"
+    late = delayed.post(
+        "BulkDelete", _body(_query("lead", by_name["Keep"]), StartDateTime=tomorrow)
+    ).json()["JobId"]
+    assert delayed.get("WhoAmI").status_code == 200  # the next due job is now the late one
+    # Writes to other tables leave the mark as it is; a job submitted after it, due sooner,
+    # moves it.
+    assert delayed.post("leads", {"lastname": "New"}).status_code == 204
+    soon = delayed.post("BulkDelete", _body(_query("lead", by_name["Old"]))).json()["JobId"]
+    delayed.clock.advance(61)
+    assert delayed.get("WhoAmI").status_code == 200
+    assert [delayed.fake.get("lead", i) is None for i in (old_a, old_b, keep, other)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert delayed.job(late)["statuscode"] == 0
+    delayed.clock.advance(86400)
+    assert delayed.get("WhoAmI").status_code == 200
+    assert delayed.fake.get("lead", keep) is None
+    assert (delayed.job(soon)["statuscode"], delayed.job(late)["statuscode"]) == (30, 30)
+
+
+def test_requests_with_nothing_due_do_not_look_at_the_job_table(
+    delayed: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = delayed.fake.org.store
+    looked: list[str] = []
+    find = store.find
+
+    def counting(logical_name: str, predicate: Any) -> list[dict[str, Any]]:
+        looked.append(logical_name)
+        return find(logical_name, predicate)
+
+    monkeypatch.setattr(store, "find", counting)
+    _seed(delayed)
+    criteria = {"Conditions": [{"AttributeName": "lastname", "Operator": 0, "Values": ["Old"]}]}
+    job_id = delayed.post("BulkDelete", _body(_query("lead", criteria))).json()["JobId"]
+    assert delayed.get("WhoAmI").status_code == 200  # the job table changed: one look
+    before = looked.count("asyncoperation")
+    for _ in range(5):
+        assert delayed.get("leads?$select=lastname").status_code == 200
+        assert delayed.post("leads", {"lastname": "New"}).status_code == 204
+    assert looked.count("asyncoperation") == before
+    delayed.clock.advance(61)
+    assert delayed.job(job_id)["statuscode"] == 30  # due: the next request ran it
+    assert looked.count("asyncoperation") > before

@@ -7,9 +7,10 @@ row (:mod:`.async_table`) that a client polls: Ready / Waiting For Resources unt
 then Completed / Succeeded (or Failed with a ``message``). ``bulk_delete_delay_seconds`` says
 when a job is due: 0 (the default) runs it before the answer, so a test sees the rows gone;
 more leaves it waiting until the fake's clock passes its ``StartDateTime`` plus the delay, and
-the first request after that runs it (:func:`run_due_jobs`). A daily ``RecurrencePattern``
-(``FREQ=DAILY;INTERVAL=n;``, the one recurrence the docs name for bulk delete) puts the job
-back to Suspended / Waiting with ``postponeuntil`` at the next run.
+the first request after that runs it (:class:`DueJobs`, which looks at the table only when it
+changed or its next waiting job fell due, so requests with nothing due pay nothing). A daily
+``RecurrencePattern`` (``FREQ=DAILY;INTERVAL=n;``, the one recurrence the docs name for bulk
+delete) puts the job back to Suspended / Waiting with ``postponeuntil`` at the next run.
 
 Each query is a QueryExpression (``EntityName``, ``Criteria`` with ``FilterOperator``,
 ``Conditions`` and nested ``Filters``), run through the fake's FetchXML engine after a
@@ -37,8 +38,12 @@ from .async_table import (
 )
 from .fetch_source import OrgFetchSource
 from .state import OrgState
+from .store import Store
 
-__all__ = ["BulkDeleteJob", "parse_job", "run_due_jobs", "submit"]
+__all__ = ["BulkDeleteJob", "DueJobs", "parse_job", "run_due_jobs", "submit"]
+
+_TABLE = "asyncoperation"
+_DUE_AT_ONCE = datetime.min.replace(tzinfo=timezone.utc)  # a waiting job with no postponeuntil
 
 # QueryExpression ConditionOperator names (and numbers) -> FetchXML operators.
 _OPERATORS = {
@@ -255,21 +260,58 @@ def submit(org: OrgState, job: BulkDeleteJob, caller_id: str) -> str:
     return job_id
 
 
-def run_due_jobs(org: OrgState) -> None:
-    """Run every waiting bulk delete job whose time has come (called before each request)."""
+def run_due_jobs(org: OrgState) -> datetime | None:
+    """Run every waiting bulk delete job whose time has come; answer when the next job still
+    waiting is due (``None`` when none waits)."""
     with org.store.lock:  # two requests at once must not run the same job twice
-        waiting = org.store.find(
-            "asyncoperation",
-            lambda r: (
-                r.get("operationtype") == BULK_DELETE_OPERATION_TYPE
-                and r.get("statecode") in (0, 1)
-            ),
-        )
         now = org.clock()
-        for row in waiting:
-            postpone = row.get("postponeuntil")
-            if postpone is None or _when(str(postpone)) <= now:
+        for row in _waiting(org):
+            if _due(row) <= now:
                 _run(org, row)
+        return min((_due(row) for row in _waiting(org)), default=None)
+
+
+class DueJobs:
+    """The check before each request: runs the bulk delete jobs that are due, but scans
+    ``asyncoperation`` only when that table changed or its next waiting job fell due."""
+
+    def __init__(self) -> None:
+        # (store, its asyncoperation write key, the next waiting job's due time) at the last scan
+        self._seen: tuple[Store, tuple[int, int], datetime | None] | None = None
+
+    def __repr__(self) -> str:
+        seen = self._seen
+        return f"DueJobs(next_due={seen[2] if seen else 'unknown'})"
+
+    def run(self, org: OrgState) -> None:
+        """Run the due jobs of ``org`` (nothing to do, nothing paid: no lock and no scan)."""
+        store = org.store
+        seen = self._seen
+        if seen is not None:
+            scanned, key, due = seen
+            if (
+                scanned is store
+                and key == store.writes(_TABLE)
+                and (due is None or org.clock() < due)
+            ):
+                return
+        with store.lock:
+            due = run_due_jobs(org)
+            self._seen = (store, store.writes(_TABLE), due)
+
+
+def _waiting(org: OrgState) -> list[dict[str, Any]]:
+    return org.store.find(
+        _TABLE,
+        lambda r: (
+            r.get("operationtype") == BULK_DELETE_OPERATION_TYPE and r.get("statecode") in (0, 1)
+        ),
+    )
+
+
+def _due(row: Mapping[str, Any]) -> datetime:
+    postpone = row.get("postponeuntil")
+    return _DUE_AT_ONCE if postpone is None else _when(str(postpone))
 
 
 def _run(org: OrgState, row: Mapping[str, Any]) -> None:

@@ -84,6 +84,7 @@ class Store:
         self._tables: dict[str, dict[str, Row]] = {name: {} for name in TABLES}
         self._version = 0
         self._generation = 0  # bumped when the state moves other than by a versioned write
+        self._writes: dict[str, int] = {}  # per table, so a watcher of one table sees its writes
         self._tombstones: list[Tombstone] = []
         self.applied = AppliedCounts()
         """How many times each state change, QualifyLead and keyed create was applied."""
@@ -112,6 +113,17 @@ class Store:
         """A key that changes on every change of any table (version, plus restores/clears)."""
         with self.lock:
             return self._version, self._generation
+
+    def writes(self, logical_name: str) -> tuple[int, int]:
+        """A key that changes on every write to ``logical_name`` (and on restores and clears).
+
+        Read without the lock, so a check before each request costs nothing; a caller that
+        races a write sees it on its next look.
+        """
+        return self._generation, self._writes.get(logical_name, 0)
+
+    def _wrote(self, logical_name: str) -> None:
+        self._writes[logical_name] = self._writes.get(logical_name, 0) + 1
 
     def _next_version(self) -> int:
         self._version += 1
@@ -175,6 +187,7 @@ class Store:
             else:
                 data["versionnumber"] = self._next_version()
             rows[record_id] = data
+            self._wrote(logical_name)
             return dict(data)
 
     def get(self, logical_name: str, record_id: str) -> Row | None:
@@ -229,6 +242,7 @@ class Store:
                 updated["modifiedby"] = actor
             updated["versionnumber"] = self._next_version()
             rows[key] = updated
+            self._wrote(logical_name)
             return dict(updated)
 
     def delete(self, logical_name: str, record_id: str) -> Row:
@@ -240,6 +254,7 @@ class Store:
             if removed is None:
                 raise not_found(logical_name, key)
             self._tombstones.append(Tombstone(logical_name, key, self._next_version(), self.now()))
+            self._wrote(logical_name)
             return removed
 
     def rows(self, logical_name: str) -> list[Row]:

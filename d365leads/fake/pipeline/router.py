@@ -63,7 +63,7 @@ from ..handlers import (
 from ..handlers.actions import ActionExecutor
 from ..handlers.bypass import check_bypass
 from ..handlers.context import RequestContext
-from ..org.bulk_delete import run_due_jobs
+from ..org.bulk_delete import DueJobs
 from ..org.plugins import custom_logic_bypassed
 from ..org.schema import Table
 from ..org.state import OrgState
@@ -186,6 +186,7 @@ class Router:
         self.batch = batch
         self.bound_actions: dict[tuple[str, str], ActionExecutor] = dict(actions.BOUND_ACTIONS)
         self.unbound_actions: dict[str, ActionExecutor] = dict(actions.UNBOUND_ACTIONS)
+        self._due_jobs = DueJobs()
 
     def __repr__(self) -> str:
         return f"Router({self.org.org_url!r})"
@@ -206,7 +207,7 @@ class Router:
         for name, _ in request.query:
             # Every read checks its $ options; a stray parameter is refused on any resource.
             check_parameter(name)
-        run_due_jobs(self.org)  # system jobs run "in the background", between requests
+        self._due_jobs.run(self.org)  # system jobs run "in the background", between requests
         check_bypass(ctx)
         segments = split_segments(request)
         if not segments:
