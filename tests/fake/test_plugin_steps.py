@@ -226,6 +226,52 @@ def test_a_bad_seed_keeps_nothing(tmp_path: Path) -> None:
     assert _send(fake, "POST", "accounts", {"name": "A"}).status_code == 204
 
 
+def _seed_request(fake: FakeDataverse, body: Any) -> requests.Response:
+    with fake.mock():
+        return requests.post(fake.org_url + "/_fake/seed", json=body, timeout=5)
+
+
+def test_the_seed_endpoint_takes_plugins_as_a_seed_file_does() -> None:
+    fake = FakeDataverse()
+    step = {"event": "Create", "table": "contact", "stage": "post", "message": "No.", "code": 7}
+    seeded = _seed_request(fake, {"$plugins": [step], "account": [{"name": "Acme"}]})
+    assert seeded.status_code == 200, seeded.text
+    (account,) = seeded.json()["account"]
+    assert fake.get("account", account) is not None
+    created = _send(fake, "POST", "contacts", {"lastname": "Lee"}, **ALL)
+    assert created.status_code == 400
+    assert created.json()["error"][f"{DETAILS}ErrorDetails.SubErrorCode"] == "7"
+    assert fake.rows("contact") == []
+
+
+@pytest.mark.parametrize(
+    "plugins",
+    [
+        [
+            {"event": "Create", "table": "account", "stage": "pre", "message": "x"},
+            {"event": "Create"},
+        ],
+        {"event": "Create"},
+    ],
+)
+def test_a_bad_plugins_list_is_refused_by_the_seed_endpoint_as_by_a_seed_file(
+    tmp_path: Path, plugins: Any
+) -> None:
+    body = {"$plugins": plugins, "account": [{"name": "Kept out"}]}
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(body))
+    with pytest.raises(SeedError) as from_file:
+        FakeDataverse().seed_file(seed)
+    fake = FakeDataverse()
+    refused = _seed_request(fake, body)
+    assert refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    assert message.startswith("POST /_fake/seed: $plugins")
+    assert message.removeprefix("POST /_fake/seed") == str(from_file.value).removeprefix(str(seed))
+    assert fake.options.plugin_steps == () and fake.rows("account") == []
+    assert _send(fake, "POST", "accounts", {"name": "A"}).status_code == 204
+
+
 @pytest.mark.parametrize(
     ("header", "value"),
     [

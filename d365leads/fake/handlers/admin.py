@@ -3,7 +3,8 @@
 =============================  =====================================================
 ``GET /_fake/health``          ``{"status": "ok", "org_url", "version", "rows"}``
 ``POST /_fake/reset``          forget all data, journal and faults (204)
-``POST /_fake/seed``           seed body ``{table: [rows]}`` (+ ``$schema``) -> ``{table: [ids]}``
+``POST /_fake/seed``           a seed file's content as the body: ``{table: [rows]}`` (+
+                               ``$schema``, ``$plugins``) -> ``{table: [ids]}``
 ``GET /_fake/journal``         ``[{"method", "url", "status", "fault"}]`` (never headers/bodies)
 ``GET /_fake/stats``           counters: requests, faults fired, early retries, pause left
 ``GET /_fake/applied``         per record: state transitions, QualifyLead, keyed creates
@@ -19,7 +20,6 @@ they need an accepted bearer token like any other request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,12 +54,8 @@ class ControlPlane(Protocol):
         """Forget all data, the journal, faults and throttling state."""
         ...
 
-    def seed(self, table_name: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Seed ``rows`` into ``table_name`` (``SeedError`` when they do not fit)."""
-        ...
-
-    def apply_schema(self, declaration: Any) -> None:
-        """Apply a ``$schema`` declaration (``SeedError`` when it does not fit)."""
+    def seed_document(self, data: Any, *, source: str) -> dict[str, list[str]]:
+        """Seed a seed file's content (``SeedError`` naming ``source`` when it does not fit)."""
         ...
 
     def journal_entries(self) -> list[tuple[FakeRequest, FakeResponse]]:
@@ -104,14 +100,10 @@ def _route(control: ControlPlane, request: FakeRequest) -> FakeResponse:
         data = _body(request)
         if not isinstance(data, dict):
             raise bad_request("Seed with an object {table: [rows]}.")
-        saved = (org.options.custom_columns, org.options.alternate_keys)
         try:
-            with org.store.transaction():
-                if "$schema" in data:
-                    control.apply_schema(data.pop("$schema"))
-                ids = {str(t): control.seed(str(t), rows) for t, rows in data.items()}
+            # The same document, checks and messages as a seed file's (--seed).
+            ids = control.seed_document(data, source="POST /_fake/seed")
         except (SeedError, TypeError) as exc:
-            org.options.custom_columns, org.options.alternate_keys = saved
             raise bad_request(str(exc)) from None
         return FakeResponse.json_body(200, ids)
     if (name, method) == ("journal", "GET"):

@@ -106,6 +106,11 @@ class Org(OrgState):
         """
         return seeding.seed_file(self, path)
 
+    def seed_document(self, data: Any, *, source: str = "seed") -> dict[str, list[str]]:
+        """Seed a parsed seed document (a seed file's content: tables, ``"$schema"`` and
+        ``"$plugins"``); all or nothing, ``SeedError`` names ``source`` and the bad entry."""
+        return seeding.seed_document(self, data, source=source)
+
     def ref(self, name: str) -> str:
         """The GUID of the seeded row named ``name`` (``"$ref": name``), the same on every run.
 

@@ -34,6 +34,7 @@ __all__ = [
     "apply_schema",
     "ref",
     "seed",
+    "seed_document",
     "seed_file",
     "table_named",
 ]
@@ -287,19 +288,30 @@ def seed_file(org: OrgState, path: str | Path) -> dict[str, list[str]]:
             data = json.loads(text)
         except ValueError as exc:
             raise SeedError(f"{file} is not valid JSON: {exc}") from None
+    return seed_document(org, data, source=str(file))
+
+
+def seed_document(org: OrgState, data: Any, *, source: str) -> dict[str, list[str]]:
+    """Seed a parsed seed document ``{table: [rows…]}`` with optional ``"$schema"`` and
+    ``"$plugins"`` (a seed file's content, or the body of ``POST /_fake/seed``).
+
+    All or nothing: anything bad leaves the store, schema, plug-in steps and ``$ref`` names as
+    they were and raises :class:`SeedError`, its message starting with ``source``.
+    """
     if not isinstance(data, dict):
-        raise SeedError(f"{file}: expected an object mapping table names to lists of rows")
+        raise SeedError(f"{source}: expected an object mapping table names to lists of rows")
+    data = dict(data)
     ids: dict[str, list[str]] = {}
     saved = (org.options.custom_columns, org.options.alternate_keys, dict(org.refs))
     steps = org.options.plugin_steps
     with org.store.transaction(), _restore_schema_on_error(org, saved, steps):
         if "$schema" in data:
-            apply_schema(org, data.pop("$schema"), source=f"{file}: $schema")
+            apply_schema(org, data.pop("$schema"), source=f"{source}: $schema")
         if "$plugins" in data:
-            add_plugin_steps(org, data.pop("$plugins"), source=f"{file}: $plugins")
+            add_plugin_steps(org, data.pop("$plugins"), source=f"{source}: $plugins")
         for name, rows in data.items():
             if not isinstance(rows, list):
-                raise SeedError(f"{file}: {name!r} must map to a list of rows")
+                raise SeedError(f"{source}: {name!r} must map to a list of rows")
             meta = table_named(org, str(name))
             ids.setdefault(meta.logical_name, []).extend(seed(org, meta.logical_name, rows))
     return ids
