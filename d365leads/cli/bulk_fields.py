@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["field_commands"]
 
 RunJob = Callable[..., None]
-"""``cli.bulk._run``: given to :func:`field_commands` (the group module imports this one)."""
+"""``cli.bulk_run.run_job``: handed to :func:`field_commands` by the group module."""
 
 
 def field_commands(run: RunJob) -> list[click.Command]:

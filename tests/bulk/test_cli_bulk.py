@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from d365leads.cli import bulk as bulk_cli
+from d365leads.cli import bulk_run as bulk_cli  # where a job command plans and runs
 from d365leads.cli.app import cli
 from d365leads.fake import FakeDataverse
 
