@@ -9,9 +9,11 @@ joins or leaves changes the others' share within about that time.
 The registration and slots live under their own short lease (``lease_s``, a few seconds), which
 that thread renews while the runner sends; it is not the chunk lease, which must outlast a slow
 batch.  So a killed worker's slots come free within ``lease_s``, not after its chunk lease.
-The price of a short lease is a worker that cannot reach the journal for that long: before its
-lease can run out it caps itself at nothing in flight (it *fences* itself), so the workers that
-take its slots over never add to requests it still sends.
+The price of a short lease is a worker that cannot reach the journal for that long: once it has
+failed to for half the lease it sends nothing more (it *fences* itself) until a sync goes
+through, so the workers that take its slots over only overlap a request of its that was already
+in flight and lasts longer than the other half.  A sync that hangs, on a connection that neither
+answers nor breaks, is not fenced: the journal's engine sets no statement or socket timeout.
 """
 
 from __future__ import annotations
