@@ -14,10 +14,17 @@ What is *not* cached, and why:
   ``_parentaccountid_value@…FormattedValue`` on the next read, with nothing to invalidate;
 * only the text of a date-time value is memoised (:func:`_datetime_text`), keyed by the stored
   text itself: a pure function of its key, so it can never be stale.
+
+:meth:`RenderPlan.render_text` writes the same entity straight to JSON text, byte for byte
+``json.dumps(render(row))``: the ``"key": `` prefixes are encoded once per plan, and a row's
+values are encoded by one C-level ``json`` call (most of ``json.dumps`` of a page went to
+encoding the same 60-odd keys again for every row).  Caching those texts per store state is
+the collection handler's business (``handlers/row_texts.py``).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -51,6 +58,19 @@ _PLAIN = 1
 _FORMAT = 2
 _LOOKUP = 3
 _RUN_MIN = 4
+
+
+# The item separator of a row's value list.  With ``ensure_ascii`` every control character in
+# a string is escaped (``\u0000``), so a raw NUL in the output can only be a separator.
+_SEPARATOR = "\x00"
+_encode_values = json.JSONEncoder(separators=(_SEPARATOR, ": ")).encode
+_ETAG_KEY = "@odata.etag"
+_ETAG_PREFIX = "{" + json.dumps(_ETAG_KEY) + ": "
+
+
+def _prefix(key: str) -> str:
+    """``, "key": `` as ``json.dumps`` writes it between two members of an object."""
+    return ", " + json.dumps(key) + ": "
 
 
 _DATETIME_TEXTS: dict[str, str] = {}
@@ -100,7 +120,7 @@ class RenderPlan:
     data: it is safe to share between threads and requests.
     """
 
-    __slots__ = ("_steps", "table")
+    __slots__ = ("_steps", "_text", "table")
 
     def __init__(
         self,
@@ -120,7 +140,10 @@ class RenderPlan:
             names.append(_CURRENCY)
         if table.primary_key not in names:
             names.append(table.primary_key)
-        columns = [c for c in (by_name.get(n) for n in names) if c is not None]
+        # A name listed twice renders once, where it first appears (as a dict write would).
+        columns = list(
+            {c.name: c for c in (by_name.get(n) for n in names) if c is not None}.values()
+        )
         # A page row is mostly plain columns: a run of them is copied by one C-level
         # ``dict.update``; a column that may carry annotations is a step of its own.
         steps: list[tuple[Any, ...]] = []
@@ -135,6 +158,12 @@ class RenderPlan:
             steps.append(step)
         steps.extend(_plain(run))
         self._steps = tuple(steps)
+        keys = [_ETAG_KEY]
+        for step in steps:
+            keys.extend(step[2] if step[0] == _RUN else _keys(step))
+        # Text rendering writes every key it meets; a dict keeps one per key.  They agree only
+        # when no two columns share a key, which holds for every catalogue table.
+        self._text = len(set(keys)) == len(keys)
 
     def render(self, row: Row, resolve_name: NameResolver | None = None) -> dict[str, Any]:
         """``row`` as a Web API entity (without ``@odata.context``)."""
@@ -143,18 +172,18 @@ class RenderPlan:
         for step in self._steps:
             kind = step[0]
             if kind == _RUN:
-                out.update(zip(step[1], map(get, step[2]), strict=True))
+                out.update(zip(step[2], map(get, step[1]), strict=True))
                 continue
             value = get(step[1])
             out[step[2]] = value
             if kind == _PLAIN or value is None:
                 continue
             if kind == _FORMAT:
-                text = step[3](value)
+                text = step[4](value)
                 if text is not None:
-                    out[step[4]] = text
+                    out[step[5]] = text
                 continue
-            _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
+            _, _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
             target = get(type_attribute) if type_attribute is not None else None
             target = target or default
             if target is None:
@@ -162,20 +191,90 @@ class RenderPlan:
             if name_key is not None and resolve_name is not None:
                 label = resolve_name(target, str(value))
                 if label is not None:
-                    out[name_key] = label
+                    out[name_key[0]] = label
             if nav_key is not None:
-                out[nav_key] = nav.get(target, own)
+                out[nav_key[0]] = nav.get(target, own)
             if table_key is not None:
-                out[table_key] = target
+                out[table_key[0]] = target
         return out
+
+    def render_text(self, row: Row, resolve_name: NameResolver | None = None) -> str:
+        """``json.dumps(self.render(row, resolve_name))``, made without the dict."""
+        if not self._text:
+            return json.dumps(self.render(row, resolve_name))
+        keys: list[str] = [_ETAG_PREFIX]
+        values: list[Any] = [f'W/"{row["versionnumber"]}"']
+        add_key = keys.append
+        add_value = values.append
+        get = row.get
+        for step in self._steps:
+            kind = step[0]
+            if kind == _RUN:
+                keys.extend(step[3])
+                values.extend(map(get, step[1]))
+                continue
+            value = get(step[1])
+            add_key(step[3])
+            add_value(value)
+            if kind == _PLAIN or value is None:
+                continue
+            if kind == _FORMAT:
+                text = step[4](value)
+                if text is not None:
+                    add_key(step[6])
+                    add_value(text)
+                continue
+            _, _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
+            target = get(type_attribute) if type_attribute is not None else None
+            target = target or default
+            if target is None:
+                continue
+            if name_key is not None and resolve_name is not None:
+                label = resolve_name(target, str(value))
+                if label is not None:
+                    add_key(name_key[1])
+                    add_value(label)
+            if nav_key is not None:
+                add_key(nav_key[1])
+                add_value(nav.get(target, own))
+            if table_key is not None:
+                add_key(table_key[1])
+                add_value(target)
+        parts = _encode_values(values)[1:-1].split(_SEPARATOR)
+        if len(parts) != len(values):
+            # A list or object value of several items has separators of its own.
+            return json.dumps(self.render(row, resolve_name))
+        pieces: list[str] = [""] * (2 * len(parts))
+        pieces[::2] = keys
+        pieces[1::2] = parts
+        pieces.append("}")
+        return "".join(pieces)
+
+
+def _keys(step: tuple[Any, ...]) -> list[str]:
+    """The JSON keys a (non-run) step may write."""
+    keys = [step[2]]
+    if step[0] == _FORMAT:
+        keys.append(step[5])
+    elif step[0] == _LOOKUP:
+        keys.extend(k[0] for k in step[6:9] if k is not None)
+    return keys
 
 
 def _plain(run: list[Column]) -> list[tuple[Any, ...]]:
     """Steps for a run of columns without annotations: one bulk copy when it pays."""
     if len(run) >= _RUN_MIN:
         props = tuple(c.value_property for c in run)
-        return [(_RUN, props, tuple(c.name for c in run))]
-    return [(_PLAIN, c.name, c.value_property) for c in run]
+        return [(_RUN, tuple(c.name for c in run), props, tuple(map(_prefix, props)))]
+    return [(_PLAIN, c.name, c.value_property, _prefix(c.value_property)) for c in run]
+
+
+def _annotation(prop: str, name: str, wanted: bool) -> tuple[str, str] | None:
+    """``(key, prefix)`` of the annotation ``name`` of ``prop`` when it is wanted."""
+    if not wanted:
+        return None
+    key = f"{prop}@{name}"
+    return key, _prefix(key)
 
 
 def _step(
@@ -184,15 +283,16 @@ def _step(
     """The annotation work of one column, or ``None`` when it never carries an annotation."""
     prop = column.value_property
     if column.is_lookup:
-        name_key = f"{prop}@{FORMATTED}" if formatted and names_lookups else None
-        nav_key = f"{prop}@{NAVIGATION_PROPERTY}" if navigation else None
-        table_key = f"{prop}@{LOOKUP_LOGICAL_NAME}" if logical_name else None
+        name_key = _annotation(prop, FORMATTED, formatted and names_lookups)
+        nav_key = _annotation(prop, NAVIGATION_PROPERTY, navigation)
+        table_key = _annotation(prop, LOOKUP_LOGICAL_NAME, logical_name)
         if name_key is None and nav_key is None and table_key is None:
             return None
         return (
             _LOOKUP,
             column.name,
             prop,
+            _prefix(prop),
             column.type_attribute if column.is_polymorphic else None,
             column.targets[0] if column.targets else None,
             name_key,
@@ -204,7 +304,8 @@ def _step(
     make = formatter(column) if formatted else None
     if make is None:
         return None
-    return (_FORMAT, column.name, prop, make, f"{prop}@{FORMATTED}")
+    key = f"{prop}@{FORMATTED}"
+    return (_FORMAT, column.name, prop, _prefix(prop), make, key, _prefix(key))
 
 
 _PLANS: dict[tuple[Any, ...], tuple[Table, RenderPlan]] = {}
