@@ -9,14 +9,16 @@ and all dropped when it moves: a renamed account, a written lead, a changed stat
 ``$select`` shows on the next read.  At most :data:`ROW_LIMIT` texts are kept per store.
 
 A first read (a sync pull renders each row once) gains nothing from the cache; it gains from
-:meth:`~d365leads.fake.wire.render_plan.RenderPlan.render_text` and from reading each lookup
-target's name once per page (:func:`page_texts`'s name memo, one per request).
+:meth:`~d365leads.fake.wire.render_plan.RenderPlan.render_text` and from writing each lookup's
+annotations once per page (:func:`page_texts`'s memos of names and lookup fragments, one per
+request: they are never reused by a later request, so a rename needs no invalidation there).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable
+from typing import Any
 
 from ..core.values import Row
 from ..org.schema import Table
@@ -101,9 +103,10 @@ def page_texts(
             found = names[key] = primary_name(target, record_id)
             return found
 
+    memo: dict[tuple[str, str, Any], str] = {}  # lookup fragments: names move, so per request
     render = plan.render_text
     if state is None:
-        return [render(row, resolve) for row in rows]
+        return [render(row, resolve, memo) for row in rows]
     cache = texts_of(org.store, state)
     kept = cache.of(plan)
     primary_key = meta.primary_key
@@ -112,7 +115,7 @@ def page_texts(
         record_id = row[primary_key]
         text = kept.get(record_id)
         if text is None:
-            text = render(row, resolve)
+            text = render(row, resolve, memo)
             cache.keep(kept, record_id, text)
         out.append(text)
     return out

@@ -16,9 +16,7 @@ What is *not* cached, and why:
   text itself: a pure function of its key, so it can never be stale.
 
 :meth:`RenderPlan.render_text` writes the same entity straight to JSON text, byte for byte
-``json.dumps(render(row))``: the ``"key": `` prefixes are encoded once per plan, and a row's
-values are encoded by one C-level ``json`` call (most of ``json.dumps`` of a page went to
-encoding the same 60-odd keys again for every row).  Caching those texts per store state is
+``json.dumps(render(row))`` (:mod:`.row_text`).  Keeping whole row texts per store state is
 the collection handler's business (``handlers/row_texts.py``).
 """
 
@@ -32,6 +30,7 @@ from typing import Any
 from ..core.values import Row
 from ..org.schema import Column, Table
 from .display import format_date, format_datetime, format_number
+from .row_text import FORMAT, LOOKUP, PLAIN, RUN, TextPlan, json_key
 
 __all__ = [
     "FORMATTED",
@@ -53,24 +52,15 @@ Formatter = Callable[[Any], "str | None"]
 # (select-columns doc): the currency comes with any money value.
 _CURRENCY = "transactioncurrencyid"
 
-_RUN = 0
-_PLAIN = 1
-_FORMAT = 2
-_LOOKUP = 3
+_RUN = RUN
+_PLAIN = PLAIN
+_FORMAT = FORMAT
+_LOOKUP = LOOKUP
 _RUN_MIN = 4
 
 
-# The item separator of a row's value list.  With ``ensure_ascii`` every control character in
-# a string is escaped (``\u0000``), so a raw NUL in the output can only be a separator.
-_SEPARATOR = "\x00"
-_encode_values = json.JSONEncoder(separators=(_SEPARATOR, ": ")).encode
 _ETAG_KEY = "@odata.etag"
-_ETAG_PREFIX = "{" + json.dumps(_ETAG_KEY) + ": "
-
-
-def _prefix(key: str) -> str:
-    """``, "key": `` as ``json.dumps`` writes it between two members of an object."""
-    return ", " + json.dumps(key) + ": "
+_prefix = json_key
 
 
 _DATETIME_TEXTS: dict[str, str] = {}
@@ -163,7 +153,7 @@ class RenderPlan:
             keys.extend(step[2] if step[0] == _RUN else _keys(step))
         # Text rendering writes every key it meets; a dict keeps one per key.  They agree only
         # when no two columns share a key, which holds for every catalogue table.
-        self._text = len(set(keys)) == len(keys)
+        self._text = TextPlan(self._steps) if len(set(keys)) == len(keys) else None
 
     def render(self, row: Row, resolve_name: NameResolver | None = None) -> dict[str, Any]:
         """``row`` as a Web API entity (without ``@odata.context``)."""
@@ -198,57 +188,17 @@ class RenderPlan:
                 out[table_key[0]] = target
         return out
 
-    def render_text(self, row: Row, resolve_name: NameResolver | None = None) -> str:
-        """``json.dumps(self.render(row, resolve_name))``, made without the dict."""
-        if not self._text:
+    def render_text(
+        self,
+        row: Row,
+        resolve_name: NameResolver | None = None,
+        memo: dict[tuple[str, str, Any], str] | None = None,
+    ) -> str:
+        """``json.dumps(self.render(row, resolve_name))``, written without the dict
+        (:class:`.row_text.TextPlan`; ``memo`` keeps lookup fragments for one request)."""
+        if self._text is None:
             return json.dumps(self.render(row, resolve_name))
-        keys: list[str] = [_ETAG_PREFIX]
-        values: list[Any] = [f'W/"{row["versionnumber"]}"']
-        add_key = keys.append
-        add_value = values.append
-        get = row.get
-        for step in self._steps:
-            kind = step[0]
-            if kind == _RUN:
-                keys.extend(step[3])
-                values.extend(map(get, step[1]))
-                continue
-            value = get(step[1])
-            add_key(step[3])
-            add_value(value)
-            if kind == _PLAIN or value is None:
-                continue
-            if kind == _FORMAT:
-                text = step[4](value)
-                if text is not None:
-                    add_key(step[6])
-                    add_value(text)
-                continue
-            _, _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
-            target = get(type_attribute) if type_attribute is not None else None
-            target = target or default
-            if target is None:
-                continue
-            if name_key is not None and resolve_name is not None:
-                label = resolve_name(target, str(value))
-                if label is not None:
-                    add_key(name_key[1])
-                    add_value(label)
-            if nav_key is not None:
-                add_key(nav_key[1])
-                add_value(nav.get(target, own))
-            if table_key is not None:
-                add_key(table_key[1])
-                add_value(target)
-        parts = _encode_values(values)[1:-1].split(_SEPARATOR)
-        if len(parts) != len(values):
-            # A list or object value of several items has separators of its own.
-            return json.dumps(self.render(row, resolve_name))
-        pieces: list[str] = [""] * (2 * len(parts))
-        pieces[::2] = keys
-        pieces[1::2] = parts
-        pieces.append("}")
-        return "".join(pieces)
+        return self._text.render(row, resolve_name, memo)
 
 
 def _keys(step: tuple[Any, ...]) -> list[str]:
