@@ -30,8 +30,8 @@ from ..wire.serialize import AnnotationFilter, entity_plan
 
 __all__ = ["ROW_LIMIT", "RowTexts", "page_texts", "texts_of"]
 
-ROW_LIMIT = 20_000
-"""Row texts kept per store (an annotated lead is about 3.5 KB of JSON)."""
+ROW_LIMIT = 10_000
+"""Row texts kept per store (an annotated lead is about 3.5 KB of JSON: 35 MB at most)."""
 
 
 class RowTexts:

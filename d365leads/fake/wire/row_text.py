@@ -45,7 +45,7 @@ LOOKUP = 3  # (LOOKUP, name, prop, prefix, type attribute, default target,
 #              (key, prefix) of the name, navigation and table annotations or None,
 #              navigation names by target, own name)
 
-FRAGMENT_LIMIT = 1024
+FRAGMENT_LIMIT = 256
 """Formatted fragments kept per column of a plan (low-cardinality columns fill far fewer)."""
 
 
