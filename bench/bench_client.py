@@ -15,8 +15,10 @@ by other processes (a best run of 20,000 records on a busy 2-core machine is rar
 
 Paths (only public APIs, so the same script runs on older commits):
 
-* the fake alone: one page rendered and JSON-encoded by the bare handler (``fake(FakeRequest)``),
-  without and with annotations;
+* the fake alone, by the bare handler (``fake(FakeRequest)``), without and with annotations:
+  warm, one page rendered and JSON-encoded again and again with nothing written in between;
+  cold, every page of the table once (nextLinks followed) right after a write to the org, so
+  each row is rendered once, as in a sync pull;
 * raw pages through the session (``ApiSession.iter_pages``), without and with
   ``Prefer: odata.include-annotations="*"``: the baseline (fake + transport + JSON);
 * typed read: ``Lead.from_wire`` on those annotated rows, and ``client.leads.list()`` end to end;
@@ -58,6 +60,7 @@ from d365leads.batch import BatchOperation, decode_batch_response, encode_batch 
 from d365leads.fake import FakeDataverse, FakeOptions, FakeRequest  # noqa: E402
 
 ANNOTATIONS = 'odata.include-annotations="*"'
+NEXT_LINK = b', "@odata.nextLink": '
 SLICE = 1000
 UNLIMITED = {"max_requests": None, "max_exec_ms": None, "max_concurrency": None}
 
@@ -161,14 +164,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             return read
 
-        def fake_pages(prefer: str) -> Callable[[], int]:
-            # The fake's own cost: one page of ``size`` rows rendered and encoded by the bare
-            # handler (no transport, no JSON decoding), as often as the table has pages.
-            headers = {
+        def fake_headers(prefer: str) -> dict[str, str]:
+            return {
                 "Authorization": "Bearer bench",
                 "Prefer": f"odata.maxpagesize={size}" + (f",{prefer}" if prefer else ""),
             }
-            request = FakeRequest("GET", f"{fake.org_url}/api/data/v9.2/leads", headers)
+
+        def fake_pages(prefer: str) -> Callable[[], int]:
+            # The fake's own cost, warm: one page of ``size`` rows rendered and encoded by the
+            # bare handler (no transport, no JSON decoding), the same page as often as the table
+            # has pages, nothing written in between (what a cache of rendered rows serves).
+            request = FakeRequest(
+                "GET", f"{fake.org_url}/api/data/v9.2/leads", fake_headers(prefer)
+            )
 
             def render() -> int:
                 for _ in range(max(1, args.rows // size)):
@@ -178,12 +186,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             return render
 
+        def fake_read(prefer: str) -> Callable[[], int]:
+            # Cold: every page of the table once, following the nextLinks, right after a write
+            # (``moved``), so each row is rendered once, as in a sync pull; the query is
+            # evaluated for the first page and its sorted ids serve the next ones.
+            headers = fake_headers(prefer)
+
+            def read() -> int:
+                url: str | None = f"{fake.org_url}/api/data/v9.2/leads"
+                count = 0
+                while url is not None:
+                    response = fake(FakeRequest("GET", url, headers))
+                    assert response.status == 200, response.body[:200]
+                    count += response.body.count(b'"@odata.etag": ')
+                    tail = response.body[-4096:]
+                    at = tail.rfind(NEXT_LINK)
+                    url = json.loads(tail[at + len(NEXT_LINK) : -1]) if at >= 0 else None
+                return count
+
+            return read
+
+        moved = iter(range(10**6))
+
+        def move() -> None:
+            # A write anywhere in the org: caches kept for the store state are dropped.
+            fake.seed("account", [{"name": f"Moved {next(moved)}"}])
+
         print("reads", flush=True)
-        bench.measure("fake_page", "fake: a page rendered by the bare handler", fake_pages(""))
+        bench.measure(
+            "fake_page", "fake: a page rendered by the bare handler (warm)", fake_pages("")
+        )
         bench.measure(
             "fake_page_annotated",
-            "fake: a page with annotations rendered by the bare handler",
+            "fake: a page with annotations rendered by the bare handler (warm)",
             fake_pages(ANNOTATIONS),
+        )
+        bench.measure(
+            "fake_read_cold",
+            "fake: every page once after a write, bare handler (cold)",
+            fake_read(""),
+            prepare=move,
+        )
+        bench.measure(
+            "fake_read_cold_annotated",
+            "fake: every page once after a write, annotations, bare handler (cold)",
+            fake_read(ANNOTATIONS),
+            prepare=move,
         )
         bench.measure("raw_pages", "raw pages, no annotations (fake+transport+JSON)", pages([]))
         bench.measure(

@@ -21,6 +21,7 @@ from d365leads.fake.org.schema import Column, Table
 from d365leads.fake.org.tables import TABLES
 from d365leads.fake.wire.serialize import (
     annotation_filter,
+    entity_plan,
     serialize_row,
     serialize_row_unplanned,
 )
@@ -103,6 +104,16 @@ def _value(column: Column) -> st.SearchStrategy[Any]:
     return st.one_of(choices)
 
 
+# Text with the characters JSON escapes (quotes, backslash, controls, NUL, non-ASCII).
+_AWKWARD_TEXT = st.text(
+    alphabet=st.sampled_from('a"\\\x00\x01\n\u00e9\u2028\U0001f600'), max_size=6
+)
+_NESTED = st.one_of(
+    st.lists(st.one_of(st.integers(), _AWKWARD_TEXT), max_size=3),
+    st.dictionaries(_AWKWARD_TEXT, st.one_of(st.none(), st.floats(allow_nan=False)), max_size=2),
+)
+
+
 @st.composite
 def _case(draw: st.DrawFn) -> tuple[Table, dict[str, Any], list[str] | None, str | None]:
     table = TABLES[draw(st.sampled_from(TABLE_NAMES))]
@@ -142,3 +153,31 @@ def test_planned_rendering_matches_the_column_by_column_reading(
             table, row, select=select, annotations=wanted, resolve_name=resolver
         )
         assert json.dumps(planned) == json.dumps(reference)
+
+
+@st.composite
+def _awkward_case(draw: st.DrawFn) -> tuple[Table, dict[str, Any], list[str] | None, str | None]:
+    table, row, select, preference = draw(_case())
+    for column in table.columns:
+        if column.type in ("string", "memo") and draw(st.booleans()):
+            row[column.name] = draw(st.one_of(_AWKWARD_TEXT, _NESTED))
+    return table, row, select, preference
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.one_of(_case(), _awkward_case()), named=st.booleans())
+def test_text_rendering_is_json_dumps_of_the_planned_entity(
+    case: tuple[Table, dict[str, Any], list[str] | None, str | None], named: bool
+) -> None:
+    table, row, select, preference = case
+
+    def resolve(target: str, record_id: str) -> str | None:
+        return None if target == "contact" else f'{target} "{record_id[:4]}"\x00\u00e9'
+
+    resolver = resolve if named else None
+    wanted = annotation_filter(preference)
+    plan = entity_plan(table, select, wanted, names_lookups=named)
+    reference = serialize_row_unplanned(
+        table, row, select=select, annotations=wanted, resolve_name=resolver
+    )
+    assert plan.render_text(row, resolver) == json.dumps(reference)

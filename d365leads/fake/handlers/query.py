@@ -11,6 +11,7 @@ cookie-shaped keyset token (:mod:`~d365leads.fake.wire.paging`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from ._common import related_rows, render_entity
 from .context import RequestContext
 from .expansion import RelatedIndex, context_names
 from .query_cache import CachedQuery, cache_of, clock_dependent
+from .row_texts import page_texts
 
 __all__ = ["handle_collection", "handle_count", "query_env"]
 
@@ -122,8 +124,9 @@ def handle_collection(
         # "If you include both, $top is ignored" (page-results doc).
         top, dropped = None, frozenset({"$top"})
     token = request.query_value("$skiptoken")
+    state: Hashable | None = None
     if base is None:
-        total, chunk, more, page, keys, token_end = _cached_window(
+        total, chunk, more, page, keys, token_end, state = _cached_window(
             org, request, meta, top, page_size, token
         )
     else:
@@ -147,32 +150,45 @@ def handle_collection(
             body["@Microsoft.Dynamics.CRM.totalrecordcount"] = -1
         if annotations("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
             body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = False
-    index = RelatedIndex(org)  # expanded collections read each related table once
-    expand_page = page_size if nests_collection(expand) else None
-    body["value"] = [
-        render_entity(
-            org,
-            meta,
-            r,
-            select=select,
-            expand=expand,
-            annotations=annotations,
-            index=index,
-            collection_query=True,
-            root=root,
-            page_size=expand_page,
-        )
-        for r in chunk
-    ]
-    if more and chunk:
-        next_token = encode_skiptoken(page + 1, keys, chunk[0], chunk[-1])
-        body["@odata.nextLink"] = next_link(request, next_token, dropped)
-        if token_end is not None:
-            token_end(next_token)
+    next_token = encode_skiptoken(page + 1, keys, chunk[0], chunk[-1]) if more and chunk else None
+    link = next_link(request, next_token, dropped) if next_token is not None else None
+    if expand:
+        index = RelatedIndex(org)  # expanded collections read each related table once
+        expand_page = page_size if nests_collection(expand) else None
+        body["value"] = [
+            render_entity(
+                org,
+                meta,
+                r,
+                select=select,
+                expand=expand,
+                annotations=annotations,
+                index=index,
+                collection_query=True,
+                root=root,
+                page_size=expand_page,
+            )
+            for r in chunk
+        ]
+        if link is not None:
+            body["@odata.nextLink"] = link
+        text = json.dumps(body)
+    else:
+        texts = page_texts(org, meta, chunk, select=select, annotations=annotations, state=state)
+        text = _page_text(body, texts, link)
+    if next_token is not None and token_end is not None:
+        token_end(next_token)
     headers: dict[str, str] = {}
     if applied or page_applied:
         headers["Preference-Applied"] = ",".join(applied + page_applied)
-    return FakeResponse.json_body(200, body, headers)
+    return FakeResponse.json_text(200, text, headers)
+
+
+def _page_text(head: dict[str, Any], rows: list[str], link: str | None) -> str:
+    """``json.dumps`` of ``head`` + ``value`` (+ ``@odata.nextLink``), joined from row texts
+    (``head`` is never empty: it holds ``@odata.context``)."""
+    tail = "}" if link is None else f', "@odata.nextLink": {json.dumps(link)}}}'
+    return f'{json.dumps(head)[:-1]}, "value": [{", ".join(rows)}]{tail}'
 
 
 _Window = tuple[int, list[Row], bool, int, list[tuple[str, bool]]]
@@ -217,8 +233,11 @@ def _cached_window(
     top: int | None,
     page_size: int,
     token: str | None,
-) -> tuple[int, list[Row], bool, int, list[tuple[str, bool]], Callable[[str], None]]:
-    """:func:`_window` through the store's query cache (same answer, see ``query_cache``)."""
+) -> tuple[
+    int, list[Row], bool, int, list[tuple[str, bool]], Callable[[str], None], tuple[int, int]
+]:
+    """:func:`_window` through the store's query cache (same answer, see ``query_cache``),
+    and the store state the page's rows were read at."""
     store = org.store
     filter_text = request.query_value("$filter")
     alias_map = aliases(request)
@@ -266,7 +285,7 @@ def _cached_window(
         with store.lock:
             current.remember(next_token, end)
 
-    return len(entry.ids), chunk, end < limit, page, keys, remember
+    return len(entry.ids), chunk, end < limit, page, keys, remember, state
 
 
 def handle_count(ctx: RequestContext, meta: Table) -> FakeResponse:

@@ -224,12 +224,19 @@ class FakeResponse:
         cls, status: int, payload: Any, headers: dict[str, str] | None = None
     ) -> FakeResponse:
         """A JSON response with Dataverse's content type and ``OData-Version``."""
+        return cls.json_text(status, json.dumps(payload), headers)
+
+    @classmethod
+    def json_text(
+        cls, status: int, text: str, headers: dict[str, str] | None = None
+    ) -> FakeResponse:
+        """:meth:`json_body` of a payload already encoded as JSON ``text``."""
         merged = {
             "Content-Type": "application/json; odata.metadata=minimal",
             "OData-Version": "4.0",
         }
         merged.update(headers or {})
-        return cls(status, merged, json.dumps(payload).encode("utf-8"))
+        return cls(status, merged, text.encode("utf-8"))
 
     @classmethod
     def empty(cls, status: int = 204, headers: dict[str, str] | None = None) -> FakeResponse:

@@ -14,10 +14,15 @@ What is *not* cached, and why:
   ``_parentaccountid_value@…FormattedValue`` on the next read, with nothing to invalidate;
 * only the text of a date-time value is memoised (:func:`_datetime_text`), keyed by the stored
   text itself: a pure function of its key, so it can never be stale.
+
+:meth:`RenderPlan.render_text` writes the same entity straight to JSON text, byte for byte
+``json.dumps(render(row))`` (:mod:`.row_text`).  Keeping whole row texts per store state is
+the collection handler's business (``handlers/row_texts.py``).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 from ..core.values import Row
 from ..org.schema import Column, Table
 from .display import format_date, format_datetime, format_number
+from .row_text import FORMAT, LOOKUP, PLAIN, RUN, TextPlan, json_key
 
 __all__ = [
     "FORMATTED",
@@ -46,11 +52,15 @@ Formatter = Callable[[Any], "str | None"]
 # (select-columns doc): the currency comes with any money value.
 _CURRENCY = "transactioncurrencyid"
 
-_RUN = 0
-_PLAIN = 1
-_FORMAT = 2
-_LOOKUP = 3
+_RUN = RUN
+_PLAIN = PLAIN
+_FORMAT = FORMAT
+_LOOKUP = LOOKUP
 _RUN_MIN = 4
+
+
+_ETAG_KEY = "@odata.etag"
+_prefix = json_key
 
 
 _DATETIME_TEXTS: dict[str, str] = {}
@@ -100,7 +110,7 @@ class RenderPlan:
     data: it is safe to share between threads and requests.
     """
 
-    __slots__ = ("_steps", "table")
+    __slots__ = ("_steps", "_text", "table")
 
     def __init__(
         self,
@@ -120,7 +130,10 @@ class RenderPlan:
             names.append(_CURRENCY)
         if table.primary_key not in names:
             names.append(table.primary_key)
-        columns = [c for c in (by_name.get(n) for n in names) if c is not None]
+        # A name listed twice renders once, where it first appears (as a dict write would).
+        columns = list(
+            {c.name: c for c in (by_name.get(n) for n in names) if c is not None}.values()
+        )
         # A page row is mostly plain columns: a run of them is copied by one C-level
         # ``dict.update``; a column that may carry annotations is a step of its own.
         steps: list[tuple[Any, ...]] = []
@@ -135,6 +148,12 @@ class RenderPlan:
             steps.append(step)
         steps.extend(_plain(run))
         self._steps = tuple(steps)
+        keys = [_ETAG_KEY]
+        for step in steps:
+            keys.extend(step[2] if step[0] == _RUN else _keys(step))
+        # Text rendering writes every key it meets; a dict keeps one per key.  They agree only
+        # when no two columns share a key, which holds for every catalogue table.
+        self._text = TextPlan(self._steps) if len(set(keys)) == len(keys) else None
 
     def render(self, row: Row, resolve_name: NameResolver | None = None) -> dict[str, Any]:
         """``row`` as a Web API entity (without ``@odata.context``)."""
@@ -143,18 +162,18 @@ class RenderPlan:
         for step in self._steps:
             kind = step[0]
             if kind == _RUN:
-                out.update(zip(step[1], map(get, step[2]), strict=True))
+                out.update(zip(step[2], map(get, step[1]), strict=True))
                 continue
             value = get(step[1])
             out[step[2]] = value
             if kind == _PLAIN or value is None:
                 continue
             if kind == _FORMAT:
-                text = step[3](value)
+                text = step[4](value)
                 if text is not None:
-                    out[step[4]] = text
+                    out[step[5]] = text
                 continue
-            _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
+            _, _, _, _, type_attribute, default, name_key, nav_key, table_key, nav, own = step
             target = get(type_attribute) if type_attribute is not None else None
             target = target or default
             if target is None:
@@ -162,20 +181,50 @@ class RenderPlan:
             if name_key is not None and resolve_name is not None:
                 label = resolve_name(target, str(value))
                 if label is not None:
-                    out[name_key] = label
+                    out[name_key[0]] = label
             if nav_key is not None:
-                out[nav_key] = nav.get(target, own)
+                out[nav_key[0]] = nav.get(target, own)
             if table_key is not None:
-                out[table_key] = target
+                out[table_key[0]] = target
         return out
+
+    def render_text(
+        self,
+        row: Row,
+        resolve_name: NameResolver | None = None,
+        memo: dict[tuple[str, str, Any], str] | None = None,
+    ) -> str:
+        """``json.dumps(self.render(row, resolve_name))``, written without the dict
+        (:class:`.row_text.TextPlan`; ``memo`` keeps lookup fragments for one request)."""
+        if self._text is None:
+            return json.dumps(self.render(row, resolve_name))
+        return self._text.render(row, resolve_name, memo)
+
+
+def _keys(step: tuple[Any, ...]) -> list[str]:
+    """The JSON keys a (non-run) step may write."""
+    keys = [step[2]]
+    if step[0] == _FORMAT:
+        keys.append(step[5])
+    elif step[0] == _LOOKUP:
+        keys.extend(k[0] for k in step[6:9] if k is not None)
+    return keys
 
 
 def _plain(run: list[Column]) -> list[tuple[Any, ...]]:
     """Steps for a run of columns without annotations: one bulk copy when it pays."""
     if len(run) >= _RUN_MIN:
         props = tuple(c.value_property for c in run)
-        return [(_RUN, props, tuple(c.name for c in run))]
-    return [(_PLAIN, c.name, c.value_property) for c in run]
+        return [(_RUN, tuple(c.name for c in run), props, tuple(map(_prefix, props)))]
+    return [(_PLAIN, c.name, c.value_property, _prefix(c.value_property)) for c in run]
+
+
+def _annotation(prop: str, name: str, wanted: bool) -> tuple[str, str] | None:
+    """``(key, prefix)`` of the annotation ``name`` of ``prop`` when it is wanted."""
+    if not wanted:
+        return None
+    key = f"{prop}@{name}"
+    return key, _prefix(key)
 
 
 def _step(
@@ -184,15 +233,16 @@ def _step(
     """The annotation work of one column, or ``None`` when it never carries an annotation."""
     prop = column.value_property
     if column.is_lookup:
-        name_key = f"{prop}@{FORMATTED}" if formatted and names_lookups else None
-        nav_key = f"{prop}@{NAVIGATION_PROPERTY}" if navigation else None
-        table_key = f"{prop}@{LOOKUP_LOGICAL_NAME}" if logical_name else None
+        name_key = _annotation(prop, FORMATTED, formatted and names_lookups)
+        nav_key = _annotation(prop, NAVIGATION_PROPERTY, navigation)
+        table_key = _annotation(prop, LOOKUP_LOGICAL_NAME, logical_name)
         if name_key is None and nav_key is None and table_key is None:
             return None
         return (
             _LOOKUP,
             column.name,
             prop,
+            _prefix(prop),
             column.type_attribute if column.is_polymorphic else None,
             column.targets[0] if column.targets else None,
             name_key,
@@ -204,7 +254,8 @@ def _step(
     make = formatter(column) if formatted else None
     if make is None:
         return None
-    return (_FORMAT, column.name, prop, make, f"{prop}@{FORMATTED}")
+    key = f"{prop}@{FORMATTED}"
+    return (_FORMAT, column.name, prop, _prefix(prop), make, key, _prefix(key))
 
 
 _PLANS: dict[tuple[Any, ...], tuple[Table, RenderPlan]] = {}

@@ -19,7 +19,13 @@ from typing import Any
 from ..core.values import Row
 from ..org.schema import Table
 from .display import formatted_value
-from .render_plan import FORMATTED, LOOKUP_LOGICAL_NAME, NAVIGATION_PROPERTY, render_plan
+from .render_plan import (
+    FORMATTED,
+    LOOKUP_LOGICAL_NAME,
+    NAVIGATION_PROPERTY,
+    RenderPlan,
+    render_plan,
+)
 
 __all__ = [
     "FORMATTED",
@@ -29,6 +35,7 @@ __all__ = [
     "NavigationName",
     "annotation_filter",
     "context_url",
+    "entity_plan",
     "etag",
     "serialize_row",
     "serialize_row_unplanned",
@@ -113,15 +120,27 @@ def serialize_row(
     FormattedValue annotation.  The work per column is planned once per table, ``select``
     and annotation set (:func:`.render_plan.render_plan`).
     """
-    plan = render_plan(
+    plan = entity_plan(table, select, annotations, names_lookups=resolve_name is not None)
+    return plan.render(row, resolve_name)
+
+
+def entity_plan(
+    table: Table,
+    select: Iterable[str] | None,
+    annotations: AnnotationFilter | None,
+    *,
+    names_lookups: bool,
+) -> RenderPlan:
+    """The plan :func:`serialize_row` renders through (``names_lookups``: a name resolver is
+    given); :meth:`~.render_plan.RenderPlan.render_text` gives the same entity as JSON text."""
+    return render_plan(
         table,
         select,
         formatted=annotations is not None and annotations(FORMATTED),
         navigation=annotations is not None and annotations(NAVIGATION_PROPERTY),
         logical_name=annotations is not None and annotations(LOOKUP_LOGICAL_NAME),
-        names_lookups=resolve_name is not None,
+        names_lookups=names_lookups,
     )
-    return plan.render(row, resolve_name)
 
 
 def serialize_row_unplanned(
