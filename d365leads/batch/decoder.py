@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from d365leads.batch.operations import BatchOperation, header_value
 from d365leads.batch.results import BatchResult, OperationResult
@@ -22,16 +22,22 @@ __all__ = ["decode_batch_response", "describe_indexes"]
 
 _STATUS_LINE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})(?:\s+(.*))?$")
 _BOUNDARY_PARAM = re.compile(r'boundary\s*=\s*"?([^";,\s]+)"?', re.IGNORECASE)
+_ASCII_DIGITS = "0123456789"
+#: The protocol names a status line most often starts with, read without the regex.
+_VERSIONS = frozenset(
+    [f"HTTP/{major}" for major in _ASCII_DIGITS]
+    + [f"HTTP/{major}.{minor}" for major in _ASCII_DIGITS for minor in _ASCII_DIGITS]
+)
 
 
-@dataclass(frozen=True)
-class _Part:
+# Named tuples: one of each is built per answered operation, and a tuple is the cheapest object
+# to build that still reads by name.
+class _Part(NamedTuple):
     headers: dict[str, str]
     body: bytes
 
 
-@dataclass(frozen=True)
-class _HttpAnswer:
+class _HttpAnswer(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
@@ -60,15 +66,18 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
     return data, b""
 
 
-def _parse_headers(block: bytes) -> dict[str, str]:
+def _header_lines(lines: list[str]) -> dict[str, str]:
+    # A line without a colon (blank, or garbage) carries no header.
     headers: dict[str, str] = {}
-    for raw in block.decode("utf-8", "replace").splitlines():
-        if not raw.strip():
-            continue
+    for raw in lines:
         name, sep, value = raw.partition(":")
         if sep:
             headers[name.strip()] = value.strip()
     return headers
+
+
+def _parse_headers(block: bytes) -> dict[str, str]:
+    return _header_lines(block.decode("utf-8", "replace").splitlines())
 
 
 def _split_multipart(body: bytes, boundary: str) -> tuple[list[_Part], bool]:
@@ -80,6 +89,10 @@ def _split_multipart(body: bytes, boundary: str) -> tuple[list[_Part], bool]:
     delimiter = b"--" + boundary.encode()
     chunks = body.split(delimiter)
     parts: list[_Part] = []
+    # Every part of a batch answer starts with the same few headers ("Content-Type:
+    # application/http" and its encoding): each distinct block is parsed once. The parsed
+    # dict is shared between parts, and only read (its Content-Type and Content-ID).
+    parsed: dict[bytes, dict[str, str]] = {}
     for chunk in chunks[1:]:
         if chunk.startswith(b"--"):
             return parts, True
@@ -90,8 +103,31 @@ def _split_multipart(body: bytes, boundary: str) -> tuple[list[_Part], bool]:
             chunk = chunk[:-1]
         chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk.lstrip(b"\n")
         head, rest = _split_head(chunk)
-        parts.append(_Part(_parse_headers(head), rest))
+        headers = parsed.get(head)
+        if headers is None:
+            headers = parsed[head] = _parse_headers(head)
+        parts.append(_Part(headers, rest))
     return parts[:-1], False
+
+
+def _status_of(line: str) -> int | None:
+    """The status code of an HTTP status line, ``None`` when it is not one."""
+    # The common form ("HTTP/1.1 204 No Content") is read with str methods; anything else
+    # (tabs, several spaces, other digits, a line break) is left to the regex, which has the
+    # last word.
+    version, _, rest = line.partition(" ")
+    code = rest[:3]
+    if (
+        version in _VERSIONS
+        and len(code) == 3
+        and code.isascii()
+        and code.isdigit()
+        and (len(rest) == 3 or rest[3].isspace())
+        and "\n" not in rest
+    ):
+        return int(code)
+    match = _STATUS_LINE.match(line)
+    return int(match.group(1)) if match else None
 
 
 def _parse_http(part: _Part) -> _HttpAnswer:
@@ -99,15 +135,16 @@ def _parse_http(part: _Part) -> _HttpAnswer:
     lines = head.decode("utf-8", "replace").splitlines()
     if not lines:
         raise BatchError("a $batch response part has no HTTP status line")
-    match = _STATUS_LINE.match(lines[0].strip())
-    if not match:
+    status = _status_of(lines[0].strip())
+    if status is None:
         raise BatchError(f"a $batch response part has a malformed status line: {lines[0][:80]!r}")
-    headers = _parse_headers("\n".join(lines[1:]).encode())
+    del lines[0]
+    headers = _header_lines(lines)
     return _HttpAnswer(
-        status=int(match.group(1)),
-        headers=headers,
-        body=body,
-        content_id=header_value(part.headers, "Content-ID") or header_value(headers, "Content-ID"),
+        status,
+        headers,
+        body,
+        header_value(part.headers, "Content-ID") or header_value(headers, "Content-ID"),
     )
 
 
@@ -151,6 +188,11 @@ def _results_of(
     operations: Sequence[BatchOperation], item: range, answer: _Answer
 ) -> list[OperationResult]:
     """The results of one item's operations, given its answer (``None``: no answer)."""
+    if isinstance(answer, _HttpAnswer) and len(item) == 1:
+        # The common item: one operation outside a changeset, answered by one part.
+        op = operations[item.start]
+        if op.changeset is None:
+            return [OperationResult(item.start, op, answer.status, answer.headers, answer.body)]
     group = [(i, operations[i]) for i in item]
     if answer is None:
         return [OperationResult(i, op, 0, {}, b"", executed=False) for i, op in group]

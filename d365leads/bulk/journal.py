@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import sqlite3
 import threading
 import uuid
@@ -155,30 +156,40 @@ class ItemOutcome:
     def written(self) -> tuple[Any, ...]:
         """What a journal writes for this outcome: status, HTTP status, error code and message,
         state and status after, path (in that order)."""
-        return (
-            self.status,
-            self.http_status,
-            self.error_code,
-            self.error_message,
-            self.after_state,
-            self.after_status,
-            self.path,
-        )
+        written: tuple[Any, ...] = _WRITTEN(self)
+        return written
+
+
+_RECORDABLE = ("pending", "done", "failed", "inflight")
+# What ItemOutcome.written() gives, read by one C-level getter (this runs for every item sent).
+_WRITTEN = operator.attrgetter(
+    "status",
+    "http_status",
+    "error_code",
+    "error_message",
+    "after_state",
+    "after_status",
+    "path",
+)
 
 
 def group_outcomes(outcomes: Sequence[ItemOutcome]) -> dict[tuple[Any, ...], list[str]] | None:
     """The lead ids of ``outcomes`` grouped by what they write (a chunk's "done", 204 and target
     state share one statement), or ``None`` when a lead is listed twice: its outcomes must then
     apply in list order, one statement each. Raises ``ValueError`` for an unknown status."""
-    for outcome in outcomes:
-        if outcome.status not in ("pending", "done", "failed", "inflight"):
-            raise ValueError(f"cannot record item status {outcome.status!r}")
-    if len({o.lead_id for o in outcomes}) != len(outcomes):
-        return None
     groups: dict[tuple[Any, ...], list[str]] = {}
+    seen: set[str] = set()
     for o in outcomes:
-        groups.setdefault(o.written(), []).append(o.lead_id)
-    return groups
+        values = _WRITTEN(o)
+        if values[0] not in _RECORDABLE:
+            raise ValueError(f"cannot record item status {o.status!r}")
+        seen.add(o.lead_id)
+        found = groups.get(values)
+        if found is None:
+            groups[values] = [o.lead_id]
+        else:
+            found.append(o.lead_id)
+    return groups if len(seen) == len(outcomes) else None
 
 
 class Journal:

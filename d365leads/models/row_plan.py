@@ -33,6 +33,7 @@ from pydantic_core import SchemaValidator
 from d365leads import _wire
 from d365leads.errors import InvalidIdError
 from d365leads.models.lookup import Lookup, LookupSpec, new_lookup, parse_id
+from d365leads.models.row_shape import RowShape as _Shape
 from d365leads.models.wire_keys import (
     ANNOTATION as _ANNOTATION,
 )
@@ -69,9 +70,6 @@ from d365leads.models.wire_keys import (
 from d365leads.models.wire_keys import (
     is_text as _is_text,
 )
-from d365leads.models.wire_keys import (
-    tuple_getter,
-)
 
 __all__ = ["RowPlan", "new_lookup"]
 
@@ -91,6 +89,9 @@ _MAX_LEARNT = 4096
 _MAX_IDS = 4096
 #: Row shapes (key tuples) remembered per class; a query gives one, a few queries a few.
 _MAX_SHAPES = 64
+#: Shapes tried, by row size, before a row's keys are hashed to find its shape. A page mixes a
+#: few shapes (a null lookup has no annotations, a set one has three), so rows alternate.
+_MAX_SHAPES_PER_SIZE = 8
 #: Tenant column values kept as they come (anything else may be expanded JSON).
 _PLAIN_TYPES: Final = frozenset({str, int, float, bool, NoneType})
 #: State and status values read by the plan (others take the reference path).
@@ -177,7 +178,8 @@ class RowPlan:
         self.texts = frozenset(
             name for name, info in model.model_fields.items() if _is_text(info.annotation)
         )
-        #: the other plain columns, validated (a row of a known shape takes them apart)
+        #: the other plain columns, validated (a row of a known shape takes them apart; text
+        #: columns are not given to it: a pydantic-core field costs more than a type check)
         self._typed = _fields_validator(
             f"{model.__name__}TypedColumns",
             {n: c for n, c in columns.items() if n not in self.texts and not fields[n]},
@@ -187,6 +189,7 @@ class RowPlan:
         self._last: _Shape | None = None
         self._ids: dict[str, UUID] = {}
         self._shapes: dict[tuple[str, ...], _Shape] = {}
+        self._by_size: dict[int, list[_Shape]] = {}
 
     @classmethod
     def for_class(cls, model: type[BaseModel], base: type[BaseModel]) -> RowPlan | None:
@@ -254,11 +257,18 @@ class RowPlan:
 
     def read(self, row: Mapping[str, Any]) -> BaseModel | None:
         """The model of ``row``, or ``None`` when the reference path must read it."""
-        shape = self._last
-        if shape is not None and shape.size == len(row):
-            model = self._read_shaped(shape, row)
+        last = self._last
+        size = len(row)
+        if last is not None and last.size == size:
+            model = self._read_shaped(last, row)
             if model is not None:
                 return model
+        for known in self._by_size.get(size, ()):
+            if known is not last:
+                model = self._read_shaped(known, row)
+                if model is not None:
+                    self._last = known
+                    return model
         keys = tuple(row)
         shape = self._shapes.get(keys)
         if shape is None:
@@ -277,6 +287,9 @@ class RowPlan:
         shape = _Shape(self, keys, kinds)
         if len(self._shapes) < _MAX_SHAPES:
             self._shapes[keys] = shape
+            same_size = self._by_size.setdefault(shape.size, [])
+            if len(same_size) < _MAX_SHAPES_PER_SIZE:
+                same_size.append(shape)
         return shape
 
     def _read_shaped(self, shape: _Shape, row: Mapping[str, Any]) -> BaseModel | None:
@@ -287,25 +300,29 @@ class RowPlan:
         A row has exactly the shape's keys when it has as many, each getter found its keys and
         the validation found the shape's typed columns.
         """
+        # Values are fetched by the check they need (one getter and one type check per group),
+        # then cut apart by position: the fewer calls, the less a row costs.
+        if len(row) != shape.size:
+            return None
         try:
-            texts = shape.get_texts(row)
-            labels = shape.get_formatted(row)
+            text_or_null = shape.get_text_or_null(row)  # text columns, then lookup ids
+            text = shape.get_text(row)  # formatted values, then lookup tables
             extra_values = shape.get_extra(row)
             enums = shape.get_enums(row)
-            annotation_values = shape.get_annotations(row)
-            raws = shape.get_lookups(row)
-            tables = shape.get_tables(row)
-            etag = row[shape.etag] if shape.etag is not None else None
+            kept = shape.get_kept(row)  # annotations, other tables' names, then the etag
         except KeyError:
             return None
+        # A set of the types, then one comparison: cheaper than a membership test per value.
         if not (
-            _TEXT_OR_NULL.issuperset(map(type, texts))
-            and _TEXT.issuperset(map(type, labels))
-            and _ID_TYPES.issuperset(map(type, raws))
-            and _PLAIN_TYPES.issuperset(map(type, extra_values))
-            and _ENUM_INPUT_TYPES.issuperset(map(type, enums))
-            and _TEXT.issuperset(map(type, tables))
+            set(map(type, text_or_null)) <= _TEXT_OR_NULL
+            and set(map(type, text)) <= _TEXT
+            and set(map(type, extra_values)) <= _PLAIN_TYPES
+            and set(map(type, enums)) <= _ENUM_INPUT_TYPES
         ):
+            return None
+        n_texts = shape.n_texts
+        raws = text_or_null[n_texts:]
+        if "" in raws:
             return None
         try:
             typed, _, typed_set = self._typed.validate_python(row)
@@ -315,38 +332,51 @@ class RowPlan:
             return None
         data = self._defaults.copy()
         data.update(typed)
-        data.update(zip(shape.texts, texts, strict=True))
-        fields_set = set(shape.fields_set)
-        formatted = dict(zip(shape.formatted, labels, strict=True))
-        annotations = dict(zip(shape.annotations, annotation_values, strict=True))
-        for key in shape.other_tables:
-            value = row[key]
+        data.update(zip(shape.texts, text_or_null, strict=False))
+        n_labels = shape.n_labels
+        formatted = dict(zip(shape.formatted, text, strict=False))
+        n_annotations = shape.n_annotations
+        annotations = dict(zip(shape.annotations, kept, strict=False))
+        for key, value in zip(shape.other_tables, kept[n_annotations:], strict=False):
             annotations[key] = str(value) if value else value
-        if "" in raws:
-            return None
         # Null lookups stay at their default (None); only the set ones are built.
+        cache = self._lookups
         for (key, name, targets, table_at), raw in zip(
             compress(shape.lookups, raws), filter(None, raws), strict=True
         ):
             if table_at < 0:
                 table = targets[0] if len(targets) == 1 else None
             else:
-                table = tables[table_at]
+                table = text[n_labels + table_at]
                 if table not in targets:
                     return None
-            try:
-                data[name] = self._lookup(raw, table, formatted.get(key))
-            except InvalidIdError:
-                return None
-        return self._assemble(
-            data,
-            fields_set,
-            dict(zip(shape.extra, extra_values, strict=True)),
-            etag=None if etag is None else str(etag),
-            formatted=formatted,
-            annotations=annotations,
-            expanded={},
+            label = formatted.get(key)
+            found = cache.get((raw, table, label))
+            if found is None:
+                try:
+                    found = self._lookup(raw, table, label)
+                except InvalidIdError:
+                    return None
+            data[name] = found
+        etag = kept[-1] if shape.etag else None
+        model = self.model.__new__(self.model)
+        _setattr(model, "__dict__", data)
+        _setattr(model, "__pydantic_fields_set__", set(shape.fields_set))
+        _setattr(model, "__pydantic_extra__", dict(zip(shape.extra, extra_values, strict=False)))
+        _setattr(
+            model,
+            "__pydantic_private__",
+            {
+                "_etag": None if etag is None else str(etag),
+                "_formatted": formatted,
+                "_annotations": annotations,
+                "_binds": {},
+                "_expanded": {},
+                "_dirty": set(),
+                "_loaded": True,
+            },
         )
+        return model
 
     def _read_any(self, row: Mapping[str, Any]) -> BaseModel | None:
         """Read any row, sorting its keys one at a time."""
@@ -412,6 +442,7 @@ class RowPlan:
             data, _, fields_set = self._validator.validate_python(columns)
         except ValidationError:
             return None
+        fields_set.update(extra)
         return self._assemble(
             data,
             fields_set,
@@ -433,9 +464,11 @@ class RowPlan:
         annotations: dict[str, Any],
         expanded: dict[str, Any],
     ) -> BaseModel:
-        """The model holding the validated columns, as ``from_wire`` leaves it: clean, loaded."""
+        """The model holding the validated columns, as ``from_wire`` leaves it: clean, loaded.
+
+        ``fields_set`` already holds the tenant columns' names.
+        """
         model = self.model.__new__(self.model)
-        fields_set.update(extra)
         _setattr(model, "__dict__", data)
         _setattr(model, "__pydantic_fields_set__", fields_set)
         _setattr(model, "__pydantic_extra__", extra)
@@ -453,46 +486,3 @@ class RowPlan:
             },
         )
         return model
-
-
-class _Shape:
-    """The keys of a row, in the order a page sends them, sorted once by what they are.
-
-    Rows of one query repeat the same keys, so a row of a known shape is read with a few
-    C-level item getters instead of a branch per key.
-    """
-
-    def __init__(self, plan: RowPlan, keys: tuple[str, ...], kinds: list[tuple[int, str]]) -> None:
-        def select(kind: int) -> list[tuple[str, str]]:
-            return [
-                (key, entry[1]) for key, entry in zip(keys, kinds, strict=True) if entry[0] == kind
-            ]
-
-        self.size = len(keys)
-        columns = [key for key, _ in select(_FIELD)]
-        self.texts = [key for key in columns if key in plan.texts]
-        self.get_texts = tuple_getter(self.texts)
-        self.typed = {key for key in columns if key not in plan.texts}
-        lookups = [key for key, _ in select(_LOOKUP)]
-        # A lookup's formatted value is also kept under the lookup's own name.
-        labels = select(_FORMATTED)
-        labels += [(key, plan.lookups[base][0]) for key, base in labels if base in lookups]
-        self.formatted = [base for _, base in labels]
-        self.get_formatted = tuple_getter([key for key, _ in labels])
-        self.extra = [key for key, _ in select(_EXTRA)]
-        self.get_extra = tuple_getter(self.extra)
-        self.annotations = [key for key, _ in select(_ANNOTATION)]
-        self.get_annotations = tuple_getter(self.annotations)
-        self.get_enums = tuple_getter([name for name in plan.enums if name in keys])
-        self.other_tables = [key for key, _ in select(_TABLE_OTHER)]
-        self.get_lookups = tuple_getter(lookups)
-        # The table names of the lookups read from their annotation, by position.
-        at = {base: key for key, base in select(_TABLE) if base in lookups}
-        self.get_tables = tuple_getter(list(at.values()))
-        position = {base: i for i, base in enumerate(at)}
-        self.lookups = [
-            (key, plan.lookups[key][0], plan.lookups[key][1], position.get(key, -1))
-            for key in lookups
-        ]
-        self.fields_set = frozenset(columns) | {plan.lookups[key][0] for key in lookups}
-        self.etag = _wire.ODATA_ETAG if _wire.ODATA_ETAG in keys else None
