@@ -13,6 +13,7 @@ never dropped or retyped.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from d365leads.errors import SyncError
 from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
-from d365leads.sync.tables import ColumnKind, ColumnSpec, TableSpec
+from d365leads.sync.tables import ColumnKind, ColumnSpec, PlannedRows, TableSpec
 
 __all__ = [
     "DEFAULT_URL",
@@ -167,6 +168,7 @@ class SyncTarget:
         self.dialect = engine.dialect.name
         self._tables: dict[str, sa.Table] = {}
         self._upserts: dict[tuple[sa.Table, tuple[str, ...]], PreparedUpsert] = {}
+        self._planned: dict[tuple[sa.Table, tuple[str, ...], frozenset[str]], PreparedUpsert] = {}
         self._ready = False
 
     def __repr__(self) -> str:
@@ -279,10 +281,18 @@ class SyncTarget:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def upsert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update ``rows`` by primary key; every row must have the same keys."""
+    def upsert(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]] | PlannedRows
+    ) -> int:
+        """Insert or update ``rows`` by primary key; every row must have the same keys.
+
+        :class:`~d365leads.sync.tables.PlannedRows` (value lists of a row plan, changed in
+        place) go to the table's prepared statement as they are.
+        """
         if not rows:
             return 0
+        if isinstance(rows, PlannedRows):
+            return self._upsert_planned(conn, table, rows)
         keys = list(rows[0])
         pk = next(iter(table.primary_key.columns)).name
         dialect = conn.dialect.name
@@ -313,6 +323,23 @@ class SyncTarget:
                 values = {k: v for k, v in row.items() if k != pk}
                 conn.execute(sa.update(table).where(table.c[pk] == row[pk]).values(values))
         return len(rows)
+
+    def _upsert_planned(self, conn: Connection, table: sa.Table, rows: PlannedRows) -> int:
+        keys, json_text = rows.keys, rows.json_text
+        if not supports_prepared_upsert(conn.dialect):
+            texts = [i for i, k in enumerate(keys) if k in json_text]
+            dicts = []
+            for row in rows:
+                for i in texts:
+                    row[i] = None if row[i] is None else json.loads(row[i])
+                dicts.append(dict(zip(keys, row, strict=True)))
+            return self.upsert(conn, table, dicts)
+        cache_key = (table, keys, json_text)
+        prepared = self._planned.get(cache_key)
+        if prepared is None:
+            prepared = PreparedUpsert(table, keys, conn.dialect, json_text=json_text)
+            self._planned[cache_key] = prepared
+        return prepared.run_lists(conn, rows)
 
     def delete_ids(
         self, conn: Connection, table: sa.Table, ids: Sequence[str], *, at: datetime, remove: bool
