@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from d365leads.errors import SyncError
+from d365leads.sync.checkpoint import WAL_PAGES_BEFORE_CHECKPOINT, BackgroundCheckpoint
 from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
 from d365leads.sync.tables import ColumnKind, ColumnSpec, PlannedRows, TableSpec
@@ -144,11 +145,14 @@ class SyncTarget:
     """
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self._checkpoint: BackgroundCheckpoint | None = None
         if engine is None:
             parsed = _normalise_url(url or DEFAULT_URL)
+            sqlite_file = ""
             if parsed.get_backend_name() == "sqlite":
                 database = parsed.database or ""
                 if database and database != ":memory:" and not database.startswith("file:"):
+                    sqlite_file = os.path.abspath(database)
                     folder = os.path.dirname(os.path.abspath(database))
                     if not os.path.isdir(folder):
                         raise SyncError(
@@ -164,6 +168,9 @@ class SyncTarget:
                 ) from exc
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_on_connect)
+                if sqlite_file:
+                    self._checkpoint = BackgroundCheckpoint(sqlite_file)
+                    sa.event.listen(engine, "connect", _checkpoint_later)
         self.engine = engine
         self.dialect = engine.dialect.name
         self._tables: dict[str, sa.Table] = {}
@@ -186,7 +193,9 @@ class SyncTarget:
         self.close()
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (after a last WAL checkpoint of an SQLite file)."""
+        if self._checkpoint is not None:
+            self._checkpoint.close()
         self.engine.dispose()
 
     # --- connections -------------------------------------------------------------------------
@@ -200,6 +209,8 @@ class SyncTarget:
                 yield conn
         except SQLAlchemyError as exc:
             raise SyncError(f"database error on {self.url}: {exc}") from exc
+        if self._checkpoint is not None:
+            self._checkpoint.poke()
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -408,6 +419,15 @@ class SyncTarget:
         with self.connect() as conn:
             live, dead = conn.execute(query).one()
         return int(live or 0), int(dead or 0)
+
+
+def _checkpoint_later(dbapi_conn: Any, _record: Any) -> None:
+    # BackgroundCheckpoint checkpoints after each commit; SQLite's own stays as a safety net.
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_BEFORE_CHECKPOINT}")
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
