@@ -100,6 +100,12 @@ class PreparedUpsert:
             elif proc is not None:
                 processors.append((index, proc))
         self._processors = tuple(processors)
+        # run_lists: processors by position in a value list of ``keys``, then one itemgetter
+        # per row puts the values in the statement's order (SQLAlchemy orders an INSERT's
+        # columns as the table declares them, not as ``keys`` lists them).
+        at = {name: i for i, name in enumerate(self.keys)}
+        self._list_processors = tuple((at[order[i]], proc) for i, proc in processors)
+        self._in_order = itemgetter(*(at[name] for name in order))
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The driver parameters of one row, in the statement's order."""
@@ -117,18 +123,20 @@ class PreparedUpsert:
         """Upsert ``rows`` given as value lists in :attr:`keys` order (changed in place)."""
         if not rows:
             return 0
-        if self._order != self.keys:
-            at = [self.keys.index(name) for name in self._order]
-            rows = [[row[i] for i in at] for row in rows]
-        processors = self._processors
+        processors = self._list_processors
         if processors:
             for row in rows:
                 for index, proc in processors:
                     row[index] = proc(row[index])
-        if self._positional:
-            conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+        in_order = self._in_order
+        if len(self._order) == 1:
+            params = [(in_order(row),) for row in rows]
         else:
-            conn.exec_driver_sql(self.sql, [dict(zip(self._order, r, strict=True)) for r in rows])
+            params = [in_order(row) for row in rows]
+        if self._positional:
+            conn.exec_driver_sql(self.sql, params)
+        else:
+            conn.exec_driver_sql(self.sql, [dict(zip(self._order, p, strict=True)) for p in params])
         return len(rows)
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
