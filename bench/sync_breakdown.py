@@ -110,7 +110,7 @@ def main() -> int:
             ),
             ("row_builder + bookkeeping dict (before)", lambda: [old_dict(r) for r in rows]),
             (
-                "statement parameters from the dicts, bind processors incl. (before)",
+                "statement parameters from the dicts, processors and _raw encoding incl. (before)",
                 lambda: [before_stmt.params(d) for d in dicts],
             ),
             (
