@@ -9,6 +9,7 @@ instead of being read as data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from d365leads.errors import MalformedResponseError
@@ -29,12 +30,15 @@ def _preview(response: Response) -> str:
     return f"{text!r}{'...' if len(response.content) > 60 else ''}"
 
 
-def json_value(response: Response, *, method: str = "GET") -> Any:
+def json_value(
+    response: Response, *, method: str = "GET", decode: Callable[[str], Any] | None = None
+) -> Any:
     """The JSON of a successful answer, or :class:`~d365leads.errors.MalformedResponseError`.
 
     Refused: a declared ``Content-Type`` that is not JSON (an HTML page from a proxy or a
     sign-in portal), a body that does not parse (cut off, HTML without a type), and an OData
-    ``error`` object under a success status. An empty body gives ``None``.
+    ``error`` object under a success status. An empty body gives ``None``. ``decode`` parses
+    the body's text instead of ``json.loads`` (it raises ``ValueError`` on bad JSON).
     """
     where = f"{method} {redact_url(response.url)}"
     content_type = response.headers.get("Content-Type", "")
@@ -46,7 +50,10 @@ def json_value(response: Response, *, method: str = "GET") -> Any:
             "(D365_URL) and the proxy settings"
         )
     try:
-        body = response.json()
+        if decode is None or not response.content:
+            body = response.json()
+        else:
+            body = decode(response.content.decode("utf-8-sig"))
     except ValueError:
         raise MalformedResponseError(
             f"{where}: the answer is not valid JSON (HTTP {response.status}, "
@@ -66,9 +73,11 @@ def json_value(response: Response, *, method: str = "GET") -> Any:
     return body
 
 
-def json_object(response: Response, *, method: str = "GET") -> dict[str, Any]:
+def json_object(
+    response: Response, *, method: str = "GET", decode: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
     """Like :func:`json_value`, but the answer must be a JSON object (empty body: ``{}``)."""
-    body = json_value(response, method=method)
+    body = json_value(response, method=method, decode=decode)
     if body is None:
         return {}
     if not isinstance(body, dict):

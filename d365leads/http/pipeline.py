@@ -34,6 +34,7 @@ from d365leads.errors import (
 )
 from d365leads.http.impersonation import Caller
 from d365leads.http.json_body import json_object
+from d365leads.http.page_text import page_with_texts
 from d365leads.http.retry import RetryPolicy, is_idempotent
 from d365leads.http.throttle import ThrottleState
 from d365leads.http.transport import Request, RequestsTransport, Response, Transport, _origin
@@ -82,6 +83,7 @@ class Page:
     delta_link: str | None = None
     count: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    row_texts: list[str] | None = field(default=None, repr=False)  # iter_pages(row_texts=True)
 
 
 class ApiSession:
@@ -420,12 +422,14 @@ class ApiSession:
         page_size: int | None = None,
         prefer: Sequence[str] = (),
         headers: Mapping[str, str] | None = None,
+        row_texts: bool = False,
     ) -> Iterator[Page]:
         """Yield the pages of a collection, following ``@odata.nextLink`` one page at a time.
 
         Sends ``Prefer: odata.maxpagesize`` on every page (Dataverse wants the same size on
         each request of a paged query) unless the query has ``$top``, which Dataverse ignores
         next to a page size (page-results doc); the nextLink is used exactly as returned.
+        ``row_texts`` also gives each row's JSON text as sent (:attr:`Page.row_texts`).
         """
         size = page_size or self.page_size
         if not 1 <= size <= _wire.MAX_PAGE_SIZE:
@@ -436,7 +440,8 @@ class ApiSession:
         query: Mapping[str, str] | None = params
         seen: set[str] = set()
         while target is not None:
-            body = self.get_json(target, params=query, headers=headers, prefer=preferences)
+            got = self.request("GET", target, params=query, headers=headers, prefer=preferences)
+            body, texts = page_with_texts(got) if row_texts else (json_object(got), None)
             here = self.build_url(target, query)
             rows = body.get("value")
             if not isinstance(rows, list):
@@ -465,6 +470,7 @@ class ApiSession:
                 delta_link=delta_link,
                 count=count if isinstance(count, int) else None,
                 raw={k: v for k, v in body.items() if k != "value"},
+                row_texts=texts,
             )
             target, query = next_link, None
 

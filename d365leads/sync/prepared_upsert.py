@@ -8,13 +8,16 @@ integer columns pass through untouched), and each page goes to the driver's ``ex
 through ``Connection.exec_driver_sql``.
 
 On SQLite ``_raw`` is written as compact JSON (no blanks after separators); it reads back
-through the same JSON type as before.
+through the same JSON type as before. A JSON column named in ``json_text`` receives JSON text
+instead (a row's text as it came on the wire, see :mod:`d365leads.http.page_text`): SQLite
+stores it as it is, other dialects get the value it parses to, so PostgreSQL's ``jsonb`` holds
+the same document either way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -39,6 +42,16 @@ def supports_prepared_upsert(dialect: Dialect) -> bool:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
+def _parsed_then(proc: _Processor | None) -> _Processor:
+    """A bind processor for JSON text: the value it parses to, through ``proc``."""
+
+    def process(text: Any) -> Any:
+        value = None if text is None else json.loads(text)
+        return value if proc is None else proc(value)
+
+    return process
+
+
 def _compact_json(value: Any) -> Any:
     if value is None:
         return "null"
@@ -48,7 +61,14 @@ def _compact_json(value: Any) -> Any:
 class PreparedUpsert:
     """The upsert of ``table`` for rows carrying exactly ``keys``, compiled for ``dialect``."""
 
-    def __init__(self, table: sa.Table, keys: Sequence[str], dialect: Dialect) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        keys: Sequence[str],
+        dialect: Dialect,
+        *,
+        json_text: Collection[str] = (),
+    ) -> None:
         if not supports_prepared_upsert(dialect):
             raise ValueError(f"no prepared upsert for the {dialect.name} dialect")
         self.keys = tuple(keys)
@@ -69,13 +89,23 @@ class PreparedUpsert:
         processors: list[tuple[int, _Processor]] = []
         for index, name in enumerate(order):
             col_type = table.c[name].type
+            is_text = name in json_text and isinstance(col_type, sa.JSON)
             if dialect.name == "sqlite" and isinstance(col_type, sa.JSON):
-                processors.append((index, _compact_json))
+                if not is_text:
+                    processors.append((index, _compact_json))
                 continue
             proc = col_type.dialect_impl(dialect).bind_processor(dialect)
-            if proc is not None:
+            if is_text:
+                processors.append((index, _parsed_then(proc)))
+            elif proc is not None:
                 processors.append((index, proc))
         self._processors = tuple(processors)
+        # run_lists: processors by position in a value list of ``keys``, then one itemgetter
+        # per row puts the values in the statement's order (SQLAlchemy orders an INSERT's
+        # columns as the table declares them, not as ``keys`` lists them).
+        at = {name: i for i, name in enumerate(self.keys)}
+        self._list_processors = tuple((at[order[i]], proc) for i, proc in processors)
+        self._in_order = itemgetter(*(at[name] for name in order))
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The driver parameters of one row, in the statement's order."""
@@ -88,6 +118,26 @@ class PreparedUpsert:
         for index, proc in self._processors:
             out[index] = proc(out[index])
         return tuple(out)
+
+    def run_lists(self, conn: Connection, rows: Sequence[list[Any]]) -> int:
+        """Upsert ``rows`` given as value lists in :attr:`keys` order (changed in place)."""
+        if not rows:
+            return 0
+        processors = self._list_processors
+        if processors:
+            for row in rows:
+                for index, proc in processors:
+                    row[index] = proc(row[index])
+        in_order = self._in_order
+        if len(self._order) == 1:
+            params = [(in_order(row),) for row in rows]
+        else:
+            params = [in_order(row) for row in rows]
+        if self._positional:
+            conn.exec_driver_sql(self.sql, params)
+        else:
+            conn.exec_driver_sql(self.sql, [dict(zip(self._order, p, strict=True)) for p in params])
+        return len(rows)
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Upsert ``rows`` (each with exactly :attr:`keys`); returns how many were sent."""

@@ -13,6 +13,7 @@ never dropped or retyped.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,9 +27,10 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from d365leads.errors import SyncError
+from d365leads.sync.checkpoint import WAL_PAGES_BEFORE_CHECKPOINT, BackgroundCheckpoint
 from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
-from d365leads.sync.tables import ColumnKind, ColumnSpec, TableSpec
+from d365leads.sync.tables import ColumnKind, ColumnSpec, PlannedRows, TableSpec
 
 __all__ = [
     "DEFAULT_URL",
@@ -143,11 +145,14 @@ class SyncTarget:
     """
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self._checkpoint: BackgroundCheckpoint | None = None
         if engine is None:
             parsed = _normalise_url(url or DEFAULT_URL)
+            sqlite_file = ""
             if parsed.get_backend_name() == "sqlite":
                 database = parsed.database or ""
                 if database and database != ":memory:" and not database.startswith("file:"):
+                    sqlite_file = os.path.abspath(database)
                     folder = os.path.dirname(os.path.abspath(database))
                     if not os.path.isdir(folder):
                         raise SyncError(
@@ -163,10 +168,14 @@ class SyncTarget:
                 ) from exc
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_on_connect)
+                if sqlite_file:
+                    self._checkpoint = BackgroundCheckpoint(sqlite_file)
+                    sa.event.listen(engine, "connect", _checkpoint_later)
         self.engine = engine
         self.dialect = engine.dialect.name
         self._tables: dict[str, sa.Table] = {}
         self._upserts: dict[tuple[sa.Table, tuple[str, ...]], PreparedUpsert] = {}
+        self._planned: dict[tuple[sa.Table, tuple[str, ...], frozenset[str]], PreparedUpsert] = {}
         self._ready = False
 
     def __repr__(self) -> str:
@@ -184,7 +193,9 @@ class SyncTarget:
         self.close()
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (after a last WAL checkpoint of an SQLite file)."""
+        if self._checkpoint is not None:
+            self._checkpoint.close()
         self.engine.dispose()
 
     # --- connections -------------------------------------------------------------------------
@@ -198,6 +209,8 @@ class SyncTarget:
                 yield conn
         except SQLAlchemyError as exc:
             raise SyncError(f"database error on {self.url}: {exc}") from exc
+        if self._checkpoint is not None:
+            self._checkpoint.poke()
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -279,10 +292,18 @@ class SyncTarget:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def upsert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update ``rows`` by primary key; every row must have the same keys."""
+    def upsert(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]] | PlannedRows
+    ) -> int:
+        """Insert or update ``rows`` by primary key; every row must have the same keys.
+
+        :class:`~d365leads.sync.tables.PlannedRows` (value lists of a row plan, changed in
+        place) go to the table's prepared statement as they are.
+        """
         if not rows:
             return 0
+        if isinstance(rows, PlannedRows):
+            return self._upsert_planned(conn, table, rows)
         keys = list(rows[0])
         pk = next(iter(table.primary_key.columns)).name
         dialect = conn.dialect.name
@@ -313,6 +334,23 @@ class SyncTarget:
                 values = {k: v for k, v in row.items() if k != pk}
                 conn.execute(sa.update(table).where(table.c[pk] == row[pk]).values(values))
         return len(rows)
+
+    def _upsert_planned(self, conn: Connection, table: sa.Table, rows: PlannedRows) -> int:
+        keys, json_text = rows.keys, rows.json_text
+        if not supports_prepared_upsert(conn.dialect):
+            texts = [i for i, k in enumerate(keys) if k in json_text]
+            dicts = []
+            for row in rows:
+                for i in texts:
+                    row[i] = None if row[i] is None else json.loads(row[i])
+                dicts.append(dict(zip(keys, row, strict=True)))
+            return self.upsert(conn, table, dicts)
+        cache_key = (table, keys, json_text)
+        prepared = self._planned.get(cache_key)
+        if prepared is None:
+            prepared = PreparedUpsert(table, keys, conn.dialect, json_text=json_text)
+            self._planned[cache_key] = prepared
+        return prepared.run_lists(conn, rows)
 
     def delete_ids(
         self, conn: Connection, table: sa.Table, ids: Sequence[str], *, at: datetime, remove: bool
@@ -381,6 +419,15 @@ class SyncTarget:
         with self.connect() as conn:
             live, dead = conn.execute(query).one()
         return int(live or 0), int(dead or 0)
+
+
+def _checkpoint_later(dbapi_conn: Any, _record: Any) -> None:
+    # BackgroundCheckpoint checkpoints after each commit; SQLite's own stays as a safety net.
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_BEFORE_CHECKPOINT}")
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

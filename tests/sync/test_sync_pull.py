@@ -434,3 +434,28 @@ def test_pull_over_a_real_http_server(db_url: str, clock: ManualClock) -> None:
     finally:
         server.close()
     assert not fake.errors
+
+
+def test_raw_holds_each_row_as_it_came_on_the_wire(
+    fake: FakeDataverse, client: DataverseClient, db_url: str
+) -> None:
+    text = 'Café "quoted" \\ back ✓ \u2028 end'
+    ids = fake.seed("lead", [{"subject": text, "lastname": f"Lee{i}"} for i in range(7)])
+    with SyncTarget(db_url) as target:
+        pull(client, target, ["lead"], page_size=3)
+        stored = {rid: raw for rid, (raw,) in _mirror(target, "_raw").items()}
+    # The same rows read as plain pages (parsed by json.loads) with the pull's own query.
+    [get] = fake.requests("GET", "leads")[:1]
+    select = get.url.split("$select=", 1)[1].split("&", 1)[0]
+    pages = client.session.iter_pages(
+        "leads",
+        params={"$select": select.replace("%2C", ",")},
+        prefer=[get.header("Prefer") or ""],
+    )
+    wire = {row["leadid"]: row for page in pages for row in page.rows}
+    assert set(stored) == set(ids) == set(wire)
+    for rid, raw in stored.items():
+        value = raw if isinstance(raw, dict) else json.loads(raw)
+        assert value == wire[rid]
+        assert value["subject"] == text
+        assert "modifiedon@OData.Community.Display.V1.FormattedValue" in value

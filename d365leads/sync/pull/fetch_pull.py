@@ -39,6 +39,7 @@ from d365leads.sync.pull.fetch_query import MirrorQuery
 from d365leads.sync.pull.results import TableResult
 from d365leads.sync.pull.table_pull import TablePull
 from d365leads.sync.state import SyncPosition, load_position, save_position
+from d365leads.sync.tables import PlannedRows
 
 __all__ = ["NO_TRACKING_NOTICE", "FetchPull"]
 
@@ -226,9 +227,9 @@ class FetchPull(TablePull):
         read = 0
         for rows in self._rows_by_id(missed):
             now = self.clock()
-            db_rows = [self._db_row(row, pos.generation, now) for row in rows]
+            db_rows = [self._plan.row(row, row, pos.generation, now) for row in rows]
             with self.target.begin() as conn:
-                self.target.upsert(conn, self.table, db_rows)
+                self.target.upsert(conn, self.table, PlannedRows(self._plan.keys, db_rows))
             read += len(db_rows)
         gone = sorted(live - matching)
         with self.target.begin() as conn:

@@ -20,7 +20,7 @@ from d365leads.sync.state import (
     record_error,
     save_position,
 )
-from d365leads.sync.tables import ColumnSpec, TableSpec, deleted_id, row_builder
+from d365leads.sync.tables import ColumnSpec, PlannedRows, RowPlan, TableSpec, deleted_id
 from d365leads.sync.target import SyncTarget
 
 __all__ = ["TablePull", "is_expired_token_error"]
@@ -68,6 +68,7 @@ def _odata_datetime(value: datetime) -> str:
 
 
 _MISSING: Any = object()
+_RAW_TEXT = ("_raw",)
 
 
 class TablePull:
@@ -108,7 +109,11 @@ class TablePull:
         )
         self.signature = ",".join(sorted(self.select.split(",")))
         self.table = target.mirror_table(spec, self.columns)
-        self._build = row_builder(self.columns)
+        self._plan = RowPlan(spec, self.columns)
+        key_at = self._plan.index(spec.primary_key)
+        assert key_at is not None  # a plan always holds the primary key
+        self._key_at = key_at
+        self._modified_at = self._plan.index(spec.modified_column)
         self.result: TableResult | None = None
 
     # --- helpers -----------------------------------------------------------------------------
@@ -127,59 +132,59 @@ class TablePull:
         page_size: int,
         prefer: list[str],
     ) -> Iterator[Page]:
-        pages = self.session.iter_pages(path, params=params, page_size=page_size, prefer=prefer)
+        pages = self.session.iter_pages(
+            path, params=params, page_size=page_size, prefer=prefer, row_texts=True
+        )
         return prefetch(pages) if self.prefetch else pages
 
     def _prefer(self, track: bool) -> list[str]:
         return [_ANNOTATIONS, _wire.PREFER_TRACK_CHANGES] if track else [_ANNOTATIONS]
 
-    def _db_row(self, row: dict[str, Any], generation: int, now: datetime) -> dict[str, Any]:
-        out = self._build(row)
-        rid = row.get(self.spec.primary_key)
-        if not rid:
-            raise SyncError(
-                f"a {self.spec.logical_name} row came back without its key "
-                f"{self.spec.primary_key!r}; the mirror cannot store it"
-            )
-        out[self.spec.primary_key] = str(rid).lower()
-        out["_raw"] = row
-        out["_synced_at"] = now
-        out["_deleted_at"] = None
-        out["_sync_gen"] = generation
-        return out
+    def _split(self, page: Page) -> tuple[list[dict[str, Any]], list[Any], list[str], bool]:
+        """The live rows of ``page``, what each stores as ``_raw``, the deleted ids, and
+        whether ``_raw`` is JSON text.
 
-    def _split(self, rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+        ``_raw`` is the row's JSON text as it came on the wire when the page reader kept it
+        (nothing to encode again), else the parsed row.
+        """
+        rows = page.rows
+        texts = page.row_texts
+        as_text = texts is not None and len(texts) == len(rows)
+        raws: list[Any] = texts if as_text and texts is not None else rows
         live: list[dict[str, Any]] = []
+        live_raws: list[Any] = []
         gone: list[str] = []
-        for row in rows:
+        for row, raw in zip(rows, raws, strict=True):
             rid = deleted_id(row)
             if rid is not None:
                 gone.append(rid)
             else:
                 live.append(row)
-        return live, gone
+                live_raws.append(raw)
+        return live, live_raws, gone, as_text
 
-    def _track_newest(self, pos: SyncPosition, rows: Iterable[dict[str, Any]]) -> None:
+    def _track_newest(self, pos: SyncPosition, rows: Iterable[list[Any]]) -> None:
         """Raise ``pos.pass_watermark`` to the newest ``modifiedon`` among stored ``rows``."""
-        mod = self.spec.modified_column
+        at = self._modified_at
+        if at is None:
+            return
         for row in rows:
-            when = row.get(mod)
+            when = row[at]
             if isinstance(when, datetime) and (
                 pos.pass_watermark is None or when > pos.pass_watermark
             ):
                 pos.pass_watermark = when
 
-    def _unchanged_dropped(
-        self, conn: Connection, rows: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+    def _unchanged_dropped(self, conn: Connection, rows: list[list[Any]]) -> list[list[Any]]:
         """``rows`` less those stored (not deleted) with the same ``modifiedon``."""
-        mod = self.spec.modified_column
-        pk = self.spec.primary_key
-        stored = self.target.stored_values(conn, self.table, mod, [r[pk] for r in rows])
+        key_at, mod_at = self._key_at, self._modified_at
+        stored = self.target.stored_values(
+            conn, self.table, self.spec.modified_column, [r[key_at] for r in rows]
+        )
         changed = []
         for row in rows:
-            seen = stored.get(row[pk], _MISSING)
-            if seen is _MISSING or _as_utc(seen) != row.get(mod):
+            seen = stored.get(row[key_at], _MISSING)
+            if seen is _MISSING or _as_utc(seen) != (None if mod_at is None else row[mod_at]):
                 changed.append(row)
         return changed
 
@@ -193,15 +198,20 @@ class TablePull:
         assert self.result is not None
         remove = self.delete_mode == "remove"
         now = self.clock()
-        live, gone = self._split(page.rows)
-        rows = [self._db_row(r, pos.generation, now) for r in live]
+        live, raws, gone, as_text = self._split(page)
+        build, generation = self._plan.row, pos.generation
+        rows = [build(row, raw, generation, now) for row, raw in zip(live, raws, strict=True)]
         removed = 0
         with self.target.begin() as conn:
             # Watermark mode re-reads the overlap: rows whose modifiedon is unchanged are skipped.
             changed = self._unchanged_dropped(conn, rows) if pass_kind == "watermark" else rows
             if pass_kind != "delta":
                 self._track_newest(pos, changed)
-            self.target.upsert(conn, self.table, changed)
+            self.target.upsert(
+                conn,
+                self.table,
+                PlannedRows(self._plan.keys, changed, _RAW_TEXT if as_text else ()),
+            )
             if pass_kind != "watermark":
                 removed += self.target.delete_ids(conn, self.table, gone, at=now, remove=remove)
             pos.pass_rows += len(changed)

@@ -11,7 +11,8 @@ Columns a user adds with ``--select`` that are not modelled become ``extra`` col
 text (numbers and booleans as JSON) goes in a text column, and ``_raw`` keeps the typed value.
 A type suffix makes a typed column instead: ``new_score:int`` (one of :data:`EXTRA_KINDS`).
 
-The machinery is in :mod:`.columns`, the four mirrored tables in :mod:`.catalog`.
+The machinery is in :mod:`.columns` (a row as a dict) and :mod:`.row_plan` (a row as a list in
+a fixed column order, for the prepared upsert), the four mirrored tables in :mod:`.catalog`.
 """
 
 from __future__ import annotations
@@ -27,16 +28,20 @@ from d365leads.sync.tables.columns import (
     parse_datetime,
     row_builder,
 )
+from d365leads.sync.tables.row_plan import META_KEYS, PlannedRows, RowPlan
 
 __all__ = [
     "ACCOUNT",
     "CONTACT",
     "EXTRA_KINDS",
     "LEAD",
+    "META_KEYS",
     "OPPORTUNITY",
     "TABLES",
     "ColumnKind",
     "ColumnSpec",
+    "PlannedRows",
+    "RowPlan",
     "TableSpec",
     "convert",
     "deleted_id",

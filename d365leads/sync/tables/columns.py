@@ -31,6 +31,7 @@ __all__ = [
     "ColumnSpec",
     "TableSpec",
     "convert",
+    "converter",
     "deleted_id",
     "parse_datetime",
     "row_builder",
@@ -245,6 +246,11 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "date": lambda v: _date(_text(v)),
     "extra": _extra,
 }
+
+
+def converter(kind: ColumnKind) -> Callable[[Any], Any]:
+    """The function turning a non-null wire value of ``kind`` into its database value."""
+    return _CONVERTERS[kind]
 
 
 def convert(kind: ColumnKind, value: Any, name: str = "") -> Any:
