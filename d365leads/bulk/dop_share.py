@@ -12,8 +12,11 @@ batch.  So a killed worker's slots come free within ``lease_s``, not after its c
 The price of a short lease is a worker that cannot reach the journal for that long: once it has
 failed to for half the lease it sends nothing more (it *fences* itself) until a sync goes
 through, so the workers that take its slots over only overlap a request of its that was already
-in flight and lasts longer than the other half.  A sync that hangs, on a connection that neither
-answers nor breaks, is not fenced: the journal's engine sets no statement or socket timeout.
+in flight and lasts longer than the other half.  A sync that hangs counts as failing: each of
+its statements, lock waits included, is cancelled by the server after ``wait_s`` (by default
+well under the lease, see :class:`DopShare`), and the journal's engine bounds connecting and
+notices a dead server or network (:class:`~d365leads.pg_waits.PgWaits`).  Only a server that
+keeps the connection alive but stops answering altogether is not fenced in time.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ DEFAULT_SLOT_LEASE_S = 5.0
 """How long a worker's dop-hint slots stay its own without renewal (renewed every 0.5 s)."""
 
 _log = logging.getLogger(__name__)
+_TIMED_OUT = {"57014": "statement_timeout", "55P03": "lock_timeout"}  # PostgreSQL SQLSTATEs
 _FALLBACK_HINT = 4  # what the runner assumes when the server sends no x-ms-dop-hint
 
 
@@ -65,14 +69,30 @@ class DopShare:
         *,
         lease_s: float = DEFAULT_SLOT_LEASE_S,
         interval_s: float = 0.5,
+        wait_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``wait_s`` caps each statement of a sync, lock waits included; by default
+        ``min(lease_s / 4, (lease_s / 2 - interval_s) / 2)``, so a sync stuck on a lock fails
+        and fences this worker before its slots can be taken over."""
         if lease_s < 3 * interval_s:
             raise ValueError(
                 f"the slot lease ({lease_s} s) must be at least 3 sync intervals ({interval_s} s)"
             )
+        room = lease_s / 2 - interval_s  # fencing starts this long before the lease ends
+        if wait_s is None:
+            wait_s = min(lease_s / 4, room / 2)
+        elif not 0 < wait_s < room:
+            raise ValueError(
+                f"wait_s ({wait_s} s) must be positive and below half the slot lease less one"
+                f" sync interval ({room} s)"
+            )
         self._session = session
-        self._slots = DopSlots(journal.engine, session.org_url, identity, worker, lease_s=lease_s)
+        self._slots = DopSlots(
+            journal.engine, session.org_url, identity, worker, lease_s=lease_s, wait_s=wait_s
+        )
+        self.wait_s = wait_s
+        """How long one statement of a sync may take, lock waits included."""
         self._interval = interval_s
         self._lease_s = lease_s
         self._clock = clock
@@ -125,7 +145,16 @@ class DopShare:
         try:
             self.sync()
         except SQLAlchemyError as exc:
-            _log.warning("could not sync the dop-hint share: %s", exc)
+            state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if state in _TIMED_OUT:
+                _log.warning(
+                    "could not sync the dop-hint share: the journal did not finish a statement"
+                    " within %g s (%s); a lock is held or the database is overloaded",
+                    self.wait_s,
+                    _TIMED_OUT[state],
+                )
+            else:
+                _log.warning("could not sync the dop-hint share: %s", exc)
             with self._lock:
                 # The lease ran from a database time after _synced_at, so this is early enough.
                 if self._clock() - self._synced_at >= self._lease_s / 2:
