@@ -24,10 +24,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 
-from d365leads.errors import ConfigError
+from d365leads.errors import ConfigError, DataverseError
 
-__all__ = ["PgWaits", "explain_wait"]
+__all__ = ["PgWaitError", "PgWaits", "explain_wait"]
 
 _QUERY_KEYS = {
     "connect_timeout": "connect_s",
@@ -111,7 +113,32 @@ class PgWaits:
         options = url.query.get("options")
         url = url.difference_update_query(["options"])
         args = waits.connect_args(_last(options) if options else None)
-        return sa.create_engine(url, connect_args=args, **kwargs), waits
+        engine = sa.create_engine(url, connect_args=args, **kwargs)
+        what = f"the database {url.render_as_string(hide_password=True)}"
+
+        def name_the_limit(context: ExceptionContext) -> None:
+            error = context.sqlalchemy_exception
+            why = explain_wait(context.original_exception, waits, what)
+            if why is not None and isinstance(error, sa.exc.DBAPIError):
+                raise PgWaitError(why, error, context.original_exception) from error
+
+        sa.event.listen(engine, "handle_error", name_the_limit)
+        return engine, waits
+
+
+class PgWaitError(OperationalError, DataverseError):
+    """A wait on the server ran past one of :class:`PgWaits`' limits.
+
+    Still an :class:`~sqlalchemy.exc.OperationalError`, so code that retries database errors
+    retries it; its message names the limit and the setting that raises it.
+    """
+
+    def __init__(self, why: str, error: sa.exc.DBAPIError, orig: BaseException) -> None:
+        super().__init__(error.statement, error.params, orig, hide_parameters=True)
+        self.why = why
+
+    def __str__(self) -> str:
+        return self.why
 
 
 def _last(value: str | tuple[str, ...]) -> str:

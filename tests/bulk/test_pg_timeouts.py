@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -15,9 +16,9 @@ from sqlalchemy.exc import OperationalError
 from d365leads.bulk.dop_share import DopShare
 from d365leads.bulk.journal_pg import PgJournal
 from d365leads.bulk.journal_url import open_journal
-from d365leads.errors import BulkJobError, ConfigError, SyncError
+from d365leads.errors import BulkJobError, ConfigError, DataverseError, SyncError
 from d365leads.fake import FakeDataverse
-from d365leads.pg_waits import PgWaits, explain_wait
+from d365leads.pg_waits import PgWaitError, PgWaits, explain_wait
 from d365leads.sync.target import SYNC_PG_WAITS, SyncTarget
 
 from .conftest import make_client
@@ -117,12 +118,16 @@ def test_a_statement_held_up_by_a_lock_ends_at_lock_timeout(
     with PgJournal(_with_query(pg_journal_url, lock_timeout="0.2")) as journal:
         locker.execute(sa.text("LOCK TABLE bulk_jobs IN ACCESS EXCLUSIVE MODE"))
         started = time.monotonic()
-        with pytest.raises(OperationalError) as caught:
+        with pytest.raises(PgWaitError) as caught:
             journal.jobs()
         assert time.monotonic() - started < 5  # not held until the lock goes
-        why = explain_wait(caught.value, journal.waits, "the job journal")
-        assert why is not None and "lock_timeout (0.2 s)" in why
-        assert "?lock_timeout=SECONDS" in why
+        # Still a database error (callers that retry those retry it), and one of ours.
+        assert isinstance(caught.value, OperationalError)
+        assert isinstance(caught.value, DataverseError)
+        message = str(caught.value)
+        assert message.startswith(f"the database {journal.path.split('?')[0]}: waited past")
+        assert "lock_timeout (0.2 s)" in message and "?lock_timeout=SECONDS" in message
+        assert explain_wait(caught.value, journal.waits, "the job journal") is not None
         locker.rollback()
         assert journal.jobs() == []  # the engine works on once the lock is gone
 
@@ -133,10 +138,21 @@ def test_a_statement_that_runs_too_long_ends_at_statement_timeout(
     url = _with_query(pg_journal_url, statement_timeout="0.2", lock_timeout="30")
     with PgJournal(url) as journal:
         locker.execute(sa.text("LOCK TABLE bulk_jobs IN ACCESS EXCLUSIVE MODE"))
-        with pytest.raises(OperationalError) as caught:
+        with pytest.raises(PgWaitError, match=r"statement_timeout \(0.2 s\) and the server"):
             journal.jobs()
-        why = explain_wait(caught.value, journal.waits, "the job journal")
-        assert why is not None and "statement_timeout (0.2 s)" in why
+
+
+def test_a_sync_target_names_the_limit_that_ran_out(
+    pg_journal_url: str, locker: sa.Connection
+) -> None:
+    with SyncTarget(_with_query(pg_journal_url, lock_timeout="0.2")) as target:
+        target.prepare()
+        locker.execute(sa.text("LOCK TABLE _d365leads_sync_state IN ACCESS EXCLUSIVE MODE"))
+        with (
+            pytest.raises(SyncError, match=r"lock_timeout \(0.2 s\) for a lock another"),
+            target.connect() as conn,
+        ):
+            conn.execute(sa.text("SELECT * FROM _d365leads_sync_state"))
 
 
 def test_skip_locked_claims_do_not_wait_on_a_locked_chunk(
@@ -250,3 +266,85 @@ def test_the_sync_wait_must_leave_room_to_fence_before_the_lease_ends(
         assert DopShare(journal, client.session, "app", "w", lease_s=5).wait_s == 1.0
         assert DopShare(journal, client.session, "app", "w", lease_s=1.5).wait_s == 0.125
     client.close()
+
+
+class _FreezingProxy:
+    """A TCP relay to the PostgreSQL server that can stop passing bytes while keeping every
+    connection open: a server that neither answers nor breaks, which no PostgreSQL setting
+    bounds."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self._upstream = upstream
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client = self._listener.accept()[0]
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            self._sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self.flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.flowing.set()
+        self._listener.close()
+        for sock in self._sockets:
+            sock.close()
+
+
+def test_a_sync_hung_on_a_silent_server_still_fences_the_worker_in_time(
+    fake: FakeDataverse, pg_journal_url: str
+) -> None:
+    real = sa.make_url(pg_journal_url)
+    proxy = _FreezingProxy((real.host or "127.0.0.1", real.port or 5432))
+    client = make_client(fake)
+    client.session.get_json("WhoAmI")  # learns the hint, 4
+    runner = _Runner()
+    seen_zero = threading.Event()
+
+    class _Watched(_Runner):
+        def set_share(self, share: int | None) -> None:
+            runner.set_share(share)
+            if share == 0:
+                seen_zero.set()
+
+    try:
+        url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        with PgJournal(url) as journal:
+            share = DopShare(journal, client.session, "app", "w", lease_s=2)
+            share.start()
+            share.attach(_Watched())
+            assert runner.caps[-1] == 4
+            proxy.flowing.clear()  # every sync now waits for an answer that does not come
+            started = time.monotonic()
+            assert seen_zero.wait(10), "the worker kept sending on a silent journal"
+            assert time.monotonic() - started < 10
+            assert share.held == 0
+            share.stop()  # returns although a sync still hangs (its slots run out instead)
+            hung = [t for t in threading.enumerate() if t.name == "d365leads-dop-share"]
+            assert hung
+            proxy.flowing.set()  # the hung sync goes through and its thread ends
+            for thread in hung:
+                thread.join(10)
+                assert not thread.is_alive()
+    finally:
+        proxy.close()
+        client.close()
