@@ -120,7 +120,7 @@ class PgWaits:
             error = context.sqlalchemy_exception
             why = explain_wait(context.original_exception, waits, what)
             if why is not None and isinstance(error, sa.exc.DBAPIError):
-                raise PgWaitError(why, error, context.original_exception) from error
+                raise PgWaitError(why, error.statement, error.params, context.original_exception)
 
         sa.event.listen(engine, "handle_error", name_the_limit)
         return engine, waits
@@ -133,9 +133,12 @@ class PgWaitError(OperationalError, DataverseError):
     retries it; its message names the limit and the setting that raises it.
     """
 
-    def __init__(self, why: str, error: sa.exc.DBAPIError, orig: BaseException) -> None:
-        super().__init__(error.statement, error.params, orig, hide_parameters=True)
+    def __init__(self, why: str, statement: str | None, params: Any, orig: BaseException) -> None:
+        super().__init__(statement, params, orig, hide_parameters=True)
         self.why = why
+
+    def __reduce__(self) -> Any:
+        return (PgWaitError, (self.why, self.statement, self.params, self.orig))
 
     def __str__(self) -> str:
         return self.why

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import socket
 import threading
 import time
@@ -97,6 +98,12 @@ def test_a_journal_and_a_sync_target_connect_with_the_waits(pg_journal_url: str)
         assert _show(journal.engine, "statement_timeout") == "300ms"
         assert _show(journal.engine, "lock_timeout") == "10s"
         assert journal.waits.statement_s == 0.3
+        with journal.engine.connect() as conn:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            given = dbapi.info.get_parameters()  # type: ignore[attr-defined]
+        assert given["connect_timeout"] == "10" and given["keepalives_idle"] == "15"
+        assert given["keepalives_count"] == "3" and given["tcp_user_timeout"] == "30000"
     api = open_journal(pg_journal_url, waits=PgWaits(statement_s=4, lock_s=2))
     with api as journal:
         assert isinstance(journal, PgJournal)
@@ -128,6 +135,8 @@ def test_a_statement_held_up_by_a_lock_ends_at_lock_timeout(
         assert message.startswith(f"the database {journal.path.split('?')[0]}: waited past")
         assert "lock_timeout (0.2 s)" in message and "?lock_timeout=SECONDS" in message
         assert explain_wait(caught.value, journal.waits, "the job journal") is not None
+        copy = pickle.loads(pickle.dumps(caught.value))  # as it crosses a process boundary
+        assert isinstance(copy, PgWaitError) and str(copy) == message
         locker.rollback()
         assert journal.jobs() == []  # the engine works on once the lock is gone
 
