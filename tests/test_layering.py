@@ -45,7 +45,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "d365leads"
 
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("errors", "_wire", "_version", "csvsafe")),
-    (1, ("config", "auth", "redaction", "odata", "models")),
+    (1, ("config", "auth", "redaction", "odata", "models", "pg_waits")),
     (2, ("http",)),
     (3, ("records", "resources", "metadata", "batch", "bulk", "sync", "actions", "frames")),
     (3, ("multiple",)),

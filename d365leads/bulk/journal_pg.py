@@ -40,7 +40,8 @@ from d365leads.bulk.journal_pg_tables import jobs as _jobs
 from d365leads.bulk.journal_pg_tables import metadata as _md
 from d365leads.bulk.planner import JobSpec, Plan
 from d365leads.bulk.selection import Selection
-from d365leads.errors import BulkJobError
+from d365leads.errors import BulkJobError, ConfigError
+from d365leads.pg_waits import PgWaits, explain_wait
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "PgJournal", "is_database_url"]
 
@@ -71,8 +72,15 @@ class PgJournal:
     """A job journal in a PostgreSQL database (see the module docstring)."""
 
     def __init__(
-        self, url: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE, engine: Engine | None = None
+        self,
+        url: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        engine: Engine | None = None,
+        waits: PgWaits | None = None,
     ) -> None:
+        """``waits`` bounds every wait on the server (:class:`~d365leads.pg_waits.PgWaits`);
+        the URL's query (``?statement_timeout=30``) wins over it."""
         if chunk_size < 1:
             raise BulkJobError(f"chunk_size must be at least 1, got {chunk_size}")
         self.chunk_size = chunk_size
@@ -85,8 +93,11 @@ class PgJournal:
         if parsed.get_backend_name() != "postgresql":
             raise BulkJobError(f"a shared job journal needs PostgreSQL, not {parsed.drivername}")
         self.path = parsed.render_as_string(hide_password=True)
+        self.waits = waits or PgWaits()
         try:
-            self._engine = engine or sa.create_engine(parsed, pool_size=8, pool_pre_ping=True)
+            if engine is None:
+                engine, self.waits = self.waits.engine(parsed, pool_size=8, pool_pre_ping=True)
+            self._engine = engine
             with self._engine.begin() as conn:
                 # One creator at a time: CREATE TABLE IF NOT EXISTS races between processes.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(5365001)"))
@@ -98,10 +109,12 @@ class PgJournal:
                 f"cannot open {self.path}: {exc}; "
                 "install the driver: pip install 'd365leads[postgres]'"
             ) from exc
+        except ConfigError as exc:
+            raise BulkJobError(f"cannot open the job journal {self.path}: {exc}") from exc
         except SQLAlchemyError as exc:
-            raise BulkJobError(
-                f"cannot open the job journal {self.path}: {getattr(exc, 'orig', None) or exc}"
-            ) from exc
+            what = f"cannot open the job journal {self.path}"
+            why = explain_wait(exc, self.waits, what)
+            raise BulkJobError(why or f"{what}: {getattr(exc, 'orig', None) or exc}") from exc
 
     def __repr__(self) -> str:
         return f"PgJournal({self.path!r})"

@@ -31,13 +31,25 @@ class DopSlots:
     """One worker's registration and request slots for one identity on one org."""
 
     def __init__(
-        self, engine: Engine, org_url: str, identity: str, worker: str, *, lease_s: float
+        self,
+        engine: Engine,
+        org_url: str,
+        identity: str,
+        worker: str,
+        *,
+        lease_s: float,
+        wait_s: float | None = None,
     ) -> None:
+        """``wait_s`` caps each statement of :meth:`sync` and :meth:`leave`, lock waits
+        included (the engine's own limits otherwise), so a stuck exchange fails in time."""
         if lease_s <= 0:
             raise ValueError(f"lease_s must be positive, got {lease_s}")
+        if wait_s is not None and not wait_s > 0:
+            raise ValueError(f"wait_s must be positive, got {wait_s}")
         self._engine = engine
         self._key = {"org": org_url.rstrip("/"), "identity": identity, "me": worker}
         self._lease_s = lease_s
+        self._wait_ms = None if wait_s is None else max(1, round(wait_s * 1000))
 
     def __repr__(self) -> str:
         return f"DopSlots({self._key['identity']!r}, worker={self._key['me']!r})"
@@ -143,6 +155,15 @@ class DopSlots:
                 )
 
     def _lock(self, conn: Connection) -> None:
+        if self._wait_ms is not None:
+            # For this transaction only: the engine's limits stay as they are for the rest.
+            conn.execute(
+                sa.text(
+                    "SELECT set_config('statement_timeout', :ms, true),"
+                    " set_config('lock_timeout', :ms, true)"
+                ),
+                {"ms": str(self._wait_ms)},
+            )
         conn.execute(
             sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
             {"name": f"d365leads-dop|{self._key['org']}|{self._key['identity']}"},

@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from d365leads.errors import SyncError
+from d365leads.errors import ConfigError, SyncError
+from d365leads.pg_waits import PgWaits
 from d365leads.sync.checkpoint import WAL_PAGES_BEFORE_CHECKPOINT, BackgroundCheckpoint
 from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
@@ -35,6 +36,7 @@ from d365leads.sync.tables import ColumnKind, ColumnSpec, PlannedRows, TableSpec
 __all__ = [
     "DEFAULT_URL",
     "META_COLUMNS",
+    "SYNC_PG_WAITS",
     "SyncTarget",
     "build_mirror_table",
     "mssql_merge_sql",
@@ -42,6 +44,10 @@ __all__ = [
 
 DEFAULT_URL = "sqlite:///d365leads.db"
 """The default target: an SQLite file in the current directory."""
+
+SYNC_PG_WAITS = PgWaits(statement_s=300.0)
+"""A PostgreSQL target's waits: the defaults, but a statement may run 5 minutes (a page's
+upsert into a large indexed table, adding a column)."""
 
 META_COLUMNS = ("_raw", "_synced_at", "_deleted_at", "_sync_gen")
 """Bookkeeping columns of every mirrored table."""
@@ -144,7 +150,11 @@ class SyncTarget:
     Use it as a context manager (or call :meth:`close`) to release connections.
     """
 
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, engine: Engine | None = None, waits: PgWaits | None = None
+    ) -> None:
+        """``waits`` bounds a PostgreSQL target's waits on its server (default
+        :data:`SYNC_PG_WAITS`); the URL's query (``?statement_timeout=600``) wins over it."""
         self._checkpoint: BackgroundCheckpoint | None = None
         if engine is None:
             parsed = _normalise_url(url or DEFAULT_URL)
@@ -160,7 +170,12 @@ class SyncTarget:
                             "create it or pass another --db"
                         )
             try:
-                engine = sa.create_engine(parsed)
+                if parsed.get_backend_name() == "postgresql":
+                    engine = (waits or SYNC_PG_WAITS).engine(parsed)[0]
+                else:
+                    engine = sa.create_engine(parsed)
+            except ConfigError as exc:
+                raise SyncError(f"bad database URL: {exc}") from exc
             except (NoSuchModuleError, ImportError, ArgumentError) as exc:
                 raise SyncError(
                     f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}; "
