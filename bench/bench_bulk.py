@@ -5,6 +5,7 @@ Run it from the repository root::
     python bench/bench_bulk.py                 # full run (about two to three minutes)
     python bench/bench_bulk.py --records 2000  # quicker
     python bench/bench_bulk.py --sweep         # also try several batch sizes for d365leads
+    python bench/bench_bulk.py --paced         # also d365leads pacing over the fake's window
 
 Contenders, each against a fresh fake org with the same data, latency and limits:
 
@@ -20,6 +21,8 @@ Contenders, each against a fresh fake org with the same data, latency and limits
     so the run is end to end.
 (c) d365leads: ``plan_bulk_job`` + ``run_bulk_job`` (the engine behind ``d365leads bulk``),
     against the fake's real HTTP server, concurrency from ``x-ms-dop-hint``.
+(d) with ``--paced``: the same with ``D365_LIMIT_WINDOW`` set to the fake's window, so the
+    client paces on the budget headers and its own window ledger (:mod:`d365leads.http.pacing`).
 
 The fake's limits keep production's *rates* (20 requests/s and 4 s of execution time per
 second per user) over a window scaled down from 300 s to ``--window-s``.  With ``$batch`` the
@@ -57,6 +60,7 @@ from d365leads.bulk import (
     run_bulk_job,
 )
 from d365leads.client import DataverseClient
+from d365leads.config import Settings
 from d365leads.fake import FakeDataverse
 from d365leads.fake.core.options import FakeOptions
 
@@ -235,7 +239,9 @@ def run_sdk(args: argparse.Namespace) -> Result:
     )
 
 
-def run_d365leads(args: argparse.Namespace, batch_size: int, records: int | None = None) -> Result:
+def run_d365leads(
+    args: argparse.Namespace, batch_size: int, records: int | None = None, pace_window_s: float = 0
+) -> Result:
     local = argparse.Namespace(**{**vars(args), "records": records or args.records})
     fake, ids = new_fake(local)
     with fake.serve() as server, tempfile.TemporaryDirectory() as tmp:
@@ -244,6 +250,9 @@ def run_d365leads(args: argparse.Namespace, batch_size: int, records: int | None
             token_provider=StaticTokenProvider(TOKEN),
             keep_affinity=False,
             pool_size=64,
+            settings=Settings(url=server.url, limit_window=pace_window_s)
+            if pace_window_s
+            else None,
         )
         selection = Selection(filter="statecode eq 2 and statuscode eq 6")
         start = time.perf_counter()
@@ -259,8 +268,9 @@ def run_d365leads(args: argparse.Namespace, batch_size: int, records: int | None
             )
         elapsed = time.perf_counter() - start
         client.close()
+    paced = f", paced over {pace_window_s:g} s" if pace_window_s else ""
     return Result(
-        name=f"d365leads bulk (batch {batch_size}, dop-hint workers)",
+        name=f"d365leads bulk (batch {batch_size}, dop-hint workers{paced})",
         records=local.records,
         wall_s=elapsed,
         requests=fake.journal.total,
@@ -359,6 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sweep", action="store_true", help="also try several batch sizes")
     parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="also run d365leads with D365_LIMIT_WINDOW set to the fake's window",
+    )
+    parser.add_argument(
         "--field-update-records",
         type=int,
         default=2000,
@@ -378,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     print("(c) d365leads ...", flush=True)
     ours = run_d365leads(args, args.batch_size)
     results.append(ours)
+    if args.paced:
+        print("(d) d365leads, paced ...", flush=True)
+        results.append(run_d365leads(args, args.batch_size, pace_window_s=args.window_s))
     sweep: list[dict[str, Any]] = []
     if args.sweep:
         for size in (25, 50, 100, 250, 500):

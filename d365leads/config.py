@@ -56,9 +56,11 @@ What they mean:
 * ``limit_window``: opt-in pacing. Set it to the service-protection sliding window (300 s, as
   documented) and, when the remaining-budget headers report less than a quarter of the budget
   left, request starts are spaced to the rate this window gives the budget back, so a job slows
-  down before it is refused; ``Retry-After`` still rules after a 429. Off (0) by default because
-  Microsoft calls those headers debugging aids, not for flow control, and they reset when a
-  request lands on another web server
+  down before it is refused; while the readings match the identity's own completed work, the
+  client instead predicts when that work leaves the window and sends until the budget is spent
+  (:mod:`d365leads.http.pacing`). ``Retry-After`` still rules after a 429. Off (0) by default
+  because Microsoft calls those headers debugging aids, not for flow control, and they reset when
+  a request lands on another web server
   (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
 
 ``auth`` is one of ``auto`` (static token if ``D365_ACCESS_TOKEN`` is set, else client secret,

@@ -15,13 +15,27 @@ of the most ever seen is left, request starts are spaced so the budget is spent 
 the window gives it back (``limit / window`` per second, a request costing about its own
 duration of server time), and spaced wider as the budget nears zero. Above that share, as with
 no headers at all, requests go as fast as the workers send them.
+
+Spacing at the average refill rate wastes budget in a window that short bursts filled, and
+finding the window's edge by a 429 costs a whole-second ``Retry-After``. So the pacer also keeps
+a :class:`~d365leads.http.window_ledger.WindowLedger` of its own completed requests. While the
+time budget each reading implies (time left plus the ledger's own time held) stays steady, the
+ledger explains what the budget does: requests then go while the predicted time left is above
+zero, which is when the service admits them, and otherwise wait for the moment the ledger's
+oldest work leaves the window. When a reading implies a smaller budget (someone else spends
+this user's budget: another process, another machine) or the ledger finds room where the
+service reports none, the ledger is not trusted and the spacing above applies.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from d365leads.http.window_ledger import WindowLedger
 
 __all__ = [
     "HEADER_BURST_REMAINING",
@@ -69,6 +83,11 @@ class BudgetPacer:
     max_stretch = 2.0
     max_wait_s = 5.0
     """The longest one request waits for pacing (a hint never stalls a job)."""
+    readings = 25
+    """How many time-left readings the implied budget is the median of."""
+    tolerance = 0.1
+    """How far an implied budget may fall below the largest seen while the ledger is trusted
+    (a request's duration is a little more than the server time it is charged)."""
 
     def __init__(self, *, window_s: float, clock: Callable[[], float]) -> None:
         if window_s < 0:
@@ -79,6 +98,11 @@ class BudgetPacer:
         self._budgets: dict[str, _Budget] = {}
         self._cost_s: float | None = None
         self._next_at = float("-inf")
+        self._ledger = WindowLedger(window_s) if window_s else None
+        self._budget_s: float | None = None
+        self._implied: deque[float] = deque(maxlen=self.readings)
+        self._most_budget_s = 0.0
+        self._trusted = False
         self.paced = 0
         """Requests that waited for pacing."""
         self.paced_s = 0.0
@@ -103,6 +127,37 @@ class BudgetPacer:
             if elapsed_s is not None and elapsed_s >= 0:
                 cost = self._cost_s
                 self._cost_s = elapsed_s if cost is None else 0.8 * cost + 0.2 * elapsed_s
+                refused = headers.get("Retry-After") or headers.get("retry-after")
+                if self._ledger is not None and refused is None:  # a refusal costs no time
+                    self._ledger.add(now, elapsed_s)
+            self._check_ledger(parse_budget_value(headers.get(HEADER_TIME_REMAINING)), now)
+
+    def _check_ledger(self, left: float | None, now: float) -> None:
+        """Compare a time-left reading with the ledger; under the lock."""
+        if left is None or self._ledger is None:
+            return
+        held = self._ledger.held(now)
+        if left > 0:
+            # Answers of parallel requests arrive out of the order the service wrote them, so
+            # one reading can be off by a request or two: the median of the latest is not.
+            self._implied.append(left + held)
+            budget = statistics.median(self._implied)
+            self._most_budget_s = max(self._most_budget_s, budget)
+            self._trusted = budget >= (1 - self.tolerance) * self._most_budget_s
+            self._budget_s = budget
+        elif self._budget_s is not None:
+            # None left: trusted only if the ledger also holds (about) the whole budget.
+            self._trusted = self._budget_s - held <= self.tolerance * self._budget_s
+
+    def predicting(self) -> bool:
+        """True while the ledger explains the time-left readings (see the module docstring)."""
+        with self._lock:
+            return self._predicting(self._clock())
+
+    def _predicting(self, now: float) -> bool:
+        budget = self._budgets.get(HEADER_TIME_REMAINING)
+        fresh = budget is not None and now - budget.seen_at <= self.window_s
+        return fresh and self._trusted and self._budget_s is not None
 
     def spacing(self) -> float:
         """Seconds between request starts that the reported budget asks for now (0: none)."""
@@ -111,9 +166,12 @@ class BudgetPacer:
 
     def _spacing(self, now: float) -> float:
         spacing = 0.0
+        predicting = self._predicting(now)
         for name, budget in self._budgets.items():
             if budget.most <= 0 or now - budget.seen_at > self.window_s:
                 continue  # an old reading says nothing: the window has rolled on since
+            if predicting and name == HEADER_TIME_REMAINING:
+                continue  # the ledger's prediction replaces the spacing (see reserve)
             share = budget.remaining / budget.most
             if share >= self.start:
                 continue
@@ -131,16 +189,42 @@ class BudgetPacer:
         with self._lock:
             now = self._clock()
             spacing = self._spacing(now)
+            # A prediction is not capped by max_wait_s: it is never later than the window's
+            # length, and no later than the moment a 429's Retry-After would name.
+            freed = self._freed_at(now)
             if spacing <= 0:
                 self._next_at = float("-inf")
-                return 0.0
-            slot = max(now, self._next_at)
-            wait = min(slot - now, self.max_wait_s)
-            self._next_at = now + wait + spacing
+                wait = freed - now
+            else:
+                wait = max(min(max(now, self._next_at) - now, self.max_wait_s), freed - now)
+                self._next_at = now + wait + spacing
             if wait > 0:
                 self.paced += 1
                 self.paced_s += wait
+            return max(0.0, wait)
+
+    def hold(self) -> float:
+        """Seconds to wait, after a pacing wait, until the ledger predicts time left again.
+
+        Requests answered during the wait may have filled the window further, so a worker
+        asks again before it sends; this takes no start slot (0: send now, or no prediction).
+        """
+        if not self.window_s:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            wait = self._freed_at(now) - now
+            if wait <= 0:
+                return 0.0
+            self.paced_s += wait
             return wait
+
+    def _freed_at(self, now: float) -> float:
+        """When the ledger predicts time left above zero again (``now``: already, or no
+        prediction)."""
+        if self._ledger is None or self._budget_s is None or not self._predicting(now):
+            return now
+        return min(self._ledger.below_at(now, self._budget_s), now + self.window_s)
 
     def __repr__(self) -> str:
         budgets = {k.split("-")[3]: round(b.remaining, 2) for k, b in self._budgets.items()}

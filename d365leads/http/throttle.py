@@ -19,6 +19,10 @@ from d365leads.http.pacing import BudgetPacer
 
 __all__ = ["ThrottleSnapshot", "ThrottleState"]
 
+# Pacing waits one request makes at most: answers that arrive during a wait can push the
+# window's room later, but a clock that does not move (tests) must not loop for ever.
+_PACING_ROUNDS = 8
+
 
 @dataclass(frozen=True)
 class ThrottleSnapshot:
@@ -117,10 +121,13 @@ class ThrottleState:
         """
         slept = self._wait_pause(sleep)
         paced = self.pacer.reserve()
-        if paced > 0:
+        rounds = 0
+        while paced > 0 and rounds < _PACING_ROUNDS:
             sleep(paced)
             # Another worker may have got a 429 meanwhile: never send inside its pause.
             slept += self._wait_pause(sleep)
+            paced = self.pacer.hold()
+            rounds += 1
         return slept
 
     def _wait_pause(self, sleep: Callable[[float], None]) -> float:
