@@ -60,11 +60,16 @@ def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _serve(adapter: str, spreads: bool) -> Iterator[Org]:
+def _serve(adapter: str, spreads: bool, latency_ms: float = 0.0) -> Iterator[Org]:
     clock = ManualClock()
     fake = FakeDataverse(
         options=FakeOptions(
-            dop_hint=2, max_requests=30, window_s=60.0, impersonation_spreads_limits=spreads
+            dop_hint=2,
+            max_requests=30,
+            window_s=60.0,
+            impersonation_spreads_limits=spreads,
+            latency_ms=latency_ms,
+            sleep_in_process=latency_ms > 0,
         ),
         clock=clock,
     )
@@ -157,7 +162,9 @@ def test_identity_option_parses_the_caller_suffix() -> None:
 
 
 def test_cli_runs_one_app_registration_as_two_users(tmp_path: Path) -> None:
-    for org in _serve("in-process", spreads=True):
+    # Work goes to whichever identity asks first; 50 ms per request and 12 chunks keep the first
+    # identity busy long enough that the second always gets some, however loaded the machine.
+    for org in _serve("in-process", spreads=True, latency_ms=50):
         ids = seed_leads(org.fake, 60)
         journal = tmp_path / "jobs.sqlite"
         env = {
@@ -171,7 +178,7 @@ def test_cli_runs_one_app_registration_as_two_users(tmp_path: Path) -> None:
         ana, ben = org.users["ana"][1], org.users["ben"][1]
         args = [
             "-o", "json", "bulk", "reactivate", "--reason", "no-longer-interested", "--yes",
-            "--batch-size", "10", "--journal", str(journal),
+            "--batch-size", "5", "--journal", str(journal),
             "--identity", f"{app}=env:APP_SECRET@caller={ana}",
             "--identity", f"{app}=env:APP_SECRET@caller={ben}",
             "--report", str(tmp_path / "report.json"),
