@@ -46,15 +46,16 @@ Public functions:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timezone
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from ..core.fault import not_implemented, property_not_found
-from ..org.schema import Column, Table
+from ..org.schema import Table
 from .odata_functions import QueryEnv, QueryFunc, compile_query_function
 from .odata_lexer import Constant, syntax_error
 from .odata_parser import Compare, Lambda, Logical, Node, Not, Parser, Prop, StringFunc
+from .odata_sort import OrderKey, parse_orderby, sort_rows, sql_server_guid_order
 from .odata_types import like_pattern, normalize_value
 
 __all__ = [
@@ -273,145 +274,6 @@ def compile_filter(
     node = Parser(text, table, aliases or {}, accept_quoted_guid, env).parse()
     tri = _compile(node, env)
     return lambda row: tri(row) is True
-
-
-# --- $orderby -----------------------------------------------------------------------------
-
-
-class OrderKey(NamedTuple):
-    """One ``$orderby`` key: the attribute name and whether it sorts descending."""
-
-    column: str
-    descending: bool
-
-
-def parse_orderby(text: str, table: Table) -> list[OrderKey]:
-    """Parse ``$orderby`` (``name asc, createdon desc``) into :class:`OrderKey` items.
-
-    Properties are validated against ``table`` (lookups as ``_<name>_value``); the default
-    direction is ascending.  Raises :class:`FakeFault` 400 for unknown columns or bad syntax.
-    """
-    keys: list[OrderKey] = []
-    if not text.strip():
-        raise syntax_error(f"Expression expected at position 0 in '{text}'.")
-    offset = 0
-    for item in text.split(","):
-        words = item.split()
-        if not words:
-            raise syntax_error(f"Expression expected at position {offset} in '{text}'.")
-        if len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
-            raise syntax_error(
-                f"Syntax error in $orderby '{text}': expected '<property> [asc|desc]', "
-                f"found '{item.strip()}'."
-            )
-        name = words[0]
-        if "/" in name:
-            raise not_implemented(f"ordering by the related column '{name}'")
-        if "(" in name or ")" in name:
-            raise not_implemented(f"ordering by the expression '{name}'")
-        column = table.column_for_property(name)
-        if column is None:
-            raise property_not_found(name, table.logical_name)
-        keys.append(OrderKey(column.name, len(words) == 2 and words[1] == "desc"))
-        offset += len(item) + 1
-    return keys
-
-
-def _sort_value(value: Any, column: Column | None) -> Any:
-    if column is not None:
-        value = normalize_value(column, value)
-        if column.type == "guid" and isinstance(value, str):
-            return sql_server_guid_order(value)
-    if isinstance(value, str):
-        return value.casefold()
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def sql_server_guid_order(value: str) -> bytes:
-    """The sort key of a GUID as SQL Server orders ``uniqueidentifier`` values: the last six
-    bytes first, then bytes 8-9, then the first three groups from their last byte.
-
-    Dataverse sorts by the primary key this way (the join-tables page lists task
-    ``e9a8c72c-…`` before ``c206f534-…`` with otherwise equal ids); text order would not.
-    """
-    try:
-        raw = bytes.fromhex(value.replace("-", ""))
-    except ValueError:
-        return value.encode()
-    if len(raw) != 16:
-        return value.encode()
-    return raw[10:16] + raw[8:10] + raw[7:5:-1] + raw[5:3:-1] + raw[3::-1]
-
-
-def _getter(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda row: row.get(name)
-
-
-def _lookup_name(column: Column, env: QueryEnv) -> Callable[[Mapping[str, Any]], Any]:
-    """The primary name of the row a lookup points to (``None`` when it points nowhere)."""
-    resolve, table_of = env.resolve, env.table_of
-    assert resolve is not None and table_of is not None
-
-    def name_of(row: Mapping[str, Any]) -> Any:
-        related = row.get(column.name)
-        if related is None:
-            return None
-        targets = column.targets
-        if column.is_polymorphic and row.get(column.type_attribute) in targets:
-            targets = (row[column.type_attribute],)
-        for target in targets:
-            meta = table_of(target)
-            found = resolve(target, str(related).lower()) if meta is not None else None
-            if meta is not None and found is not None:
-                name = found.get(meta.primary_name)
-                return name.casefold() if isinstance(name, str) else name
-        return None
-
-    return name_of
-
-
-def sort_rows(
-    rows: Iterable[_R],
-    orderby: str | Sequence[tuple[str, bool]],
-    table: Table | None = None,
-    env: QueryEnv | None = None,
-) -> list[_R]:
-    """Return ``rows`` sorted by ``orderby``, stably.
-
-    ``orderby`` is ``$orderby`` text (parsed with :func:`parse_orderby`; needs ``table``) or
-    already parsed ``(attribute, descending)`` pairs.  Nulls sort first on ascending keys and
-    last on descending ones (SQL Server order); strings sort case-insensitively.  With
-    ``table``, values are normalised by column type (ISO date-time strings sort as instants).
-    With ``env`` (related rows), a lookup sorts by the related row's primary name, as the
-    order-rows doc says; rows pointing nowhere sort as nulls.
-    """
-    if isinstance(orderby, str):
-        if table is None:
-            raise TypeError("sort_rows needs the table to parse $orderby text")
-        keys: Sequence[tuple[str, bool]] = parse_orderby(orderby, table)
-    else:
-        keys = orderby
-    result = list(rows)
-    for name, descending in reversed(list(keys)):
-        column = table.column(name) if table is not None else None
-        value_of = _getter(name)
-        if (
-            column is not None
-            and column.is_lookup
-            and env is not None
-            and env.resolve is not None
-            and env.table_of is not None
-        ):
-            value_of, column = _lookup_name(column, env), None
-        nulls = [r for r in result if value_of(r) is None]
-        valued = [r for r in result if value_of(r) is not None]
-        valued.sort(key=lambda r: _sort_value(value_of(r), column), reverse=descending)
-        result = valued + nulls if descending else nulls + valued
-    return result
 
 
 # --- $select ------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ _Text = tuple[Any, ...]
 class TextPlan:
     """The text writer of one render plan's ``steps`` (see the module docstring)."""
 
-    __slots__ = ("_steps",)
+    __slots__ = ("_steps", "_write")
 
     def __init__(self, steps: tuple[tuple[Any, ...], ...]) -> None:
         out: list[_Text] = []
@@ -119,6 +119,7 @@ class TextPlan:
         if names:
             out.append((RUN, tuple(names), tuple(prefixes)))
         self._steps = tuple(out)
+        self._write = _writer(self._steps)
 
     def render(
         self,
@@ -127,33 +128,7 @@ class TextPlan:
         memo: dict[tuple[str, str, Any], str] | None = None,
     ) -> str:
         """``row`` as JSON text; ``memo`` keeps lookup fragments (one per request: names move)."""
-        if memo is None:
-            memo = {}
-        get = row.get
-        pieces: list[str] = [_ETAG_PREFIX + encode_basestring_ascii(f'W/"{row["versionnumber"]}"')]
-        add = pieces.append
-        for step in self._steps:
-            kind = step[0]
-            if kind == RUN:
-                values = list(map(get, step[1]))
-                parts = _encode_values(values)[1:-1].split(_SEPARATOR)
-                if len(parts) != len(values):
-                    # A list or object of several items has separators of its own.
-                    parts = list(map(_scalar, values))
-                laced = [""] * (2 * len(parts))
-                laced[::2] = step[2]
-                laced[1::2] = parts
-                add("".join(laced))
-                continue
-            value = get(step[1])
-            if value is None:
-                add(step[2])
-            elif kind == FORMAT:
-                add(self._formatted(step, value))
-            else:
-                add(self._lookup(step, row, value, resolve_name, memo))
-        add("}")
-        return "".join(pieces)
+        return self._write(row, resolve_name, {} if memo is None else memo)
 
     @staticmethod
     def _formatted(step: _Text, value: Any) -> str:
@@ -200,3 +175,80 @@ class TextPlan:
         if kept:
             memo[(name, value, target)] = fragment
         return fragment
+
+
+# --- one generated writer per plan ---------------------------------------------------------
+#
+# A row is written by straight-line code made once per plan (as ``dataclasses`` makes
+# ``__init__``), so there is no per-column loop, dispatch or step unpacking.  The source holds
+# only names of the form ``s<i>``/``n<i>``/``k<i>`` and fixed text: every column name, key and
+# prefix is a value of the steps tuple, read into those locals, never written into the source.
+
+_HEAD_CODE = """
+        head = ETAG_PREFIX + encode_basestring_ascii(f'W/"{row["versionnumber"]}"')"""
+_RUN_CODE = """
+    values = list(map(get, n{i}))
+    parts = encode_values(values)[1:-1].split(SEPARATOR)
+    if len(parts) != len(values):
+        parts = list(map(scalar, values))
+    laced = [""] * (2 * len(parts))
+    laced[::2] = x{i}
+    laced[1::2] = parts
+    p{i} = "".join(laced)"""
+
+_FORMAT_CODE = """
+    value = get(n{i})
+    if value is None:
+        p{i} = z{i}
+    else:
+        kind = type(value)
+        p{i} = k{i}.get((kind, value)) if kind in KEPT_TYPES else None
+        if p{i} is None:
+            p{i} = formatted(s{i}, value)"""
+
+_LOOKUP_CODE = """
+    value = get(n{i})
+    p{i} = z{i} if value is None else lookup(s{i}, row, value, resolve_name, memo)"""
+
+
+def _writer(steps: tuple[_Text, ...]) -> Callable[..., str]:
+    """``TextPlan.render``'s body for ``steps`` as one compiled function (see above)."""
+    binds: list[str] = []
+    body: list[str] = []
+    for i, step in enumerate(steps):
+        binds.append(f"    s{i} = steps[{i}]")
+        if step[0] == RUN:
+            binds.append(f"    n{i}, x{i} = s{i}[1], s{i}[2]")
+            body.append(_RUN_CODE.format(i=i))
+        elif step[0] == FORMAT:
+            binds.append(f"    n{i}, z{i}, k{i} = s{i}[1], s{i}[2], s{i}[6]")
+            body.append(_FORMAT_CODE.format(i=i))
+        else:
+            binds.append(f"    n{i}, z{i} = s{i}[1], s{i}[2]")
+            body.append(_LOOKUP_CODE.format(i=i))
+    pieces = ", ".join(f"p{i}" for i in range(len(steps)))
+    source = "\n".join(
+        [
+            "def make(steps):",
+            *binds,
+            "    def write(row, resolve_name, memo):",
+            "        get = row.get",
+            '        head = ETAG_PREFIX + encode_basestring_ascii(f\'W/"{row["versionnumber"]}"\')',
+            *(line and "    " + line for chunk in body for line in chunk.split("\n")),
+            f"        return ''.join((head, {pieces}{', ' if pieces else ''}'}}'))",
+            "    return write",
+        ]
+    )
+    scope: dict[str, Any] = {
+        "ETAG_PREFIX": _ETAG_PREFIX,
+        "KEPT_TYPES": _KEPT_TYPES,
+        "SEPARATOR": _SEPARATOR,
+        "encode_basestring_ascii": encode_basestring_ascii,
+        "encode_values": _encode_values,
+        "formatted": TextPlan._formatted,
+        "lookup": TextPlan._lookup,
+        "scalar": _scalar,
+    }
+    exec(compile(source, "<row_text writer>", "exec"), scope)
+    write: Callable[..., str] = scope["make"](steps)
+    return write
