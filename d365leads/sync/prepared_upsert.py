@@ -9,9 +9,10 @@ through ``Connection.exec_driver_sql``.
 
 On SQLite ``_raw`` is written as compact JSON (no blanks after separators); it reads back
 through the same JSON type as before. A JSON column named in ``json_text`` receives JSON text
-instead (a row's text as it came on the wire, see :mod:`d365leads.http.page_text`): SQLite
-stores it as it is, other dialects get the value it parses to, so PostgreSQL's ``jsonb`` holds
-the same document either way.
+instead (a row's text as it came on the wire, see :mod:`d365leads.http.page_text`), and both
+dialects store that text as it is: SQLite keeps it verbatim, PostgreSQL parses it server-side
+through the statement's own ``::JSONB`` cast, so no row is parsed and encoded again in Python
+and ``jsonb`` holds the same document as when the parsed value was sent.
 """
 
 from __future__ import annotations
@@ -42,16 +43,6 @@ def supports_prepared_upsert(dialect: Dialect) -> bool:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
-def _parsed_then(proc: _Processor | None) -> _Processor:
-    """A bind processor for JSON text: the value it parses to, through ``proc``."""
-
-    def process(text: Any) -> Any:
-        value = None if text is None else json.loads(text)
-        return value if proc is None else proc(value)
-
-    return process
-
-
 def _compact_json(value: Any) -> Any:
     if value is None:
         return "null"
@@ -74,7 +65,7 @@ class PreparedUpsert:
         self.keys = tuple(keys)
         pk = next(iter(table.primary_key.columns)).name
         insert = sqlite.insert(table) if dialect.name == "sqlite" else pg.insert(table)
-        stmt = insert.values({k: sa.bindparam(k, type_=table.c[k].type) for k in self.keys})
+        stmt = insert.values({k: self._bind(table.c[k], k in json_text, dialect) for k in keys})
         stmt = stmt.on_conflict_do_update(
             index_elements=[pk], set_={k: stmt.excluded[k] for k in self.keys if k != pk}
         )
@@ -89,15 +80,14 @@ class PreparedUpsert:
         processors: list[tuple[int, _Processor]] = []
         for index, name in enumerate(order):
             col_type = table.c[name].type
-            is_text = name in json_text and isinstance(col_type, sa.JSON)
-            if dialect.name == "sqlite" and isinstance(col_type, sa.JSON):
-                if not is_text:
-                    processors.append((index, _compact_json))
+            is_json = isinstance(col_type, sa.JSON)
+            if is_json and name in json_text:
+                continue  # text, bound as it is (see _bind)
+            if dialect.name == "sqlite" and is_json:
+                processors.append((index, _compact_json))
                 continue
             proc = col_type.dialect_impl(dialect).bind_processor(dialect)
-            if is_text:
-                processors.append((index, _parsed_then(proc)))
-            elif proc is not None:
+            if proc is not None:
                 processors.append((index, proc))
         self._processors = tuple(processors)
         # run_lists: processors by position in a value list of ``keys``, then one itemgetter
@@ -106,6 +96,16 @@ class PreparedUpsert:
         at = {name: i for i, name in enumerate(self.keys)}
         self._list_processors = tuple((at[order[i]], proc) for i, proc in processors)
         self._in_order = itemgetter(*(at[name] for name in order))
+
+    @staticmethod
+    def _bind(column: sa.Column[Any], is_text: bool, dialect: Dialect) -> Any:
+        if not (is_text and isinstance(column.type, sa.JSON)):
+            return sa.bindparam(column.name, type_=column.type)
+        if dialect.name == "sqlite":
+            # SQLite's JSON is stored text: the wire text is already what it would hold.
+            return sa.bindparam(column.name, type_=sa.UnicodeText())
+        # The text goes to the server as text and is parsed there, once, by the cast.
+        return sa.cast(sa.bindparam(column.name, type_=sa.UnicodeText()), pg.JSONB())
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The driver parameters of one row, in the statement's order."""

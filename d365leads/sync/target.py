@@ -24,12 +24,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, NoSuchModuleError, SQLAlchemyError
 
 from d365leads.errors import ConfigError, SyncError
 from d365leads.pg_waits import PgWaits
 from d365leads.sync.checkpoint import WAL_PAGES_BEFORE_CHECKPOINT, BackgroundCheckpoint
 from d365leads.sync.prepared_upsert import PreparedUpsert, supports_prepared_upsert
+from d365leads.sync.raw_refusal import find_refused_document
 from d365leads.sync.state import STATE_TABLE, metadata_for_state
 from d365leads.sync.tables import ColumnKind, ColumnSpec, PlannedRows, TableSpec
 
@@ -365,7 +366,19 @@ class SyncTarget:
         if prepared is None:
             prepared = PreparedUpsert(table, keys, conn.dialect, json_text=json_text)
             self._planned[cache_key] = prepared
-        return prepared.run_lists(conn, rows)
+        try:
+            return prepared.run_lists(conn, rows)
+        except DataError as exc:
+            if not json_text or conn.dialect.name != "postgresql":
+                raise
+            pk = next(iter(table.primary_key.columns)).name
+            refused = find_refused_document(self.engine, keys, rows, pk, json_text)
+            if refused is None:
+                raise
+            raise SyncError(
+                f"table {table.name!r}, row {refused.row_id}: the database refused its "
+                f"{refused.column} JSON document: {refused.reason}; the page was not stored"
+            ) from exc
 
     def delete_ids(
         self, conn: Connection, table: sa.Table, ids: Sequence[str], *, at: datetime, remove: bool
