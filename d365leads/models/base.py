@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, field_v
 
 from d365leads import _wire
 from d365leads.errors import InvalidIdError, InvalidInputError
+from d365leads.models.assignment import field_validators
 from d365leads.models.lookup import ENTITY_SETS, Lookup, LookupSpec, entity_set_of, parse_id
 from d365leads.models.row_plan import RowPlan
 
@@ -100,6 +101,20 @@ class DataverseModel(BaseModel):
         self._dirty = set(self.model_fields_set)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        cls = type(self)
+        validators = cls.__dict__.get("__field_validators__")
+        if validators is None:
+            validators = field_validators(cls, DataverseModel._coerce)
+            type.__setattr__(cls, "__field_validators__", validators)
+        validator = validators.get(name)
+        if validator is not None:
+            # What pydantic's validate_assignment does for this field, without the other 39.
+            # pydantic-core returns (fields, extra, fields set) for a model-fields schema.
+            result: Any = validator.validate_assignment({}, name, value)
+            self.__dict__[name] = result[0][name]
+            self.__pydantic_fields_set__.add(name)
+            self.__pydantic_private__["_dirty"].add(name)  # type: ignore[index]
+            return
         super().__setattr__(name, value)
         if not name.startswith("_"):
             # Private attributes live in __pydantic_private__; ``self._dirty`` would go through
