@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, get_args
 
 from ..core.fault import not_implemented, property_not_found
-from ..org.schema import Column, Table
+from ..org.schema import Column, ColumnType, Table
 from .odata_functions import QueryEnv
 from .odata_lexer import syntax_error
 from .odata_types import normalize_value
@@ -33,24 +33,7 @@ _Key = Callable[[Any], Any]
 _KEPT = 1 << 17
 
 # The column kinds :func:`normalize_value` turns into something other than ``str(value)``.
-_TYPED_KINDS = frozenset(
-    {
-        "int",
-        "bigint",
-        "picklist",
-        "state",
-        "status",
-        "decimal",
-        "money",
-        "bool",
-        "datetime",
-        "date",
-        "guid",
-        "lookup",
-        "customer",
-        "owner",
-    }
-)
+_TYPED_KINDS = frozenset(get_args(ColumnType)) - {"string", "memo"}
 
 
 class OrderKey(NamedTuple):
