@@ -58,3 +58,16 @@ def fake() -> Iterator[FakeDataverse]:
 def journal(tmp_path: Path) -> Iterator[Journal]:
     with Journal(tmp_path / "jobs.sqlite") as journal:
         yield journal
+
+
+class CapsRecorder:
+    """Stands in for a runner's scheduler in dop-share tests: records the caps it is given."""
+
+    def __init__(self) -> None:
+        self.caps: list[int | None] = []
+
+    def set_share(self, share: int | None) -> None:
+        self.caps.append(share)
+
+    def share_floor(self) -> int:
+        return 0

@@ -21,7 +21,7 @@ from d365leads.client import DataverseClient
 from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
-from .conftest import make_client, seed_leads
+from .conftest import CapsRecorder, make_client, seed_leads
 from .pg_server import bulk_pg_server, pg_journal_url
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
@@ -66,26 +66,13 @@ def test_slots_follow_the_live_workers_and_never_exceed_the_hint(pg_journal_url:
         assert a.known_hint() == 4 and other.known_hint() == 2
 
 
-class _Runner:
-    """Stands in for a runner's scheduler: records the caps it is given."""
-
-    def __init__(self) -> None:
-        self.caps: list[int | None] = []
-
-    def set_share(self, share: int | None) -> None:
-        self.caps.append(share)
-
-    def share_floor(self) -> int:
-        return 0
-
-
 def test_a_worker_that_cannot_reach_the_journal_stops_sending_before_its_slots_expire(
     fake: FakeDataverse, pg_journal_url: str
 ) -> None:
     client = make_client(fake)
     client.session.get_json("WhoAmI")  # learns the hint, 4
     now = [100.0]
-    runner = _Runner()
+    runner = CapsRecorder()
     with PgJournal(pg_journal_url) as journal:
         share = DopShare(journal, client.session, "app", "w", lease_s=2, clock=lambda: now[0])
         share.attach(runner)

@@ -22,7 +22,7 @@ from d365leads.fake import FakeDataverse
 from d365leads.pg_waits import PgWaitError, PgWaits, explain_wait
 from d365leads.sync.target import SYNC_PG_WAITS, SyncTarget
 
-from .conftest import make_client
+from .conftest import CapsRecorder, make_client
 from .pg_server import bulk_pg_server, pg_journal_url
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
@@ -217,17 +217,6 @@ def test_a_server_that_never_answers_fails_the_open_at_connect_timeout() -> None
 # the dop-hint share fences itself on a sync that times out
 
 
-class _Runner:
-    def __init__(self) -> None:
-        self.caps: list[int | None] = []
-
-    def set_share(self, share: int | None) -> None:
-        self.caps.append(share)
-
-    def share_floor(self) -> int:
-        return 0
-
-
 def test_a_sync_stuck_on_a_lock_times_out_and_the_worker_fences_itself(
     fake: FakeDataverse,
     pg_journal_url: str,
@@ -237,7 +226,7 @@ def test_a_sync_stuck_on_a_lock_times_out_and_the_worker_fences_itself(
     client = make_client(fake)
     client.session.get_json("WhoAmI")  # learns the hint, 4
     now = [100.0]
-    runner = _Runner()
+    runner = CapsRecorder()
     with PgJournal(pg_journal_url) as journal:
         share = DopShare(
             journal, client.session, "app", "w", lease_s=2, wait_s=0.2, clock=lambda: now[0]
@@ -326,10 +315,10 @@ def test_a_sync_hung_on_a_silent_server_still_fences_the_worker_in_time(
     proxy = _FreezingProxy((real.host or "127.0.0.1", real.port or 5432))
     client = make_client(fake)
     client.session.get_json("WhoAmI")  # learns the hint, 4
-    runner = _Runner()
+    runner = CapsRecorder()
     seen_zero = threading.Event()
 
-    class _Watched(_Runner):
+    class _Watched(CapsRecorder):
         def set_share(self, share: int | None) -> None:
             runner.set_share(share)
             if share == 0:
