@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from d365leads.fake.core.options import FakeOptions
 
 from .conftest import CapsRecorder, make_client, seed_leads
 from .pg_server import bulk_pg_server, pg_journal_url
+from .processes import cli_env, serve_fake
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
 
@@ -101,13 +101,7 @@ def test_a_worker_that_cannot_reach_the_journal_stops_sending_before_its_slots_e
 @pytest.fixture
 def served() -> Iterator[tuple[FakeDataverse, FakeServer]]:
     # 100 ms per request, so the workers' requests overlap.
-    fake = FakeDataverse(options=FakeOptions(dop_hint=4, latency_ms=100))
-    server = fake.serve()
-    try:
-        yield fake, server
-    finally:
-        server.close()
-    assert not fake.errors, fake.errors
+    yield from serve_fake(FakeOptions(dop_hint=4, latency_ms=100))
 
 
 @pytest.mark.slow
@@ -124,12 +118,7 @@ def test_two_worker_processes_of_one_identity_stay_within_its_hint(
         job_id = create_bulk_job(client.session, journal, plan, selection)
     client.close()
     planner_key = set(fake.protection.stats.peak_by_caller)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-    env.update(
-        D365_ACCESS_TOKEN="worker-token",
-        D365LEADS_CONFIG_DIR=str(tmp_path / "config"),
-        PYTHONUNBUFFERED="1",
-    )
+    env = cli_env(tmp_path, "worker-token")
     command = [
         sys.executable, "-m", "d365leads", "-o", "json", "--url", server.url, "bulk", "worker",
         "--job", job_id, "--journal", pg_journal_url, "--batch-size", "5",

@@ -27,6 +27,7 @@ from d365leads.fake.core.options import FakeOptions
 
 from .conftest import seed_leads
 from .pg_server import bulk_pg_server, pg_journal_url
+from .processes import cli_env
 
 __all__ = ["bulk_pg_server", "pg_journal_url"]
 
@@ -85,8 +86,7 @@ def test_a_killed_workers_slots_come_back_within_the_slot_lease(
         job_id = create_bulk_job(client.session, journal, plan, selection)
     client.close()
     planner_key = set(fake.protection.stats.peak_by_caller)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("D365", "AZURE_"))}
-    env.update(D365_ACCESS_TOKEN="worker-token", D365LEADS_CONFIG_DIR=str(tmp_path / "config"))
+    env = cli_env(tmp_path, "worker-token")
     command = [
         sys.executable, "-m", "d365leads", "-o", "json", "--url", server.url, "bulk", "worker",
         "--job", job_id, "--journal", pg_journal_url, "--batch-size", "2",

@@ -17,7 +17,7 @@ from d365leads.fake import FakeDataverse, FakeServer
 from d365leads.fake.core.options import FakeOptions
 
 from .conftest import make_client, seed_leads
-from .processes import cli_env
+from .processes import cli_env, serve_fake
 from .test_resume_while_selecting import _job_states
 from .test_view_selection import TARGET_XML
 
@@ -26,13 +26,7 @@ N = 40
 
 @pytest.fixture
 def served() -> Iterator[tuple[FakeDataverse, FakeServer]]:
-    fake = FakeDataverse(options=FakeOptions(dop_hint=2))
-    server = fake.serve()
-    try:
-        yield fake, server
-    finally:
-        server.close()
-    assert not fake.errors, fake.errors
+    yield from serve_fake(FakeOptions(dop_hint=2))
 
 
 @pytest.mark.slow
