@@ -229,7 +229,11 @@ class FetchPull(TablePull):
             now = self.clock()
             db_rows = [self._plan.row(row, row, pos.generation, now) for row in rows]
             with self.target.begin() as conn:
-                self.target.upsert(conn, self.table, PlannedRows(self._plan.keys, db_rows))
+                self.target.upsert(
+                    conn,
+                    self.table,
+                    PlannedRows(self._plan.keys, db_rows, stored=self._plan.stored_keys),
+                )
             read += len(db_rows)
         gone = sorted(live - matching)
         with self.target.begin() as conn:

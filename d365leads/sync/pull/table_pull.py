@@ -109,7 +109,8 @@ class TablePull:
         )
         self.signature = ",".join(sorted(self.select.split(",")))
         self.table = target.mirror_table(spec, self.columns)
-        self._plan = RowPlan(spec, self.columns)
+        # SQLite: the plan makes each value as the mirror stores it (no bind processor runs).
+        self._plan = RowPlan(spec, self.columns, stored=target.dialect == "sqlite")
         key_at = self._plan.index(spec.primary_key)
         assert key_at is not None  # a plan always holds the primary key
         self._key_at = key_at
@@ -168,12 +169,12 @@ class TablePull:
         at = self._modified_at
         if at is None:
             return
-        for row in rows:
-            when = row[at]
-            if isinstance(when, datetime) and (
-                pos.pass_watermark is None or when > pos.pass_watermark
-            ):
-                pos.pass_watermark = when
+        # One column of one plan holds one type: datetimes, or (SQLite) their fixed-width UTC
+        # text, which sorts as the times do; only the newest is read back as a time.
+        newest = max((value for row in rows if (value := row[at]) is not None), default=None)
+        when = self._plan.modified_time(newest)
+        if when is not None and (pos.pass_watermark is None or when > pos.pass_watermark):
+            pos.pass_watermark = when
 
     def _unchanged_dropped(self, conn: Connection, rows: list[list[Any]]) -> list[list[Any]]:
         """``rows`` less those stored (not deleted) with the same ``modifiedon``."""
@@ -181,10 +182,13 @@ class TablePull:
         stored = self.target.stored_values(
             conn, self.table, self.spec.modified_column, [r[key_at] for r in rows]
         )
+        time_of = self._plan.modified_time
         changed = []
         for row in rows:
             seen = stored.get(row[key_at], _MISSING)
-            if seen is _MISSING or _as_utc(seen) != (None if mod_at is None else row[mod_at]):
+            if seen is _MISSING or _as_utc(seen) != (
+                None if mod_at is None else time_of(row[mod_at])
+            ):
                 changed.append(row)
         return changed
 
@@ -210,7 +214,12 @@ class TablePull:
             self.target.upsert(
                 conn,
                 self.table,
-                PlannedRows(self._plan.keys, changed, _RAW_TEXT if as_text else ()),
+                PlannedRows(
+                    self._plan.keys,
+                    changed,
+                    _RAW_TEXT if as_text else (),
+                    self._plan.stored_keys,
+                ),
             )
             if pass_kind != "watermark":
                 removed += self.target.delete_ids(conn, self.table, gone, at=now, remove=remove)
