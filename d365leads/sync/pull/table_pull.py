@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from d365leads import _wire
 from d365leads.errors import BadRequestError, HTTPError, NotFoundError, SyncError
 from d365leads.http.pipeline import ApiSession, Page
+from d365leads.sync.pull.page_writer import Submit, page_writer
 from d365leads.sync.pull.read_ahead import prefetch
 from d365leads.sync.pull.results import DeleteMode, DeltaTokenExpiredError, PageDone, TableResult
 from d365leads.sync.state import (
@@ -193,18 +194,39 @@ class TablePull:
         return changed
 
     def _commit_page(
-        self, pos: SyncPosition, page: Page, pass_kind: _Pass, *, track: bool = False
+        self,
+        submit: Submit,
+        pos: SyncPosition,
+        page: Page,
+        pass_kind: _Pass,
+        *,
+        track: bool = False,
     ) -> None:
-        """Store one page and the position after it in one transaction; count and report it.
+        """Build the database rows of one page, then ``submit`` its commit (:meth:`_store`).
 
         ``track``: a full pass asked for change tracking (its last page may carry a delta link).
         """
-        assert self.result is not None
-        remove = self.delete_mode == "remove"
         now = self.clock()
         live, raws, gone, as_text = self._split(page)
-        build, generation = self._plan.row, pos.generation
+        build, generation = self._plan.row, pos.generation  # fixed for the whole pass
         rows = [build(row, raw, generation, now) for row, raw in zip(live, raws, strict=True)]
+        submit(lambda: self._store(pos, page, pass_kind, track, now, rows, gone, as_text))
+
+    def _store(
+        self,
+        pos: SyncPosition,
+        page: Page,
+        pass_kind: _Pass,
+        track: bool,
+        now: datetime,
+        rows: list[list[Any]],
+        gone: list[str],
+        as_text: bool,
+    ) -> None:
+        """Store one page's rows and the position after it in one transaction; count and
+        report it (on the page writer, in page order)."""
+        assert self.result is not None
+        remove = self.delete_mode == "remove"
         removed = 0
         with self.target.begin() as conn:
             # Watermark mode re-reads the overlap: rows whose modifiedon is unchanged are skipped.
@@ -395,8 +417,9 @@ class TablePull:
                 prefer=self._prefer(track),
             )
         try:
-            for page in pages:
-                self._commit_page(pos, page, "full", track=track)
+            with page_writer(self.prefetch) as submit:
+                for page in pages:
+                    self._commit_page(submit, pos, page, "full", track=track)
         except HTTPError as exc:
             if track and pos.next_link is None and _is_no_tracking_error(exc):
                 # The server refused odata.track-changes for this table: plain full load.
@@ -416,8 +439,9 @@ class TablePull:
         if pos.next_link is None:
             pos.pass_rows = 0
         pages = self._pages(link, page_size=self.page_size, prefer=self._prefer(track=True))
-        for page in pages:
-            self._commit_page(pos, page, "delta")
+        with page_writer(self.prefetch) as submit:
+            for page in pages:
+                self._commit_page(submit, pos, page, "delta")
 
     def _watermark_pass(self, pos: SyncPosition) -> None:
         assert self.result is not None
@@ -446,5 +470,6 @@ class TablePull:
                 page_size=self.page_size,
                 prefer=self._prefer(track=False),
             )
-        for page in pages:
-            self._commit_page(pos, page, "watermark")
+        with page_writer(self.prefetch) as submit:
+            for page in pages:
+                self._commit_page(submit, pos, page, "watermark")
