@@ -13,7 +13,13 @@ from d365leads.errors import BadRequestError, HTTPError, NotFoundError, SyncErro
 from d365leads.http.pipeline import ApiSession, Page
 from d365leads.sync.pull.page_writer import Submit, page_writer
 from d365leads.sync.pull.read_ahead import prefetch
-from d365leads.sync.pull.results import DeleteMode, DeltaTokenExpiredError, PageDone, TableResult
+from d365leads.sync.pull.results import (
+    DeleteMode,
+    DeltaTokenExpiredError,
+    PageDone,
+    RawMode,
+    TableResult,
+)
 from d365leads.sync.state import (
     Mode,
     SyncPosition,
@@ -69,6 +75,7 @@ def _odata_datetime(value: datetime) -> str:
 
 
 _MISSING: Any = object()
+_NO_RAW = ";_raw=none"
 _RAW_TEXT = ("_raw",)
 
 
@@ -91,7 +98,9 @@ class TablePull:
         progress: Callable[[PageDone], None] | None,
         prefetch: bool,
         auto_resync: bool,
+        raw: RawMode = "full",
     ) -> None:
+        self.raw = raw
         self.prefetch = prefetch
         self.auto_resync = auto_resync
         self.session = session
@@ -108,7 +117,11 @@ class TablePull:
         self.select = ",".join(
             dict.fromkeys([spec.primary_key, *(c.wire_property for c in self.columns)])
         )
-        self.signature = ",".join(sorted(self.select.split(",")))
+        # A mirror without _raw is another mirror: switching either way reloads the table. The
+        # default's signature is the column list alone, as it always was.
+        self.signature = ",".join(sorted(self.select.split(","))) + (
+            _NO_RAW if raw == "none" else ""
+        )
         self.table = target.mirror_table(spec, self.columns)
         # SQLite: the plan makes each value as the mirror stores it (no bind processor runs).
         self._plan = RowPlan(spec, self.columns, stored=target.dialect == "sqlite")
@@ -135,7 +148,7 @@ class TablePull:
         prefer: list[str],
     ) -> Iterator[Page]:
         pages = self.session.iter_pages(
-            path, params=params, page_size=page_size, prefer=prefer, row_texts=True
+            path, params=params, page_size=page_size, prefer=prefer, row_texts=self.raw == "full"
         )
         return prefetch(pages) if self.prefetch else pages
 
@@ -151,8 +164,12 @@ class TablePull:
         """
         rows = page.rows
         texts = page.row_texts
-        as_text = texts is not None and len(texts) == len(rows)
-        raws: list[Any] = texts if as_text and texts is not None else rows
+        raws: list[Any]
+        if self.raw == "none":
+            raws, as_text = [None] * len(rows), True  # bound as text: SQL NULL
+        else:
+            as_text = texts is not None and len(texts) == len(rows)
+            raws = texts if as_text and texts is not None else rows
         live: list[dict[str, Any]] = []
         live_raws: list[Any] = []
         gone: list[str] = []
@@ -337,6 +354,11 @@ class TablePull:
             self._begin_full(pos, "first load")
         elif full:
             self._begin_full(pos, "a full resync was requested")
+        elif (pos.select_signature or "").removesuffix(_NO_RAW) == self.signature.removesuffix(
+            _NO_RAW
+        ) and pos.select_signature != self.signature:
+            self.notice(f"_raw is now {self.raw!r}; reloading the table in full")
+            self._begin_full(pos, "the _raw setting changed")
         elif pos.select_signature != self.signature:
             self.notice(
                 "the selected columns changed since the last sync; reloading the table in full "
