@@ -49,6 +49,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 
+_RAW_ENV = "D365LEADS_BENCH_RAW"
+
+
 def _lead_rows(n: int) -> list[dict[str, Any]]:
     sources = list(range(1, 11))
     return [
@@ -91,6 +94,11 @@ def _rss_kb() -> int:
 # --- child: one pull, measured -----------------------------------------------------------------
 
 
+def _raw_mode() -> Any:
+    """The pulls' ``raw`` (``--raw``, handed to the child processes in their environment)."""
+    return os.environ.get(_RAW_ENV, "full")
+
+
 def child(url: str, db: str, page_size: int) -> None:
     """Run one pull against ``url`` into ``db`` and print its measurements as JSON."""
     from d365leads.auth import StaticTokenProvider
@@ -110,7 +118,9 @@ def child(url: str, db: str, page_size: int) -> None:
     ):
         start = time.perf_counter()
         cpu = time.process_time()
-        result = pull(client, target, ["lead"], page_size=page_size, progress=progress)
+        result = pull(
+            client, target, ["lead"], page_size=page_size, progress=progress, raw=_raw_mode()
+        )
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
         live, tombstones = target.count("lead")
@@ -168,7 +178,7 @@ def child_inprocess(rows: int, db: str, page_size: int) -> None:
         fake.handler_cpu = 0.0
         start = time.perf_counter()
         cpu = time.process_time()
-        result = pull(client, target, ["lead"], page_size=page_size)
+        result = pull(client, target, ["lead"], page_size=page_size, raw=_raw_mode())
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
         live, _ = target.count("lead")
@@ -262,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed-pct", type=float, default=1.0, help="percent changed (1)")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="output folder")
     parser.add_argument(
+        "--raw",
+        choices=("full", "none"),
+        default="full",
+        help="what the mirror keeps in _raw (sync pull --raw; full)",
+    )
+    parser.add_argument(
         "--mode",
         choices=("http", "inprocess", "both"),
         default="both",
@@ -279,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         child_inprocess(int(args.child_inprocess[0]), args.child_inprocess[1], args.page_size)
         return 0
 
+    os.environ[_RAW_ENV] = args.raw  # the children's, set before they start
     args.results.mkdir(parents=True, exist_ok=True)
     inprocess: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="d365leads-bench-") as tmp:

@@ -134,6 +134,16 @@ def sync() -> None:
     help="Watermark mode: re-read this many minutes before the watermark.",
 )
 @click.option(
+    "--raw",
+    type=click.Choice(["full", "none"]),
+    default="full",
+    show_default=True,
+    help=(
+        "What the _raw column keeps: each row's JSON as it came (full) or nothing (none: a "
+        "narrower, faster mirror of the typed columns). Changing it reloads the table."
+    ),
+)
+@click.option(
     "--fetchxml",
     "fetchxml_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -172,6 +182,7 @@ def pull_command(
     no_auto_resync: bool,
     page_size: int,
     overlap_minutes: float,
+    raw: str,
     fetchxml_file: Path | None,
     reconcile: bool,
     reconcile_every: int,
@@ -196,6 +207,8 @@ def pull_command(
     show_pages = out.stderr.isatty()
     xml: str | None = None
     if fetchxml_file is not None:
+        if raw != "full":
+            raise UsageProblem("--raw none is for whole-table mirrors, not a FetchXML mirror")
         if select or watermark:
             raise UsageProblem(
                 "--select and --watermark do not apply to a FetchXML mirror: its <attribute> "
@@ -251,6 +264,7 @@ def pull_command(
                 notify=notify,
                 progress=progress,
                 auto_resync=not no_auto_resync,
+                raw="none" if raw == "none" else "full",
             )
         except DeltaTokenExpiredError as exc:
             raise StoppedWithCheckpoint(

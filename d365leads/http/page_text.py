@@ -1,11 +1,17 @@
 """Read a page of rows and keep each row's JSON text exactly as it came on the wire.
 
 A sync stores every row twice: typed in columns and whole as JSON (``_raw``). Encoding each
-parsed row back to JSON costs more than parsing it; here the page is parsed with the stdlib's
-own scanner (the C one when available), one top-level member at a time, so each element of the
-``value`` array is both parsed and cut out of the page text (a string slice). The parsed page
-equals ``json.loads`` of the same text: same scanner, same rules, the last of duplicate keys
-wins, trailing data is refused.
+parsed row back to JSON costs more than parsing it, so each element of the ``value`` array is
+cut out of the page text instead (a string slice). The parsed page equals ``json.loads`` of the
+same text: same scanner, same rules, the last of duplicate keys wins, trailing data is refused.
+
+Usually the page is parsed by ``json.loads`` itself (the C scanner's key memo then spans the
+whole page, so rows share their key strings) and the rows' boundaries come from C-level string
+searches, checked against the parse: when the text holds exactly one ``{`` per parsed row plus
+the page's own, every ``{`` is a row's start (none is in a string, no row nests an object), so
+row ``i`` ends at the last ``}`` before row ``i + 1`` starts; the last row's end comes from the
+stdlib scanner. Any other page (a brace in a string, nested objects, rows that are not objects)
+is read member by member and row by row with the stdlib scanner (:func:`_read_by_rows`).
 """
 
 from __future__ import annotations
@@ -61,6 +67,29 @@ def _rows(text: str, idx: int) -> tuple[list[Any], list[str], int]:
         idx = _skip(text, idx + 1)
 
 
+def _fast_row_texts(text: str, body: Any) -> list[str] | None:
+    """The row texts of a page ``json.loads`` gave ``body`` for, when its braces are all rows'
+    (see the module's docstring); else ``None``."""
+    if type(body) is not dict:
+        return None
+    rows = body.get("value")
+    if type(rows) is not list or not rows or text.count("{") != len(rows) + 1:
+        return None
+    for row in rows:
+        if type(row) is not dict:
+            return None
+    find, rfind = text.find, text.rfind
+    start = find("{", find("{") + 1)  # after the page's own "{", which comes first
+    texts: list[str] = []
+    for _ in range(len(rows) - 1):
+        after = find("{", start + 1)
+        end = rfind("}", start, after) + 1
+        texts.append(text[start:end])
+        start = after
+    texts.append(text[start : _value(text, start)[1]])
+    return texts
+
+
 def read_page(text: str) -> tuple[Any, list[str] | None]:
     """Parse a page body: ``(the JSON value, the text of each element of its "value" array)``.
 
@@ -68,6 +97,16 @@ def read_page(text: str) -> tuple[Any, list[str] | None]:
     refuses such a page). Malformed JSON raises :class:`json.JSONDecodeError` (a ``ValueError``)
     as ``json.loads`` would.
     """
+    if text.count("{", 0, 4096) > 1:  # rows follow soon after the page's "{": worth a try
+        body = json.loads(text)
+        texts = _fast_row_texts(text, body)
+        if texts is not None:
+            return body, texts
+    return _read_by_rows(text)
+
+
+def _read_by_rows(text: str) -> tuple[Any, list[str] | None]:
+    """:func:`read_page` by the stdlib scanner alone: each top-level member, each row."""
     idx = _skip(text, 0)
     if text[idx : idx + 1] != "{":
         value, end = _value(text, idx)

@@ -13,11 +13,17 @@ instead (a row's text as it came on the wire, see :mod:`d365leads.http.page_text
 dialects store that text as it is: SQLite keeps it verbatim, PostgreSQL parses it server-side
 through the statement's own ``::JSONB`` cast, so no row is parsed and encoded again in Python
 and ``jsonb`` holds the same document as when the parsed value was sent.
+
+Columns named in ``stored`` hold values already in SQLite's stored form (a row plan made them,
+see :mod:`d365leads.sync.tables.stored_form`): their processors are skipped. On SQLite a page
+goes to the sqlite3 cursor's ``executemany`` directly (the DBAPI connection under the
+SQLAlchemy one, so the same transaction), its errors raised as SQLAlchemy's would be.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -26,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 __all__ = ["PreparedUpsert", "supports_prepared_upsert"]
 
@@ -59,6 +66,7 @@ class PreparedUpsert:
         dialect: Dialect,
         *,
         json_text: Collection[str] = (),
+        stored: Collection[str] = (),
     ) -> None:
         if not supports_prepared_upsert(dialect):
             raise ValueError(f"no prepared upsert for the {dialect.name} dialect")
@@ -72,6 +80,7 @@ class PreparedUpsert:
         compiled = stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self._positional = bool(dialect.positional)
+        self._sqlite = dialect.name == "sqlite"
         order = list(compiled.positiontup or []) if self._positional else list(self.keys)
         if sorted(order) != sorted(self.keys):
             raise ValueError(f"the compiled upsert binds {order}, not {list(self.keys)}")
@@ -83,6 +92,8 @@ class PreparedUpsert:
             is_json = isinstance(col_type, sa.JSON)
             if is_json and name in json_text:
                 continue  # text, bound as it is (see _bind)
+            if name in stored and dialect.name == "sqlite" and not is_json:
+                continue  # already as SQLite stores it
             if dialect.name == "sqlite" and is_json:
                 processors.append((index, _compact_json))
                 continue
@@ -133,11 +144,32 @@ class PreparedUpsert:
             params = [(in_order(row),) for row in rows]
         else:
             params = [in_order(row) for row in rows]
-        if self._positional:
+        if self._sqlite:
+            self._executemany(conn, params)
+        elif self._positional:
             conn.exec_driver_sql(self.sql, params)
         else:
             conn.exec_driver_sql(self.sql, [dict(zip(self._order, p, strict=True)) for p in params])
         return len(rows)
+
+    def _executemany(self, conn: Connection, params: list[Any]) -> None:
+        """Run the page on the sqlite3 cursor of ``conn``'s own DBAPI connection (its
+        transaction); a driver error is raised as SQLAlchemy raises it from ``execute``."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.sql, params)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(
+                self.sql,
+                params,
+                exc,
+                sqlite3.Error,
+                hide_parameters=conn.engine.hide_parameters,
+                dialect=conn.dialect,
+                ismulti=True,
+            ) from exc
+        finally:
+            cursor.close()
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Upsert ``rows`` (each with exactly :attr:`keys`); returns how many were sent."""

@@ -191,7 +191,9 @@ class SyncTarget:
         self.dialect = engine.dialect.name
         self._tables: dict[str, sa.Table] = {}
         self._upserts: dict[tuple[sa.Table, tuple[str, ...]], PreparedUpsert] = {}
-        self._planned: dict[tuple[sa.Table, tuple[str, ...], frozenset[str]], PreparedUpsert] = {}
+        self._planned: dict[
+            tuple[sa.Table, tuple[str, ...], frozenset[str], frozenset[str]], PreparedUpsert
+        ] = {}
         self._ready = False
 
     def __repr__(self) -> str:
@@ -361,10 +363,12 @@ class SyncTarget:
                     row[i] = None if row[i] is None else json.loads(row[i])
                 dicts.append(dict(zip(keys, row, strict=True)))
             return self.upsert(conn, table, dicts)
-        cache_key = (table, keys, json_text)
+        cache_key = (table, keys, json_text, rows.stored)
         prepared = self._planned.get(cache_key)
         if prepared is None:
-            prepared = PreparedUpsert(table, keys, conn.dialect, json_text=json_text)
+            prepared = PreparedUpsert(
+                table, keys, conn.dialect, json_text=json_text, stored=rows.stored
+            )
             self._planned[cache_key] = prepared
         try:
             return prepared.run_lists(conn, rows)

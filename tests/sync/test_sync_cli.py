@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,20 @@ def test_expired_token_with_no_auto_resync_exits_5(tmp_path: Path) -> None:
         assert resynced.exit_code == 0
         assert "running a full resync" in resynced.stderr
         assert json.loads(resynced.stdout)[0]["pass"] == "full"
+
+
+def test_pull_raw_none_leaves_raw_null_and_is_refused_for_a_fetchxml_mirror(
+    fake: FakeDataverse, tmp_path: Path
+) -> None:
+    _leads(fake, 4)
+    db = tmp_path / "narrow.db"
+    done = _run(fake, "sync", "pull", "--db", str(db), "--tables", "lead", "--raw", "none")
+    assert done.exit_code == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        counts = conn.execute("SELECT count(*), count(_raw), count(lastname) FROM lead").fetchone()
+    conn.close()
+    assert counts == (4, 0, 4)
+    query = tmp_path / "q.xml"
+    query.write_text("<fetch><entity name='lead'><attribute name='lastname'/></entity></fetch>")
+    refused = _run(fake, "sync", "pull", "--db", str(db), "--fetchxml", str(query), "--raw", "none")
+    assert refused.exit_code == 2 and "--raw none is for whole-table mirrors" in refused.stderr

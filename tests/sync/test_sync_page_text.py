@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d365leads.http.page_text import read_page
+from d365leads.http.page_text import _fast_row_texts, _read_by_rows, read_page
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 _values = st.recursive(
@@ -86,3 +86,54 @@ def test_malformed_pages_are_refused_as_json_loads_refuses_them(text: str, messa
         read_page(text)
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
+
+
+# Dataverse-like pages: flat rows whose strings are full of braces, quotes, backslashes and
+# non-ASCII text, laid out with and without blanks; rows sometimes nest an object or a list.
+_tricky = st.text(
+    alphabet=st.sampled_from(list('{}[]",:\\/ a\u00e9\u4e2d\U0001f600\n\t')), max_size=8
+)
+_flat = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _tricky
+_cell = _flat | st.lists(_flat, max_size=2) | st.dictionaries(_tricky, _flat, max_size=2)
+_flat_rows = st.lists(
+    st.dictionaries(_tricky | st.sampled_from(["leadid", "@odata.etag"]), _flat, max_size=5)
+    | st.dictionaries(_tricky, _cell, max_size=3),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _flat_rows,
+    st.dictionaries(st.sampled_from(["@odata.context", "@odata.nextLink", "x"]), _tricky),
+    st.sampled_from([None, 0, 1]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_row_texts_from_the_brace_scan_are_the_scanners_exactly(
+    rows: list[dict[str, Any]],
+    members: dict[str, Any],
+    indent: int | None,
+    ascii_only: bool,
+    value_first: bool,
+) -> None:
+    body = {"value": rows, **members} if value_first else {**members, "value": rows}
+    text = json.dumps(body, indent=indent, ensure_ascii=ascii_only)
+    parsed, texts = read_page(text)
+    assert parsed == json.loads(text)
+    assert texts == _read_by_rows(text)[1]  # the stdlib scanner's cut of every row
+    assert texts is not None and [json.loads(t) for t in texts] == rows
+
+
+def test_a_page_without_open_braces_in_its_strings_takes_the_brace_scan() -> None:
+    rows = [{"leadid": str(i), "@odata.etag": 'W/"1"', "subject": "a\\b\u00e9"} for i in range(3)]
+    text = json.dumps({"@odata.context": "c", "value": rows, "@odata.nextLink": "n"})
+    assert _fast_row_texts(text, json.loads(text)) == _read_by_rows(text)[1]
+    rows[1]["subject"] = "a } closes nothing"  # row 2 still ends at the last "}" before row 3
+    text = json.dumps({"value": rows})
+    assert _fast_row_texts(text, json.loads(text)) == _read_by_rows(text)[1]
+    rows[1]["subject"] = "a { opens nothing"
+    text = json.dumps({"value": rows})
+    assert _fast_row_texts(text, json.loads(text)) is None  # the scanner reads this one
+    assert read_page(text)[1] == _read_by_rows(text)[1]

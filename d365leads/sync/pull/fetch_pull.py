@@ -36,6 +36,7 @@ from d365leads.sync.pull.fetch_meta import (
     save_fetch_mirror,
 )
 from d365leads.sync.pull.fetch_query import MirrorQuery
+from d365leads.sync.pull.page_writer import page_writer
 from d365leads.sync.pull.results import TableResult
 from d365leads.sync.pull.table_pull import TablePull
 from d365leads.sync.state import SyncPosition, load_position, save_position
@@ -155,9 +156,11 @@ class FetchPull(TablePull):
         pages = iter_fetch_pages(
             self.session, self.spec.entity_set, self.query.since(since), page_size=self.page_size
         )
-        for page in pages:
-            rows = self._unique(page.rows)
-            self._commit_page(pos, Page(rows, _MORE if page.more_records else None), kind)
+        with page_writer(self.prefetch) as submit:
+            for page in pages:
+                rows = self._unique(page.rows)
+                page_of_rows = Page(rows, _MORE if page.more_records else None)
+                self._commit_page(submit, pos, page_of_rows, kind)
 
     def _unique(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """One row per id (an outer join to many linked rows repeats the row)."""
@@ -229,7 +232,11 @@ class FetchPull(TablePull):
             now = self.clock()
             db_rows = [self._plan.row(row, row, pos.generation, now) for row in rows]
             with self.target.begin() as conn:
-                self.target.upsert(conn, self.table, PlannedRows(self._plan.keys, db_rows))
+                self.target.upsert(
+                    conn,
+                    self.table,
+                    PlannedRows(self._plan.keys, db_rows, stored=self._plan.stored_keys),
+                )
             read += len(db_rows)
         gone = sorted(live - matching)
         with self.target.begin() as conn:

@@ -8,10 +8,21 @@ from typing import Literal
 from d365leads.errors import SyncError
 from d365leads.sync.state import Mode
 
-__all__ = ["DeleteMode", "DeltaTokenExpiredError", "PageDone", "PullResult", "TableResult"]
+__all__ = [
+    "DeleteMode",
+    "DeltaTokenExpiredError",
+    "PageDone",
+    "PullResult",
+    "RawMode",
+    "TableResult",
+]
 
 
 DeleteMode = Literal["tombstone", "remove"]
+
+RawMode = Literal["full", "none"]
+"""What a mirror keeps in ``_raw``: each row's JSON as it came (``full``, the default) or
+nothing (``none``: a narrower mirror, the typed columns only)."""
 
 
 class DeltaTokenExpiredError(SyncError):

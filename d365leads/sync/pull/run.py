@@ -9,7 +9,7 @@ from d365leads import _wire
 from d365leads.errors import SyncError
 from d365leads.sync._session import SessionSource, session_of
 from d365leads.sync.pull.fetch_meta import fetch_mirror_tables
-from d365leads.sync.pull.results import DeleteMode, PageDone, PullResult, TableResult
+from d365leads.sync.pull.results import DeleteMode, PageDone, PullResult, RawMode, TableResult
 from d365leads.sync.pull.table_pull import TablePull
 from d365leads.sync.tables import TABLES, table_spec
 from d365leads.sync.target import SyncTarget
@@ -41,6 +41,7 @@ def pull(
     progress: Callable[[PageDone], None] | None = None,
     prefetch: bool = True,
     auto_resync: bool = True,
+    raw: RawMode = "full",
 ) -> PullResult:
     """Mirror ``tables`` (default: lead, account, contact, opportunity) into ``target``.
 
@@ -57,8 +58,12 @@ def pull(
     ``prefetch`` reads the next page while the current one is written (a bounded read-ahead);
     positions are still only stored with committed pages. With ``auto_resync=False`` an expired
     delta token raises :class:`DeltaTokenExpiredError` instead of reloading the table.
+    ``raw="none"`` leaves ``_raw`` NULL (a narrower mirror: the typed columns only; rows are
+    then not kept as text); changing it reloads the table in full.
     """
     session = session_of(source)
+    if raw not in ("full", "none"):
+        raise SyncError(f"raw must be 'full' or 'none', not {raw!r}")
     if delete_mode not in ("tombstone", "remove"):
         raise SyncError(f"delete mode must be 'tombstone' or 'remove', not {delete_mode!r}")
     if not 1 <= page_size <= _wire.MAX_PAGE_SIZE:
@@ -102,6 +107,7 @@ def pull(
             progress=progress,
             prefetch=prefetch,
             auto_resync=auto_resync,
+            raw=raw,
         )
         results.append(job.run(full=full))
     return PullResult(results, target.url)

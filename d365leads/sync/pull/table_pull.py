@@ -11,8 +11,15 @@ from sqlalchemy.engine import Connection
 from d365leads import _wire
 from d365leads.errors import BadRequestError, HTTPError, NotFoundError, SyncError
 from d365leads.http.pipeline import ApiSession, Page
+from d365leads.sync.pull.page_writer import Submit, page_writer
 from d365leads.sync.pull.read_ahead import prefetch
-from d365leads.sync.pull.results import DeleteMode, DeltaTokenExpiredError, PageDone, TableResult
+from d365leads.sync.pull.results import (
+    DeleteMode,
+    DeltaTokenExpiredError,
+    PageDone,
+    RawMode,
+    TableResult,
+)
 from d365leads.sync.state import (
     Mode,
     SyncPosition,
@@ -68,6 +75,7 @@ def _odata_datetime(value: datetime) -> str:
 
 
 _MISSING: Any = object()
+_NO_RAW = ";_raw=none"
 _RAW_TEXT = ("_raw",)
 
 
@@ -90,7 +98,9 @@ class TablePull:
         progress: Callable[[PageDone], None] | None,
         prefetch: bool,
         auto_resync: bool,
+        raw: RawMode = "full",
     ) -> None:
+        self.raw = raw
         self.prefetch = prefetch
         self.auto_resync = auto_resync
         self.session = session
@@ -107,9 +117,14 @@ class TablePull:
         self.select = ",".join(
             dict.fromkeys([spec.primary_key, *(c.wire_property for c in self.columns)])
         )
-        self.signature = ",".join(sorted(self.select.split(",")))
+        # A mirror without _raw is another mirror: switching either way reloads the table. The
+        # default's signature is the column list alone, as it always was.
+        self.signature = ",".join(sorted(self.select.split(","))) + (
+            _NO_RAW if raw == "none" else ""
+        )
         self.table = target.mirror_table(spec, self.columns)
-        self._plan = RowPlan(spec, self.columns)
+        # SQLite: the plan makes each value as the mirror stores it (no bind processor runs).
+        self._plan = RowPlan(spec, self.columns, stored=target.dialect == "sqlite")
         key_at = self._plan.index(spec.primary_key)
         assert key_at is not None  # a plan always holds the primary key
         self._key_at = key_at
@@ -133,7 +148,7 @@ class TablePull:
         prefer: list[str],
     ) -> Iterator[Page]:
         pages = self.session.iter_pages(
-            path, params=params, page_size=page_size, prefer=prefer, row_texts=True
+            path, params=params, page_size=page_size, prefer=prefer, row_texts=self.raw == "full"
         )
         return prefetch(pages) if self.prefetch else pages
 
@@ -149,8 +164,12 @@ class TablePull:
         """
         rows = page.rows
         texts = page.row_texts
-        as_text = texts is not None and len(texts) == len(rows)
-        raws: list[Any] = texts if as_text and texts is not None else rows
+        raws: list[Any]
+        if self.raw == "none":
+            raws, as_text = [None] * len(rows), True  # bound as text: SQL NULL
+        else:
+            as_text = texts is not None and len(texts) == len(rows)
+            raws = texts if as_text and texts is not None else rows
         live: list[dict[str, Any]] = []
         live_raws: list[Any] = []
         gone: list[str] = []
@@ -168,12 +187,12 @@ class TablePull:
         at = self._modified_at
         if at is None:
             return
-        for row in rows:
-            when = row[at]
-            if isinstance(when, datetime) and (
-                pos.pass_watermark is None or when > pos.pass_watermark
-            ):
-                pos.pass_watermark = when
+        # One column of one plan holds one type: datetimes, or (SQLite) their fixed-width UTC
+        # text, which sorts as the times do; only the newest is read back as a time.
+        newest = max((value for row in rows if (value := row[at]) is not None), default=None)
+        when = self._plan.modified_time(newest)
+        if when is not None and (pos.pass_watermark is None or when > pos.pass_watermark):
+            pos.pass_watermark = when
 
     def _unchanged_dropped(self, conn: Connection, rows: list[list[Any]]) -> list[list[Any]]:
         """``rows`` less those stored (not deleted) with the same ``modifiedon``."""
@@ -181,26 +200,50 @@ class TablePull:
         stored = self.target.stored_values(
             conn, self.table, self.spec.modified_column, [r[key_at] for r in rows]
         )
+        time_of = self._plan.modified_time
         changed = []
         for row in rows:
             seen = stored.get(row[key_at], _MISSING)
-            if seen is _MISSING or _as_utc(seen) != (None if mod_at is None else row[mod_at]):
+            if seen is _MISSING or _as_utc(seen) != (
+                None if mod_at is None else time_of(row[mod_at])
+            ):
                 changed.append(row)
         return changed
 
     def _commit_page(
-        self, pos: SyncPosition, page: Page, pass_kind: _Pass, *, track: bool = False
+        self,
+        submit: Submit,
+        pos: SyncPosition,
+        page: Page,
+        pass_kind: _Pass,
+        *,
+        track: bool = False,
     ) -> None:
-        """Store one page and the position after it in one transaction; count and report it.
+        """Build the database rows of one page, then ``submit`` its commit (:meth:`_store`).
 
         ``track``: a full pass asked for change tracking (its last page may carry a delta link).
         """
-        assert self.result is not None
-        remove = self.delete_mode == "remove"
         now = self.clock()
         live, raws, gone, as_text = self._split(page)
-        build, generation = self._plan.row, pos.generation
+        build, generation = self._plan.row, pos.generation  # fixed for the whole pass
         rows = [build(row, raw, generation, now) for row, raw in zip(live, raws, strict=True)]
+        submit(lambda: self._store(pos, page, pass_kind, track, now, rows, gone, as_text))
+
+    def _store(
+        self,
+        pos: SyncPosition,
+        page: Page,
+        pass_kind: _Pass,
+        track: bool,
+        now: datetime,
+        rows: list[list[Any]],
+        gone: list[str],
+        as_text: bool,
+    ) -> None:
+        """Store one page's rows and the position after it in one transaction; count and
+        report it (on the page writer, in page order)."""
+        assert self.result is not None
+        remove = self.delete_mode == "remove"
         removed = 0
         with self.target.begin() as conn:
             # Watermark mode re-reads the overlap: rows whose modifiedon is unchanged are skipped.
@@ -210,7 +253,12 @@ class TablePull:
             self.target.upsert(
                 conn,
                 self.table,
-                PlannedRows(self._plan.keys, changed, _RAW_TEXT if as_text else ()),
+                PlannedRows(
+                    self._plan.keys,
+                    changed,
+                    _RAW_TEXT if as_text else (),
+                    self._plan.stored_keys,
+                ),
             )
             if pass_kind != "watermark":
                 removed += self.target.delete_ids(conn, self.table, gone, at=now, remove=remove)
@@ -306,6 +354,11 @@ class TablePull:
             self._begin_full(pos, "first load")
         elif full:
             self._begin_full(pos, "a full resync was requested")
+        elif (pos.select_signature or "").removesuffix(_NO_RAW) == self.signature.removesuffix(
+            _NO_RAW
+        ) and pos.select_signature != self.signature:
+            self.notice(f"_raw is now {self.raw!r}; reloading the table in full")
+            self._begin_full(pos, "the _raw setting changed")
         elif pos.select_signature != self.signature:
             self.notice(
                 "the selected columns changed since the last sync; reloading the table in full "
@@ -386,8 +439,9 @@ class TablePull:
                 prefer=self._prefer(track),
             )
         try:
-            for page in pages:
-                self._commit_page(pos, page, "full", track=track)
+            with page_writer(self.prefetch) as submit:
+                for page in pages:
+                    self._commit_page(submit, pos, page, "full", track=track)
         except HTTPError as exc:
             if track and pos.next_link is None and _is_no_tracking_error(exc):
                 # The server refused odata.track-changes for this table: plain full load.
@@ -407,8 +461,9 @@ class TablePull:
         if pos.next_link is None:
             pos.pass_rows = 0
         pages = self._pages(link, page_size=self.page_size, prefer=self._prefer(track=True))
-        for page in pages:
-            self._commit_page(pos, page, "delta")
+        with page_writer(self.prefetch) as submit:
+            for page in pages:
+                self._commit_page(submit, pos, page, "delta")
 
     def _watermark_pass(self, pos: SyncPosition) -> None:
         assert self.result is not None
@@ -437,5 +492,6 @@ class TablePull:
                 page_size=self.page_size,
                 prefer=self._prefer(track=False),
             )
-        for page in pages:
-            self._commit_page(pos, page, "watermark")
+        with page_writer(self.prefetch) as submit:
+            for page in pages:
+                self._commit_page(submit, pos, page, "watermark")

@@ -5,19 +5,21 @@ read the values by name. A full mirror writes hundreds of thousands of rows thro
 prepared statement: there a :class:`RowPlan` fetches every wire property of the row in one
 ``itemgetter`` call, converts only the values that need it (lower-cased GUIDs, numbers, dates,
 labels that must be text) and hands the list to the statement as it is. The values equal the
-ones ``row_builder`` gives, column for column.
+ones ``row_builder`` gives, column for column; a plan made with ``stored=True`` gives them in
+the form an SQLite mirror stores them instead (:mod:`.stored_form`), so no bind processor runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any
 
 from d365leads import _wire
 from d365leads.errors import SyncError
 from d365leads.sync.tables.columns import ColumnSpec, TableSpec, converter, row_builder
+from d365leads.sync.tables.stored_form import stored_converter, stored_time
 
 __all__ = ["META_KEYS", "PlannedRows", "RowPlan"]
 
@@ -31,15 +33,21 @@ class PlannedRows(list[list[Any]]):
     """Rows of a :class:`RowPlan`: value lists in ``keys`` order, for ``SyncTarget.upsert``.
 
     ``json_text`` names the JSON columns whose values are JSON text (a row as it came on the
-    wire) rather than values to encode.
+    wire) rather than values to encode; ``stored`` the columns whose values are already in the
+    form an SQLite mirror stores (see :attr:`RowPlan.stored_keys`).
     """
 
     def __init__(
-        self, keys: Sequence[str], rows: Iterable[list[Any]], json_text: Collection[str] = ()
+        self,
+        keys: Sequence[str],
+        rows: Iterable[list[Any]],
+        json_text: Collection[str] = (),
+        stored: Collection[str] = (),
     ) -> None:
         super().__init__(rows)
         self.keys = tuple(keys)
         self.json_text = frozenset(json_text)
+        self.stored = frozenset(stored)
 
 
 class RowPlan:
@@ -47,9 +55,15 @@ class RowPlan:
 
     :attr:`keys` names the values of a planned row: the storage columns of ``columns`` (value,
     label, target type), the primary key when it is not among them, then :data:`META_KEYS`.
+
+    ``stored=True``: dates, times and booleans (``_synced_at`` included) come in the form an
+    SQLite mirror stores them (:mod:`.stored_form`); :attr:`stored_keys` names the values that
+    need no bind processor.
     """
 
-    def __init__(self, spec: TableSpec, columns: Sequence[ColumnSpec]) -> None:
+    def __init__(
+        self, spec: TableSpec, columns: Sequence[ColumnSpec], *, stored: bool = False
+    ) -> None:
         self.spec = spec
         self.columns = tuple(columns)
         names: list[str] = []
@@ -65,7 +79,8 @@ class RowPlan:
             if col.kind in _TEXT_KINDS:
                 text.append(index)
             else:
-                converted.append((index, converter(col.kind)))
+                make = stored_converter if stored else converter
+                converted.append((index, make(col.kind)))
             # A value's annotations are absent when it is null: they are read one by one.
             if col.label_column:
                 label_names.append(col.label_column)
@@ -89,6 +104,14 @@ class RowPlan:
         self._converted = tuple(converted)
         self._text = tuple(text)
         self._label_props = tuple(label_props)
+        # A plan reading through row_builder's dict gets typed values: those keep the processors.
+        self._stored = stored and not self._by_name
+        self.stored_keys: frozenset[str] = (
+            frozenset(self.keys) - {"_raw"} if self._stored else frozenset()
+        )
+        self._now: tuple[datetime, Any] | None = None
+        modified = spec.column(spec.modified_column)
+        self._stored_times = self._stored and modified is not None and modified.kind == "datetime"
 
     def index(self, key: str) -> int | None:
         """The position of database column ``key`` in a planned row, or ``None``."""
@@ -112,8 +135,24 @@ class RowPlan:
             values.append(key)
         else:
             values[self._key_index] = key
-        values += (raw, now, None, generation)
+        values += (raw, self._synced_at(now), None, generation)
         return values
+
+    def _synced_at(self, now: datetime) -> Any:
+        if not self._stored:
+            return now
+        if self._now is None or self._now[0] is not now:
+            self._now = (now, stored_time(now))
+        return self._now[1]
+
+    def modified_time(self, value: Any) -> datetime | None:
+        """The time of a planned row's ``modifiedon`` value (stored text or datetime), else
+        ``None``."""
+        if isinstance(value, datetime):
+            return value
+        if self._stored_times and isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return None
 
     def _typed(self, wire: Mapping[str, Any]) -> list[Any]:
         try:
